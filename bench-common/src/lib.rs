@@ -1,0 +1,183 @@
+//! Types shared by the eBPF programs (`bench-ebpf`) and userspace (`bench-user`).
+//!
+//! Everything here is `#[repr(C)]` plain data: it is the ABI of the BPF maps. Program and map
+//! names are constants so that the loader and the programs cannot drift apart.
+#![no_std]
+
+pub mod hist;
+pub mod names;
+
+/// Maximum stack depth kept for lock-contention callers.
+pub const STACK_DEPTH: u32 = 16;
+
+/// Caller context of a zswap code path, tracked per task by the programs on the callers'
+/// entry/exit (shrink_worker, zswap_store, zswap_shrinker_scan, proactive writeback).
+pub mod ctx {
+    pub const OTHER: u32 = 0;
+    pub const SHRINK_WORKER: u32 = 1;
+    pub const STORE: u32 = 2;
+    pub const SHRINKER: u32 = 3;
+    pub const PROACTIVE: u32 = 4;
+    pub const COUNT: usize = 5;
+    pub const NAMES: [&str; COUNT] = ["other", "shrink_worker", "zswap_store", "shrinker", "proactive"];
+}
+
+/// Histogram ids (first field of [`HistKey`]).
+pub mod hist_id {
+    pub const SHRINK_MEMCG_LAT: u32 = 1;
+    pub const SHRINK_WORKER_RUN: u32 = 2;
+    pub const PROACTIVE_LAT: u32 = 3;
+    /// Lock wait; [`super::HistKey::id`] is the lock address.
+    pub const LOCK_WAIT: u32 = 4;
+    pub const WRITEBACK_ENTRY_LAT: u32 = 5;
+}
+
+/// Slots of the per-CPU `COUNTERS` array.
+pub mod counter {
+    pub const SHRINK_MEMCG_CALLS: u32 = 0;
+    pub const SHRINK_MEMCG_CALLS_XCHECK: u32 = 1;
+    pub const SHRINK_WORKER_WAKEUPS: u32 = 2;
+    pub const STORE_CALLS: u32 = 3;
+    pub const STORE_FAILURES: u32 = 4;
+    pub const PROACTIVE_CALLS: u32 = 5;
+    pub const PROACTIVE_REQ_BYTES: u32 = 6;
+    pub const CURSOR_ITER_CALLS: u32 = 7;
+    /// css_next_descendant_pre()/mem_cgroup_iter() calls made inside the cursor iterator.
+    pub const CURSOR_INNER_CALLS: u32 = 8;
+    pub const WB_ENTRY_CALLS: u32 = 9;
+    pub const WB_ENTRY_OK: u32 = 10;
+    pub const WB_ENTRY_BYTES: u32 = 11;
+    pub const SHRINK_MEMCG_BYTES: u32 = 12;
+    /// Map updates that failed (map full): events we could not account. Reported as lost.
+    pub const LOST_START_MAP: u32 = 13;
+    pub const LOST_STATS_MAP: u32 = 14;
+    pub const LOST_HIST_MAP: u32 = 15;
+    pub const LOST_LOCK_MAP: u32 = 16;
+    pub const STACK_ERRORS: u32 = 17;
+    pub const LEN: u32 = 20;
+}
+
+/// Key of the per-CPU `HISTS` hash: one bucket of one histogram.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct HistKey {
+    pub hist: u32,
+    pub bucket: u32,
+    /// Sub-id, e.g. a lock address; 0 when unused.
+    pub id: u64,
+}
+
+/// Per-memcg, per-caller-context statistics of shrink_memcg().
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct MemcgCtxKey {
+    /// cgroup id (kernfs node id = inode number of the cgroup directory).
+    pub cgroup_id: u64,
+    pub ctx: u32,
+    pub _pad: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShrinkStat {
+    pub calls: u64,
+    pub ret_zero: u64,
+    pub ret_positive: u64,
+    pub ret_eagain: u64,
+    pub ret_enoent: u64,
+    pub ret_other: u64,
+    /// Sum of positive return values (v5: compressed bytes written back).
+    pub bytes: u64,
+    pub lat_ns: u64,
+}
+
+/// Writeback per memcg and source (the caller context of the writeback).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WbStat {
+    pub pages: u64,
+    /// Compressed bytes (entry->length) of the pages written back; 0 when not resolvable.
+    pub bytes: u64,
+    /// Pages whose compressed size was known (so userspace can tell if `bytes` is complete).
+    pub pages_with_bytes: u64,
+}
+
+/// Per-memcg proactive writeback statistics.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProactiveStat {
+    pub calls: u64,
+    pub req_bytes: u64,
+    pub ret_zero: u64,
+    pub ret_eagain: u64,
+    pub ret_eintr: u64,
+    pub ret_einval: u64,
+    pub ret_other: u64,
+    pub lat_ns: u64,
+}
+
+/// Per-lock contention statistics (perf lock contention's columns).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LockStat {
+    pub contended: u64,
+    pub total_wait_ns: u64,
+    pub max_wait_ns: u64,
+}
+
+/// Per (lock, caller stack) contention.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct LockCallerKey {
+    pub addr: u64,
+    pub stack_id: i64,
+}
+
+/// A watched lock: where it came from.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LockInfo {
+    /// 0 for global locks (address from kallsyms); cgroup id of the owning memcg otherwise.
+    pub cgroup_id: u64,
+    pub kind: u32,
+    pub _pad: u32,
+}
+
+pub mod lock_kind {
+    pub const GLOBAL: u32 = 1;
+    pub const PER_MEMCG: u32 = 2;
+}
+
+/// Per-memcg zswap events seen on memcg:count_memcg_events (ZSWPOUT/ZSWPIN/ZSWPWB).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct MemcgEventKey {
+    pub cgroup_id: u64,
+    /// One of [`event`].
+    pub event: u32,
+    /// Caller context at the time of the event.
+    pub ctx: u32,
+}
+
+pub mod event {
+    pub const ZSWPOUT: u32 = 0;
+    pub const ZSWPIN: u32 = 1;
+    pub const ZSWPWB: u32 = 2;
+}
+
+/// LRU walk callback return values (enum lru_status) are counted by value, up to this many.
+pub const LRU_STATUS_MAX: u32 = 8;
+
+#[cfg(feature = "user")]
+mod pod {
+    use super::*;
+    unsafe impl aya::Pod for HistKey {}
+    unsafe impl aya::Pod for MemcgCtxKey {}
+    unsafe impl aya::Pod for ShrinkStat {}
+    unsafe impl aya::Pod for WbStat {}
+    unsafe impl aya::Pod for ProactiveStat {}
+    unsafe impl aya::Pod for LockStat {}
+    unsafe impl aya::Pod for LockCallerKey {}
+    unsafe impl aya::Pod for LockInfo {}
+    unsafe impl aya::Pod for MemcgEventKey {}
+}

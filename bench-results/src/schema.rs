@@ -1,0 +1,1381 @@
+//! The versioned result file: `results/<run-id>/result.json` (+ `timeseries.csv`).
+//!
+//! One serde model is the single source of truth: the runner fills a [`ResultFile`], the JSON and
+//! the CSV are both derived from it, and every analysis reads it back. Stored durations and sizes
+//! are integers (nanoseconds, bytes); floats appear only for ratios, percentages and time-series
+//! values. A probe family that could not be measured is `None` (with the reason in the probe
+//! plan), never zeros. The field-by-field documentation is `results/README.md`.
+//!
+//! Versioning: [`SCHEMA_VERSION`] is bumped when a field is removed, renamed, or changes unit or
+//! meaning. Adding a field with a default (`Option`, empty map/vec) does not bump it; readers
+//! ignore fields they do not know. A file of another version is refused with a message saying
+//! which side is newer.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the result-file layout written by this crate.
+pub const SCHEMA_VERSION: u32 = 1;
+/// File name of the result inside `results/<run-id>/`.
+pub const RESULT_FILE: &str = "result.json";
+/// File name of the time-series CSV inside `results/<run-id>/`.
+pub const TIMESERIES_CSV: &str = "timeseries.csv";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not a valid result file: {source}", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "{}: schema_version {found} is newer than this zswap-bench understands ({supported}); \
+         use a newer zswap-bench to read it",
+        path.display()
+    )]
+    TooNew {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error(
+        "{}: schema_version {found} is older than this zswap-bench reads ({supported}); \
+         re-run the scenario or read it with the zswap-bench release that wrote it",
+        path.display()
+    )]
+    TooOld {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("{}: no result.json found", path.display())]
+    NotFound { path: PathBuf },
+    #[error("invalid result: {0}")]
+    Invalid(String),
+    #[error("{}: writing CSV: {source}", path.display())]
+    Csv {
+        path: PathBuf,
+        #[source]
+        source: csv::Error,
+    },
+}
+
+// ---------------------------------------------------------------------------------------------
+// Histogram
+// ---------------------------------------------------------------------------------------------
+
+/// Sub-buckets per power of two in the `log2x4` scheme (relative bucket width ≤ 25 %).
+pub const SUB_BUCKETS: u32 = 4;
+/// Number of buckets needed to cover all of `u64` in the `log2x4` scheme.
+pub const BUCKETS: usize = 252;
+
+/// Bucket of `v` in the log-linear `log2x4` scheme: values 0..=3 have their own bucket; above
+/// that each power of two `[2^p, 2^(p+1))` is split into 4 equal sub-buckets, so bucket `i >= 4`
+/// is `p = i/4 + 1`, sub-bucket `i % 4`. The eBPF side mirrors this exactly (no_std, no loops
+/// beyond `leading_zeros`), so kernel-side histograms and userspace ones share bucket indices.
+pub const fn bucket_index(v: u64) -> usize {
+    if v < 4 {
+        return v as usize;
+    }
+    let p = 63 - v.leading_zeros(); // floor(log2 v), >= 2
+    let sub = (v >> (p - 2)) & 3;
+    (4 * (p - 1) + sub as u32) as usize
+}
+
+/// Inclusive value range `(lo, hi)` of bucket `i` (`i < BUCKETS`).
+pub const fn bucket_bounds(i: usize) -> (u64, u64) {
+    if i < 4 {
+        return (i as u64, i as u64);
+    }
+    let p = (i / 4 + 1) as u32;
+    let sub = (i % 4) as u64;
+    let width = 1u64 << (p - 2);
+    let lo = (1u64 << p) + sub * width;
+    (lo, lo + (width - 1))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    Ns,
+    Bytes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Scheme {
+    /// See [`bucket_index`].
+    #[serde(rename = "log2x4")]
+    Log2x4,
+}
+
+/// Raw histogram data in the `log2x4` scheme. `buckets` is sparse: `(index, count)` pairs with
+/// count > 0, ascending by index. `min`/`max`/`sum` are exact when recorded from raw values (eBPF
+/// side and [`Histogram::from_values`]); `from_hdr` carries hdrhistogram's precision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub unit: Unit,
+    pub scheme: Scheme,
+    pub buckets: Vec<(u32, u64)>,
+    pub count: u64,
+    pub sum: u64,
+    pub min: u64,
+    pub max: u64,
+}
+
+impl Histogram {
+    pub fn empty(unit: Unit) -> Self {
+        Histogram {
+            unit,
+            scheme: Scheme::Log2x4,
+            buckets: Vec::new(),
+            count: 0,
+            sum: 0,
+            min: 0,
+            max: 0,
+        }
+    }
+
+    pub fn from_values(unit: Unit, values: impl IntoIterator<Item = u64>) -> Self {
+        let mut dense = vec![0u64; BUCKETS];
+        let mut h = Histogram::empty(unit);
+        for v in values {
+            dense[bucket_index(v)] += 1;
+            h.min = if h.count == 0 { v } else { h.min.min(v) };
+            h.max = h.max.max(v);
+            h.count += 1;
+            h.sum = h.sum.saturating_add(v);
+        }
+        h.buckets = sparse(&dense);
+        h
+    }
+
+    /// Builds from a dense per-bucket array as read from a BPF map (index = bucket), plus the
+    /// exact aggregates the BPF program kept.
+    pub fn from_dense(unit: Unit, dense: &[u64], sum: u64, min: u64, max: u64) -> Self {
+        let buckets = sparse(dense);
+        let count = buckets.iter().map(|&(_, c)| c).sum();
+        Histogram {
+            unit,
+            scheme: Scheme::Log2x4,
+            buckets,
+            count,
+            sum,
+            min,
+            max,
+        }
+    }
+
+    /// Maps an hdrhistogram (userspace-measured latencies) into the `log2x4` scheme. Each hdr
+    /// bucket's median-equivalent value picks the target bucket; hdr's precision (≥ 2 significant
+    /// digits) is finer than log2x4, so at most a value on a boundary moves one bucket.
+    pub fn from_hdr(unit: Unit, h: &hdrhistogram::Histogram<u64>) -> Self {
+        let mut dense = vec![0u64; BUCKETS];
+        for it in h.iter_recorded() {
+            let v = h.median_equivalent(it.value_iterated_to());
+            dense[bucket_index(v)] += it.count_at_value();
+        }
+        let count = h.len();
+        let sum = if count == 0 {
+            0
+        } else {
+            (h.mean() * count as f64).round() as u64
+        };
+        let (min, max) = if count == 0 {
+            (0, 0)
+        } else {
+            (h.min(), h.max())
+        };
+        Histogram::from_dense(unit, &dense, sum, min, max)
+    }
+
+    pub fn merge(&mut self, other: &Histogram) -> Result<(), SchemaError> {
+        if self.unit != other.unit || self.scheme != other.scheme {
+            return Err(SchemaError::Invalid(format!(
+                "cannot merge a {:?}/{:?} histogram into a {:?}/{:?} one",
+                other.unit, other.scheme, self.unit, self.scheme
+            )));
+        }
+        if other.count == 0 {
+            return Ok(());
+        }
+        let mut dense = self.dense();
+        for &(i, c) in &other.buckets {
+            dense[i as usize] += c;
+        }
+        self.buckets = sparse(&dense);
+        self.min = if self.count == 0 {
+            other.min
+        } else {
+            self.min.min(other.min)
+        };
+        self.max = self.max.max(other.max);
+        self.count += other.count;
+        self.sum = self.sum.saturating_add(other.sum);
+        Ok(())
+    }
+
+    pub fn dense(&self) -> Vec<u64> {
+        let mut dense = vec![0u64; BUCKETS];
+        for &(i, c) in &self.buckets {
+            dense[i as usize] += c;
+        }
+        dense
+    }
+
+    pub fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum as f64 / self.count as f64)
+    }
+
+    /// Value at quantile `q` (0..=1): finds the bucket holding rank `q * count` and interpolates
+    /// linearly inside it (values assumed uniform within a bucket), clamped to the exact min/max.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        if self.count == 0 {
+            return None;
+        }
+        let q = q.clamp(0.0, 1.0);
+        if q == 0.0 {
+            return Some(self.min as f64);
+        }
+        if q == 1.0 {
+            return Some(self.max as f64);
+        }
+        let rank = q * self.count as f64;
+        let mut below = 0u64;
+        for &(i, c) in &self.buckets {
+            if (below + c) as f64 >= rank {
+                let (lo, hi) = bucket_bounds(i as usize);
+                let lo = (lo as f64).max(self.min as f64);
+                let hi = (hi as f64 + 1.0).min(self.max as f64 + 1.0);
+                let frac = (rank - below as f64) / c as f64;
+                let v = lo + frac * (hi - lo);
+                return Some(v.clamp(self.min as f64, self.max as f64));
+            }
+            below += c;
+        }
+        Some(self.max as f64)
+    }
+
+    /// Cumulative distribution as `(upper bound of bucket, fraction <= it)` points, for CDF plots.
+    pub fn cdf(&self) -> Vec<(f64, f64)> {
+        let mut out = Vec::with_capacity(self.buckets.len());
+        let mut acc = 0u64;
+        for &(i, c) in &self.buckets {
+            acc += c;
+            let (_, hi) = bucket_bounds(i as usize);
+            let x = (hi as f64).min(self.max as f64);
+            out.push((x, acc as f64 / self.count as f64));
+        }
+        out
+    }
+
+    fn check(&self, what: &str) -> Result<(), String> {
+        let mut last = None;
+        let mut total = 0u64;
+        for &(i, c) in &self.buckets {
+            if i as usize >= BUCKETS {
+                return Err(format!("{what}: bucket index {i} out of range"));
+            }
+            if last.is_some_and(|l| l >= i) {
+                return Err(format!("{what}: bucket indices not strictly ascending"));
+            }
+            last = Some(i);
+            total += c;
+        }
+        if total != self.count {
+            return Err(format!(
+                "{what}: bucket counts add up to {total}, count says {}",
+                self.count
+            ));
+        }
+        if self.count > 0 && self.min > self.max {
+            return Err(format!("{what}: min {} > max {}", self.min, self.max));
+        }
+        Ok(())
+    }
+}
+
+fn sparse(dense: &[u64]) -> Vec<(u32, u64)> {
+    dense
+        .iter()
+        .enumerate()
+        .filter(|&(_, &c)| c > 0)
+        .map(|(i, &c)| (i as u32, c))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys shared by the runner, the probes and the analysis
+// ---------------------------------------------------------------------------------------------
+
+/// Keys of the `returns` maps: kernel-style errno names, `"0"`, and `">0"` for positive returns
+/// (v5's shrink_memcg returns bytes).
+pub mod ret {
+    pub const OK: &str = "0";
+    pub const POSITIVE: &str = ">0";
+    pub const EAGAIN: &str = "-EAGAIN";
+    pub const EINTR: &str = "-EINTR";
+    pub const EINVAL: &str = "-EINVAL";
+    pub const ENOENT: &str = "-ENOENT";
+    pub const ENOMEM: &str = "-ENOMEM";
+
+    /// Map key for a kernel-style return value (negative errno, 0 or positive).
+    pub fn key(v: i64) -> String {
+        match v {
+            0 => OK.into(),
+            v if v > 0 => POSITIVE.into(),
+            -4 => EINTR.into(),
+            -11 => EAGAIN.into(),
+            -22 => EINVAL.into(),
+            -2 => ENOENT.into(),
+            -12 => ENOMEM.into(),
+            v => v.to_string(),
+        }
+    }
+}
+
+/// Keys of `by_caller` (shrink_memcg) and `by_source` (writeback).
+pub mod caller {
+    pub const SHRINK_WORKER: &str = "shrink_worker";
+    pub const ZSWAP_STORE: &str = "zswap_store";
+    pub const SHRINKER: &str = "shrinker";
+    pub const PROACTIVE: &str = "proactive";
+    pub const OTHER: &str = "other";
+}
+
+/// Time-series keys: `<source>:<object>:<field>` (object may be empty, may contain `/`).
+pub mod ts_key {
+    pub fn memcg(path: &str, field: &str) -> String {
+        format!("memcg:{path}:{field}")
+    }
+    pub fn lock(name: &str, field: &str) -> String {
+        format!("lock:{name}:{field}")
+    }
+    pub fn workload(field: &str) -> String {
+        format!("workload:{field}")
+    }
+    pub fn vmstat(field: &str) -> String {
+        format!("vmstat:{field}")
+    }
+    /// Splits a key into (source, object, field); object is "" for two-part keys.
+    pub fn split(key: &str) -> Option<(&str, &str, &str)> {
+        let (source, rest) = key.split_once(':')?;
+        match rest.rsplit_once(':') {
+            Some((object, field)) => Some((source, object, field)),
+            None => Some((source, "", rest)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The result file
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultFile {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub run_id: String,
+    /// Start of the measured phase, Unix epoch nanoseconds.
+    pub started_unix_ns: u64,
+    /// Length of the measured phase: the denominator of every per-second metric.
+    pub duration_ns: u64,
+    /// Repeat index (0-based) of this run within its scenario × kernel cell.
+    pub repeat: u32,
+    pub seed: u64,
+    pub kernel: KernelInfo,
+    pub scenario: ScenarioInfo,
+    pub probe_plan: Vec<PlanEntry>,
+    pub probes: Probes,
+    pub counters: Counters,
+    pub workload: Workload,
+    pub proactive_writes: ProactiveWrites,
+    #[serde(default)]
+    pub timeseries: Vec<Sample>,
+    #[serde(default)]
+    pub crosschecks: Vec<Crosscheck>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// Set when the run did not complete; the rest holds what was measured before the failure.
+    #[serde(default)]
+    pub failed: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool {
+            name: "zswap-bench".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Accel {
+    Tcg,
+    Kvm,
+    #[default]
+    Host,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct KernelInfo {
+    /// `uname -r`.
+    pub release: String,
+    /// `uname -v`.
+    pub version_string: String,
+    /// `uname -m`.
+    pub machine: String,
+    /// sha256 of the kernel's .config (hex), when known.
+    #[serde(default)]
+    pub config_sha256: Option<String>,
+    /// Manifest name (`kernels/<name>.toml`), e.g. "baseline", "ref-percg-lock"; `None` on host.
+    #[serde(default)]
+    pub manifest: Option<String>,
+    #[serde(default)]
+    pub series: Option<Series>,
+    pub cmdline: String,
+    pub accel: Accel,
+    pub cpus: u32,
+    pub mem_bytes: u64,
+}
+
+impl KernelInfo {
+    /// The name results are grouped and compared by: the manifest, else `uname -r`.
+    pub fn label(&self) -> &str {
+        self.manifest.as_deref().unwrap_or(&self.release)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Series {
+    pub name: String,
+    pub patches: Vec<Patch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Patch {
+    pub name: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    /// sha256 (hex) of `toml`: results are only grouped together when this matches.
+    pub sha256: String,
+    /// The scenario file's full text as run.
+    pub toml: String,
+    /// Key parameters shown in reports, e.g. "children" -> "8", "budget" -> "2M".
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mechanism {
+    Fentry,
+    Fexit,
+    Kprobe,
+    Kretprobe,
+    Tracepoint,
+    TpBtf,
+    RawTracepoint,
+    Userspace,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanStatus {
+    Live,
+    Unavailable,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanEntry {
+    /// Metric or probe family, e.g. "shrink_memcg", "writeback", "lock:per_memcg".
+    pub metric: String,
+    pub mechanism: Mechanism,
+    /// Function, tracepoint or file the mechanism attaches to.
+    pub target: String,
+    pub status: PlanStatus,
+    /// Why it is unavailable (or why a fallback was chosen).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// eBPF-measured families. `None` = not measurable on this kernel (reason in `probe_plan`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Probes {
+    #[serde(default)]
+    pub shrink_memcg: Option<ShrinkMemcg>,
+    #[serde(default)]
+    pub writeback: Option<Writeback>,
+    #[serde(default)]
+    pub shrink_worker: Option<ShrinkWorker>,
+    #[serde(default)]
+    pub store: Option<Store>,
+    #[serde(default)]
+    pub proactive: Option<ProactiveProbe>,
+    /// Every cursor lock tracked (also those never contended); `None` = lock contention
+    /// tracepoints unavailable.
+    #[serde(default)]
+    pub locks: Option<Vec<LockStats>>,
+    #[serde(default)]
+    pub cursor_iter: Option<CursorIter>,
+    #[serde(default)]
+    pub self_cost: Vec<SelfCost>,
+    #[serde(default)]
+    pub lost_events: u64,
+    #[serde(default)]
+    pub map_errors: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShrinkMemcg {
+    pub calls: u64,
+    pub latency: Histogram,
+    /// Return value -> calls (see [`ret`]).
+    pub returns: BTreeMap<String, u64>,
+    /// Sum of positive returns on kernels whose shrink_memcg returns bytes (v5); else `None`.
+    #[serde(default)]
+    pub bytes_returned: Option<u64>,
+    pub per_memcg: Vec<MemcgCalls>,
+    /// Caller context -> calls (see [`caller`]).
+    pub by_caller: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemcgCalls {
+    /// cgroup v2 path relative to the cgroup root, e.g. "/zswap-bench/parent/child1".
+    pub cgroup: String,
+    pub cgroup_id: u64,
+    pub calls: u64,
+    pub by_caller: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Writeback {
+    /// Attach point that measured it, e.g. "fexit:zswap_writeback_entry".
+    pub point: String,
+    pub pages: u64,
+    /// Compressed bytes written back, when the attach point sees the size.
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    pub per_memcg: Vec<MemcgWriteback>,
+    /// shrink_memcg_cb LRU status -> count ("LRU_REMOVED", "LRU_ROTATE", ...), when measured.
+    #[serde(default)]
+    pub lru_status: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemcgWriteback {
+    pub cgroup: String,
+    pub cgroup_id: u64,
+    pub pages: u64,
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    /// Source (see [`caller`]: proactive, shrinker, shrink_worker, zswap_store) -> amount.
+    #[serde(default)]
+    pub by_source: BTreeMap<String, PagesBytes>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct PagesBytes {
+    pub pages: u64,
+    #[serde(default)]
+    pub bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShrinkWorker {
+    pub wakeups: u64,
+    pub runtime: Histogram,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Store {
+    pub calls: u64,
+    pub failures: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProactiveProbe {
+    pub calls: u64,
+    pub requested_bytes: u64,
+    pub written_bytes: u64,
+    pub returns: BTreeMap<String, u64>,
+    pub latency: Histogram,
+    /// Per target memcg of the proactive call.
+    pub per_memcg: Vec<MemcgProactive>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemcgProactive {
+    pub cgroup: String,
+    pub cgroup_id: u64,
+    pub calls: u64,
+    pub written_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockKind {
+    Global,
+    PerMemcg,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockStats {
+    /// "zswap_shrink_lock" for the global lock, the memcg path for a per-memcg cursor lock.
+    pub name: String,
+    pub kind: LockKind,
+    pub addr: u64,
+    pub contended: u64,
+    pub total_wait_ns: u64,
+    pub max_wait_ns: u64,
+    pub wait: Histogram,
+    /// Acquisitions (contended or not), where a cheap probe counts them.
+    #[serde(default)]
+    pub acquisitions: Option<u64>,
+    #[serde(default)]
+    pub callers: Vec<LockCaller>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockCaller {
+    /// Symbolized stack, innermost frame first.
+    pub stack: Vec<String>,
+    pub contended: u64,
+    pub total_wait_ns: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CursorIter {
+    pub function: String,
+    pub calls: u64,
+    pub restarts: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelfCost {
+    pub program: String,
+    pub run_count: u64,
+    pub run_time_ns: u64,
+}
+
+/// Kernel counters read before and after the measured phase.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Counters {
+    #[serde(default)]
+    pub vmstat_delta: BTreeMap<String, i64>,
+    /// Every memcg of the scenario, in creation order (parent before its children).
+    #[serde(default)]
+    pub memcg: Vec<MemcgCounters>,
+    #[serde(default)]
+    pub zswap_debugfs: StartEnd<i64>,
+    #[serde(default)]
+    pub zswap_params: StartEnd<String>,
+    #[serde(default)]
+    pub psi: Option<Psi>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct MemcgCounters {
+    pub path: String,
+    /// `memory.stat` end minus start (zswpout, zswpin, zswpwb, zswpwb_proactive_b, pgscan, ...).
+    pub stat_delta: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartEnd<T> {
+    pub start: BTreeMap<String, T>,
+    pub end: BTreeMap<String, T>,
+}
+
+impl<T> Default for StartEnd<T> {
+    fn default() -> Self {
+        StartEnd {
+            start: BTreeMap::new(),
+            end: BTreeMap::new(),
+        }
+    }
+}
+
+/// `/proc/pressure/memory` (or the scenario root's `memory.pressure`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Psi {
+    /// Delta of `some total=` over the measured phase, microseconds (the kernel's unit).
+    pub some_total_us: u64,
+    pub full_total_us: u64,
+    /// `avg10` percentages at the end of the phase.
+    pub some_avg10_end: f64,
+    pub full_avg10_end: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Workload {
+    pub pages_touched: u64,
+    pub major_faults: u64,
+    pub duration_ns: u64,
+    #[serde(default)]
+    pub per_worker: Vec<WorkerStats>,
+    /// Measured compressed/original size ratio of the workers' data.
+    #[serde(default)]
+    pub compressibility: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct WorkerStats {
+    pub cgroup: String,
+    pub pages_touched: u64,
+    pub major_faults: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ProactiveInterface {
+    #[serde(rename = "v5 source=zswap")]
+    V5SourceZswap,
+    #[serde(rename = "v2-v4 zswap_writeback_only")]
+    V2V4WritebackOnly,
+    #[serde(rename = "v1 memory.zswap.proactive_writeback")]
+    V1ProactiveWriteback,
+    #[default]
+    #[serde(rename = "none")]
+    None,
+}
+
+/// What the userspace proactive-writeback threads did, measured from userspace.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ProactiveWrites {
+    pub interface: ProactiveInterface,
+    #[serde(default)]
+    pub per_thread: Vec<ProactiveThread>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProactiveThread {
+    /// Target memcg path.
+    pub target: String,
+    /// "sequential-on-one" | "concurrent-on-different" | "repeated-small-budget".
+    pub mode: String,
+    pub calls: u64,
+    pub returns: BTreeMap<String, u64>,
+    pub bytes_requested: u64,
+    /// Bytes written back as the kernel reports them (e.g. zswpwb_proactive_b delta), if known.
+    #[serde(default)]
+    pub bytes_achieved: Option<u64>,
+    pub latency: Histogram,
+}
+
+/// One time-series sample. `t_ns` counts from the start of the measured phase. Counter values
+/// are cumulative since that start (so a rate is the difference of two samples and a late sample
+/// loses nothing); a key whose source is `level` is an instantaneous gauge instead.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Sample {
+    pub t_ns: u64,
+    pub values: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Crosscheck {
+    pub what: String,
+    pub bpf: i64,
+    pub kernel: i64,
+    pub agree: bool,
+    #[serde(default)]
+    pub note: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Construction, IO, validation
+// ---------------------------------------------------------------------------------------------
+
+impl ResultFile {
+    /// An empty result for the runner to fill: every probe family unavailable, no counters.
+    pub fn new(run_id: impl Into<String>, kernel: KernelInfo, scenario: ScenarioInfo) -> Self {
+        ResultFile {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool::default(),
+            run_id: run_id.into(),
+            started_unix_ns: 0,
+            duration_ns: 0,
+            repeat: 0,
+            seed: 0,
+            kernel,
+            scenario,
+            probe_plan: Vec::new(),
+            probes: Probes::default(),
+            counters: Counters::default(),
+            workload: Workload::default(),
+            proactive_writes: ProactiveWrites::default(),
+            timeseries: Vec::new(),
+            crosschecks: Vec::new(),
+            warnings: Vec::new(),
+            failed: None,
+        }
+    }
+
+    /// Reads `dir/result.json` (or `dir` itself when it is a file), checking the schema version
+    /// before the full parse so a file of another version gets a version error, not a serde one.
+    pub fn read(dir: &Path) -> Result<Self, SchemaError> {
+        let path = if dir.is_dir() {
+            dir.join(RESULT_FILE)
+        } else {
+            dir.to_path_buf()
+        };
+        let text = fs::read_to_string(&path).map_err(|source| SchemaError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            schema_version: u32,
+        }
+        let v: VersionOnly = serde_json::from_str(&text).map_err(|source| SchemaError::Parse {
+            path: path.clone(),
+            source,
+        })?;
+        check_version(&path, v.schema_version)?;
+        let r: ResultFile = serde_json::from_str(&text).map_err(|source| SchemaError::Parse {
+            path: path.clone(),
+            source,
+        })?;
+        r.validate().map_err(|e| match e {
+            SchemaError::Invalid(m) => SchemaError::Invalid(format!("{}: {m}", path.display())),
+            e => e,
+        })?;
+        Ok(r)
+    }
+
+    /// Reads every `result.json` under each path (a run directory, a result file, or a tree such
+    /// as a matrix output), sorted by path for a stable order.
+    pub fn read_all(paths: &[PathBuf]) -> Result<Vec<ResultFile>, SchemaError> {
+        let mut files = Vec::new();
+        for p in paths {
+            let before = files.len();
+            find_result_files(p, &mut files)?;
+            if files.len() == before {
+                return Err(SchemaError::NotFound { path: p.clone() });
+            }
+        }
+        files.sort();
+        files.dedup();
+        files.iter().map(|f| ResultFile::read(f)).collect()
+    }
+
+    /// Writes `dir/result.json` atomically: temp file in the same directory, fsync, rename, fsync
+    /// the directory. A crash leaves either the old file or the new one, never a torn one.
+    pub fn write_atomic(&self, dir: &Path) -> Result<PathBuf, SchemaError> {
+        self.validate()?;
+        let mut bytes = serde_json::to_vec_pretty(self).map_err(|source| SchemaError::Parse {
+            path: dir.join(RESULT_FILE),
+            source,
+        })?;
+        bytes.push(b'\n');
+        write_file_atomic(dir, RESULT_FILE, &bytes)
+    }
+
+    /// Writes `dir/timeseries.csv` (atomically): `t_ns` then one column per key, sorted; an empty
+    /// cell where a sample lacks that key.
+    pub fn write_csv(&self, dir: &Path) -> Result<PathBuf, SchemaError> {
+        let path = dir.join(TIMESERIES_CSV);
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let csv_err = |source| SchemaError::Csv {
+            path: path.clone(),
+            source,
+        };
+        let keys = self.timeseries_keys();
+        let mut header = vec!["t_ns".to_string()];
+        header.extend(keys.iter().cloned());
+        w.write_record(&header).map_err(csv_err)?;
+        for s in &self.timeseries {
+            let mut row = vec![s.t_ns.to_string()];
+            row.extend(
+                keys.iter()
+                    .map(|k| s.values.get(k).map(|v| v.to_string()).unwrap_or_default()),
+            );
+            w.write_record(&row).map_err(csv_err)?;
+        }
+        let bytes = w.into_inner().map_err(|e| SchemaError::Io {
+            path: path.clone(),
+            source: e.into_error(),
+        })?;
+        write_file_atomic(dir, TIMESERIES_CSV, &bytes)
+    }
+
+    /// All time-series keys, sorted.
+    pub fn timeseries_keys(&self) -> Vec<String> {
+        let keys: BTreeSet<&String> = self
+            .timeseries
+            .iter()
+            .flat_map(|s| s.values.keys())
+            .collect();
+        keys.into_iter().cloned().collect()
+    }
+
+    /// `(t_ns, value)` of one key, skipping samples without it.
+    pub fn series(&self, key: &str) -> Vec<(u64, f64)> {
+        self.timeseries
+            .iter()
+            .filter_map(|s| s.values.get(key).map(|&v| (s.t_ns, v)))
+            .collect()
+    }
+
+    /// Per-second rate of a cumulative key between consecutive samples, at each interval's end.
+    pub fn rate_series(&self, key: &str) -> Vec<(u64, f64)> {
+        rates(&self.series(key))
+    }
+
+    /// Consistency checks the type system cannot express.
+    pub fn validate(&self) -> Result<(), SchemaError> {
+        check_version(Path::new(RESULT_FILE), self.schema_version)?;
+        let mut problems = Vec::new();
+        let mut hist = |h: &Histogram, what: &str| {
+            if let Err(e) = h.check(what) {
+                problems.push(e);
+            }
+        };
+        if let Some(s) = &self.probes.shrink_memcg {
+            hist(&s.latency, "probes.shrink_memcg.latency");
+        }
+        if let Some(s) = &self.probes.shrink_worker {
+            hist(&s.runtime, "probes.shrink_worker.runtime");
+        }
+        if let Some(p) = &self.probes.proactive {
+            hist(&p.latency, "probes.proactive.latency");
+        }
+        for l in self.probes.locks.iter().flatten() {
+            hist(&l.wait, &format!("probes.locks[{}].wait", l.name));
+        }
+        for (i, t) in self.proactive_writes.per_thread.iter().enumerate() {
+            hist(
+                &t.latency,
+                &format!("proactive_writes.per_thread[{i}].latency"),
+            );
+        }
+        if self.run_id.is_empty() {
+            problems.push("run_id is empty".into());
+        }
+        if self.timeseries.windows(2).any(|w| w[0].t_ns > w[1].t_ns) {
+            problems.push("timeseries samples are not in time order".into());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(SchemaError::Invalid(problems.join("; ")))
+        }
+    }
+
+    pub fn duration_s(&self) -> Option<f64> {
+        (self.duration_ns > 0).then(|| self.duration_ns as f64 / 1e9)
+    }
+}
+
+/// Per-second rates between consecutive `(t_ns, cumulative)` points.
+pub fn rates(points: &[(u64, f64)]) -> Vec<(u64, f64)> {
+    points
+        .windows(2)
+        .filter(|w| w[1].0 > w[0].0)
+        .map(|w| (w[1].0, (w[1].1 - w[0].1) / ((w[1].0 - w[0].0) as f64 / 1e9)))
+        .collect()
+}
+
+fn check_version(path: &Path, found: u32) -> Result<(), SchemaError> {
+    use std::cmp::Ordering::*;
+    let path = path.to_path_buf();
+    match found.cmp(&SCHEMA_VERSION) {
+        Equal => Ok(()),
+        Greater => Err(SchemaError::TooNew {
+            path,
+            found,
+            supported: SCHEMA_VERSION,
+        }),
+        Less => Err(SchemaError::TooOld {
+            path,
+            found,
+            supported: SCHEMA_VERSION,
+        }),
+    }
+}
+
+fn find_result_files(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), SchemaError> {
+    let io = |source| SchemaError::Io {
+        path: p.to_path_buf(),
+        source,
+    };
+    if p.is_file() {
+        out.push(p.to_path_buf());
+        return Ok(());
+    }
+    if p.join(RESULT_FILE).is_file() {
+        out.push(p.join(RESULT_FILE));
+        return Ok(());
+    }
+    if !p.is_dir() {
+        return Err(SchemaError::NotFound {
+            path: p.to_path_buf(),
+        });
+    }
+    for entry in fs::read_dir(p).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        if entry.file_type().map_err(io)?.is_dir() {
+            find_result_files(&entry.path(), out)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_file_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, SchemaError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SchemaError::Io { path, source }
+    };
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let target = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    drop(f);
+    fs::rename(&tmp, &target).map_err(io(&target))?;
+    // Make the rename itself durable.
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))?;
+    Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::MockResult;
+
+    #[test]
+    fn buckets_cover_u64_contiguously() {
+        assert_eq!(bucket_bounds(0), (0, 0));
+        for i in 0..BUCKETS - 1 {
+            let (lo, hi) = bucket_bounds(i);
+            assert!(lo <= hi, "bucket {i}");
+            assert_eq!(hi + 1, bucket_bounds(i + 1).0, "gap after bucket {i}");
+            assert_eq!(bucket_index(lo), i);
+            assert_eq!(bucket_index(hi), i);
+        }
+        assert_eq!(bucket_index(u64::MAX), BUCKETS - 1);
+        assert_eq!(bucket_bounds(BUCKETS - 1).1, u64::MAX);
+        // Known table the eBPF mirror must reproduce.
+        let table = [
+            (0, 0),
+            (3, 3),
+            (4, 4),
+            (7, 7),
+            (8, 8),
+            (9, 8),
+            (10, 9),
+            (15, 11),
+            (16, 12),
+        ];
+        for (v, i) in table {
+            assert_eq!(bucket_index(v), i, "value {v}");
+        }
+        assert_eq!(bucket_index(1 << 20), 4 * 19);
+        assert_eq!(bucket_index((1 << 20) + (3 << 18)), 4 * 19 + 3);
+        // Relative width at most 25 % above the exact region.
+        for i in 4..BUCKETS {
+            let (lo, hi) = bucket_bounds(i);
+            assert!(
+                (hi - lo + 1) as f64 / lo as f64 <= 0.25 + 1e-12,
+                "bucket {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn same_buckets_as_the_ebpf_side() {
+        let mut v = 0u64;
+        while v < u64::MAX / 2 {
+            for x in [v, v + 1, 2 * v] {
+                assert_eq!(
+                    bucket_index(x),
+                    bench_common::hist::bucket_index(x) as usize,
+                    "{x}"
+                );
+                let (lo, hi) = bucket_bounds(bucket_index(x));
+                let (clo, chi) = bench_common::hist::bucket_bounds(bucket_index(x) as u32);
+                assert_eq!((lo, hi.saturating_add(1)), (clo, chi), "bounds of {x}");
+            }
+            v += v / 4 + 1;
+        }
+        assert_eq!(
+            bucket_index(u64::MAX),
+            bench_common::hist::bucket_index(u64::MAX) as usize
+        );
+    }
+
+    #[test]
+    fn histogram_quantiles_and_mean() {
+        let h = Histogram::from_values(Unit::Ns, 1..=10_000u64);
+        assert_eq!((h.count, h.min, h.max), (10_000, 1, 10_000));
+        assert_eq!(h.sum, 10_000 * 10_001 / 2);
+        assert_eq!(h.mean(), Some(5_000.5));
+        let p50 = h.quantile(0.5).unwrap();
+        let p99 = h.quantile(0.99).unwrap();
+        assert!((p50 - 5_000.0).abs() / 5_000.0 < 0.02, "p50 {p50}");
+        assert!((p99 - 9_900.0).abs() / 9_900.0 < 0.02, "p99 {p99}");
+        assert_eq!(h.quantile(0.0), Some(1.0));
+        assert_eq!(h.quantile(1.0), Some(10_000.0));
+        assert_eq!(Histogram::empty(Unit::Ns).quantile(0.5), None);
+        // A single repeated value: every quantile is that value.
+        let one = Histogram::from_values(Unit::Bytes, [4096; 10]);
+        assert_eq!(one.quantile(0.5), Some(4096.0));
+        let cdf = h.cdf();
+        assert_eq!(cdf.last().unwrap().1, 1.0);
+        assert!(cdf.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
+    }
+
+    #[test]
+    fn merge_equals_recording_everything() {
+        let a: Vec<u64> = (0..500).map(|i| i * 37 % 1000 + 5).collect();
+        let b: Vec<u64> = (0..300).map(|i| i * 91 % 50_000).collect();
+        let mut h = Histogram::from_values(Unit::Ns, a.iter().copied());
+        h.merge(&Histogram::from_values(Unit::Ns, b.iter().copied()))
+            .unwrap();
+        let all = Histogram::from_values(Unit::Ns, a.into_iter().chain(b));
+        assert_eq!(h, all);
+        let err = h
+            .merge(&Histogram::from_values(Unit::Bytes, [1]))
+            .unwrap_err();
+        assert!(err.to_string().contains("cannot merge"));
+        // Merging into an empty histogram takes the other's min.
+        let mut e = Histogram::empty(Unit::Ns);
+        e.merge(&Histogram::from_values(Unit::Ns, [70, 90]))
+            .unwrap();
+        assert_eq!((e.min, e.max, e.count), (70, 90, 2));
+    }
+
+    #[test]
+    fn hdr_maps_into_the_same_scheme() {
+        let mut hdr = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+        let values: Vec<u64> = (1..=20_000u64).map(|i| i * 50).collect();
+        for &v in &values {
+            hdr.record(v).unwrap();
+        }
+        let from_hdr = Histogram::from_hdr(Unit::Ns, &hdr);
+        let exact = Histogram::from_values(Unit::Ns, values);
+        assert_eq!(from_hdr.count, exact.count);
+        from_hdr.check("from_hdr").unwrap();
+        for q in [0.1, 0.5, 0.9, 0.99] {
+            let a = from_hdr.quantile(q).unwrap();
+            let b = exact.quantile(q).unwrap();
+            assert!((a - b).abs() / b < 0.01, "q{q}: hdr {a} exact {b}");
+        }
+        assert!(
+            (from_hdr.mean().unwrap() - exact.mean().unwrap()).abs() / exact.mean().unwrap()
+                < 0.001
+        );
+    }
+
+    #[test]
+    fn errno_keys() {
+        assert_eq!(ret::key(0), "0");
+        assert_eq!(ret::key(4096), ">0");
+        assert_eq!(ret::key(-11), "-EAGAIN");
+        assert_eq!(ret::key(-4), "-EINTR");
+        assert_eq!(ret::key(-22), "-EINVAL");
+        assert_eq!(ret::key(-99), "-99");
+        assert_eq!(
+            ts_key::split("memcg:/zswap-bench/p/c1:zswpwb"),
+            Some(("memcg", "/zswap-bench/p/c1", "zswpwb"))
+        );
+        assert_eq!(
+            ts_key::split("workload:pages_touched"),
+            Some(("workload", "", "pages_touched"))
+        );
+    }
+
+    #[test]
+    fn round_trip_is_lossless_and_atomic() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = MockResult::percg(0).build();
+        let path = r.write_atomic(dir.path()).unwrap();
+        assert_eq!(path, dir.path().join(RESULT_FILE));
+        let back = ResultFile::read(dir.path()).unwrap();
+        assert_eq!(back, r);
+        // Reading the file path directly works too, and no temp file is left behind.
+        assert_eq!(ResultFile::read(&path).unwrap(), r);
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, vec![RESULT_FILE.to_string()]);
+        // Stored form: integers for durations, lowercase enum strings.
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"schema_version\": 1"));
+        assert!(text.contains("\"duration_ns\": 30000000000"));
+        assert!(text.contains("\"mechanism\": \"tp_btf\""));
+        assert!(text.contains("\"kind\": \"per_memcg\""));
+        assert!(text.contains("\"interface\": \"v5 source=zswap\""));
+        assert!(text.contains("\"scheme\": \"log2x4\""));
+    }
+
+    #[test]
+    fn unavailable_families_stay_null() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = MockResult::baseline(0);
+        m.probes = false;
+        let r = m.build();
+        r.write_atomic(dir.path()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(dir.path().join(RESULT_FILE)).unwrap())
+                .unwrap();
+        assert!(v["probes"]["locks"].is_null());
+        assert!(v["probes"]["writeback"].is_null());
+        assert_eq!(ResultFile::read(dir.path()).unwrap().probes.locks, None);
+    }
+
+    fn write_with_version(dir: &Path, version: u32, strip: bool) {
+        let mut v = serde_json::to_value(MockResult::baseline(0).build()).unwrap();
+        v["schema_version"] = version.into();
+        if strip {
+            // A future layout: fields renamed away. The version error must win over serde's.
+            v.as_object_mut().unwrap().remove("kernel");
+        }
+        fs::write(dir.join(RESULT_FILE), serde_json::to_vec(&v).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn other_versions_are_refused_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        write_with_version(dir.path(), 2, true);
+        let e = ResultFile::read(dir.path()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                SchemaError::TooNew {
+                    found: 2,
+                    supported: 1,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("newer"), "{e}");
+        assert!(e.to_string().contains("result.json"), "{e}");
+        write_with_version(dir.path(), 0, false);
+        let e = ResultFile::read(dir.path()).unwrap_err();
+        assert!(matches!(e, SchemaError::TooOld { found: 0, .. }), "{e}");
+        assert!(e.to_string().contains("older"), "{e}");
+        // Garbage is a parse error naming the file; a missing file an IO error.
+        fs::write(dir.path().join(RESULT_FILE), "{").unwrap();
+        let e = ResultFile::read(dir.path()).unwrap_err();
+        assert!(matches!(e, SchemaError::Parse { .. }), "{e}");
+        let e = ResultFile::read(&dir.path().join("nope")).unwrap_err();
+        assert!(matches!(e, SchemaError::Io { .. }), "{e}");
+    }
+
+    #[test]
+    fn validate_catches_inconsistent_histograms() {
+        let mut r = MockResult::percg(0).build();
+        r.validate().unwrap();
+        r.probes.shrink_memcg.as_mut().unwrap().latency.count += 1;
+        let e = r.validate().unwrap_err().to_string();
+        assert!(e.contains("probes.shrink_memcg.latency"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            r.write_atomic(dir.path()).is_err(),
+            "invalid results are not written"
+        );
+        let mut r = MockResult::percg(0).build();
+        r.timeseries.swap(0, 3);
+        assert!(r.validate().unwrap_err().to_string().contains("time order"));
+    }
+
+    #[test]
+    fn csv_has_one_column_per_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = MockResult::nocursor(0).build();
+        // A key present in only one sample leaves empty cells elsewhere.
+        r.timeseries[2]
+            .values
+            .insert("level:zswap:pool_total_size".into(), 123.0);
+        let path = r.write_csv(dir.path()).unwrap();
+        let mut rd = csv::Reader::from_path(&path).unwrap();
+        let header: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
+        let mut expect = vec!["t_ns".to_string()];
+        expect.extend(r.timeseries_keys());
+        assert_eq!(header, expect);
+        assert!(header.contains(&"memcg:/zswap-bench/parent/child1:zswpwb".to_string()));
+        let rows: Vec<csv::StringRecord> = rd.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), r.timeseries.len());
+        let col = header
+            .iter()
+            .position(|h| h == "level:zswap:pool_total_size")
+            .unwrap();
+        assert_eq!(&rows[2][col], "123");
+        assert_eq!(&rows[1][col], "");
+        assert_eq!(&rows[3][0], "3000000000");
+        let wb = header
+            .iter()
+            .position(|h| h.ends_with("child1:zswpwb"))
+            .unwrap();
+        let last: f64 = rows.last().unwrap()[wb].parse().unwrap();
+        assert_eq!(
+            last,
+            *r.timeseries
+                .last()
+                .unwrap()
+                .values
+                .get(&header[wb])
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn read_all_walks_a_results_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, m) in [
+            MockResult::percg(0),
+            MockResult::percg(1),
+            MockResult::nocursor(0),
+        ]
+        .iter()
+        .enumerate()
+        {
+            m.build()
+                .write_atomic(&dir.path().join(format!("cell{}/run{i}", i % 2)))
+                .unwrap();
+        }
+        let all = ResultFile::read_all(&[dir.path().to_path_buf()]).unwrap();
+        assert_eq!(all.len(), 3);
+        let e = ResultFile::read_all(&[dir.path().join("missing")]).unwrap_err();
+        assert!(matches!(e, SchemaError::NotFound { .. }));
+    }
+
+    #[test]
+    fn rates_from_cumulative_samples() {
+        let r = MockResult::percg(0).build();
+        let rate = r.rate_series(&ts_key::workload("pages_touched"));
+        assert_eq!(rate.len(), 30);
+        let mean = rate.iter().map(|p| p.1).sum::<f64>() / rate.len() as f64;
+        // Mock throughput is 200k pages/s with 2 % noise.
+        assert!((mean - 200_000.0).abs() / 200_000.0 < 0.05, "{mean}");
+    }
+}

@@ -1,0 +1,151 @@
+//! Command-line interface (clap). Parsing only: commands live in their own modules.
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "zswap-bench", version, about = "What does a zswap patch series do to writeback, cursor-lock contention and per-memcg fairness?")]
+pub struct Cli {
+    /// More log output (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build and list guest kernels (manifests in kernels/).
+    Kernel {
+        #[command(subcommand)]
+        cmd: KernelCmd,
+    },
+    /// Boot a kernel in QEMU and run a command inside; exit status and output come back.
+    Vm(VmArgs),
+    /// What the running kernel offers: cgroup v2, zswap, BTF, program types, probe targets.
+    Doctor {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Attach the probes and print live tables (perf-lock-contention style) per interval.
+    Probe(ProbeArgs),
+    /// Run a scenario (in a VM with --kernel, or on this machine with --host).
+    Run(RunArgs),
+    /// Restore what an interrupted run changed (cgroups, swap, zswap parameters) from its state file.
+    Cleanup,
+    /// Plot result directories (SVG + PNG).
+    Plot {
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        #[arg(long, default_value = "plots")]
+        out: PathBuf,
+    },
+    /// Compare result directories across kernels with statistics and a verdict.
+    Compare {
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// Kernel (manifest name) the others are compared against.
+        #[arg(long)]
+        baseline: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: ReportFormat,
+    },
+    /// Kernels x scenarios x repeats, then compare and plot.
+    Matrix {
+        matrix: PathBuf,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KernelCmd {
+    /// Fetch the source, apply the series, configure and build bzImage (cached).
+    Build {
+        /// Manifest name (kernels/<name>.toml) or path.
+        kernel: String,
+    },
+    /// Show built kernels in the cache.
+    List,
+    /// Print the path of a built kernel's bzImage (building it if needed).
+    Path { kernel: String },
+}
+
+#[derive(Args, Debug)]
+pub struct VmArgs {
+    /// Manifest name, manifest path, or a bzImage path.
+    #[arg(long)]
+    pub kernel: String,
+    #[arg(long, default_value_t = 2)]
+    pub cpus: u32,
+    /// Guest memory, e.g. 2G or 1536M.
+    #[arg(long, default_value = "2G", value_parser = crate::units::parse_size)]
+    pub mem: u64,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub accel: Accel,
+    /// Kill the guest after this long, e.g. 90s or 10m.
+    #[arg(long, default_value = "10m", value_parser = crate::units::parse_duration)]
+    pub timeout: Duration,
+    /// Swap disk size for the guest.
+    #[arg(long, default_value = "2G", value_parser = crate::units::parse_size)]
+    pub swap: u64,
+    /// Host directory mounted writable at the same path in the guest (default: a temp dir at /out).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Where the guest console log goes (default: next to the output).
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Command and arguments to run inside the guest.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accel {
+    Auto,
+    Kvm,
+    Tcg,
+}
+
+#[derive(Args, Debug)]
+pub struct ProbeArgs {
+    /// Stop after this long (default: until Ctrl-C).
+    #[arg(long, value_parser = crate::units::parse_duration)]
+    pub duration: Option<Duration>,
+    #[arg(long, default_value = "1s", value_parser = crate::units::parse_duration)]
+    pub interval: Duration,
+    /// Print one JSON document per interval instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Also attach second, independent mechanisms to cross-check counts (e.g. kprobe beside fentry).
+    #[arg(long)]
+    pub crosscheck: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Scenario file (scenarios/<name>.toml) or name.
+    pub scenario: String,
+    /// Build/boot this kernel and run inside a VM.
+    #[arg(long, conflicts_with = "host")]
+    pub kernel: Option<String>,
+    /// Run on the current kernel of this machine.
+    #[arg(long)]
+    pub host: bool,
+    #[arg(long)]
+    pub repeat: Option<u32>,
+    /// Results directory (default: results/<run-id>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub accel: Accel,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Text,
+    Markdown,
+    Json,
+}

@@ -1,0 +1,402 @@
+//! Kernel manifests (kernels/<name>.toml): source, ordered patches, config, boot command line.
+//! Parsing is strict (unknown keys are errors) and resolution reads every input the build
+//! depends on, so the cache key covers exactly what changes the kernel.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub source: SourceSpec,
+    #[serde(default)]
+    pub patches: Vec<PatchSpec>,
+    pub config: ConfigSpec,
+    #[serde(default)]
+    pub boot: BootSpec,
+    /// Free-form notes (e.g. which functions a series marks noinline and why).
+    #[serde(default)]
+    pub notes: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// Debian package name, e.g. "linux-source-7.3".
+    pub debian: Option<String>,
+    pub tarball: Option<PathBuf>,
+    pub git: Option<GitSpec>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct GitSpec {
+    pub path: PathBuf,
+    pub rev: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchSpec {
+    pub dir: Option<PathBuf>,
+    pub mbox: Option<PathBuf>,
+    pub file: Option<PathBuf>,
+    pub message_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigSpec {
+    pub fragments: Vec<PathBuf>,
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BootSpec {
+    #[serde(default)]
+    pub cmdline: String,
+}
+
+/// Where the source comes from, resolved to something hashable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Debian { package: String },
+    Tarball { path: PathBuf },
+    Git { path: PathBuf, rev: String },
+}
+
+/// One patch input: a single patch file or an mbox (both applied with `git am`).
+#[derive(Debug, Clone)]
+pub struct PatchInput {
+    pub name: String,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub mbox: bool,
+}
+
+/// A manifest with every file it names read and hashed.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub name: String,
+    pub manifest_path: PathBuf,
+    pub source: Source,
+    pub patches: Vec<PatchInput>,
+    /// Fragments concatenated, then options: what merge_config.sh receives.
+    pub config_fragment: String,
+    pub cmdline: String,
+    pub notes: BTreeMap<String, toml::Value>,
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// A manifest name (kernels/<name>.toml) or a path to one.
+pub fn locate(kernels_dir: &Path, arg: &str) -> Result<PathBuf> {
+    let p = Path::new(arg);
+    if arg.ends_with(".toml") || arg.contains('/') {
+        if p.is_file() {
+            return Ok(p.to_path_buf());
+        }
+        bail!("kernel manifest {arg} not found");
+    }
+    let cand = kernels_dir.join(format!("{arg}.toml"));
+    if cand.is_file() {
+        return Ok(cand);
+    }
+    let known = available(kernels_dir);
+    bail!(
+        "unknown kernel {arg:?}: no {}.\n  known kernels: {}\n  fix: pick one of those, pass a manifest path, or add kernels/{arg}.toml (format: kernels/README.md)",
+        cand.display(),
+        if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
+    )
+}
+
+pub fn available(kernels_dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(kernels_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().to_string();
+            n.strip_suffix(".toml").map(str::to_string)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
+    let m: Manifest = toml::from_str(text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: invalid kernel manifest: {}\n  (format: kernels/README.md)",
+            path.display(),
+            e.to_string().trim_end()
+        )
+    })?;
+    let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    if m.name != stem {
+        bail!(
+            "{}: name = {:?} but the file is {stem}.toml; fix: make them equal",
+            path.display(),
+            m.name
+        );
+    }
+    Ok(m)
+}
+
+impl Manifest {
+    pub fn resolve(self, manifest_path: &Path) -> Result<Resolved> {
+        let dir = manifest_path.parent().unwrap_or(Path::new("."));
+        let here = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { dir.join(p) };
+        let ctx = manifest_path.display();
+        let source = match (&self.source.debian, &self.source.tarball, &self.source.git) {
+            (Some(pkg), None, None) => {
+                if !pkg.starts_with("linux-source-") {
+                    bail!("{ctx}: [source] debian = {pkg:?}: expected a linux-source-N.M package");
+                }
+                Source::Debian { package: pkg.clone() }
+            }
+            (None, Some(t), None) => {
+                let path = here(t);
+                if !path.is_file() {
+                    bail!("{ctx}: [source] tarball {} does not exist", path.display());
+                }
+                Source::Tarball { path }
+            }
+            (None, None, Some(g)) => {
+                let path = here(&g.path);
+                if !path.join(".git").exists() && !path.join("HEAD").exists() {
+                    bail!("{ctx}: [source] git path {} is not a git tree", path.display());
+                }
+                Source::Git { path, rev: g.rev.clone() }
+            }
+            _ => bail!("{ctx}: [source] needs exactly one of debian, tarball, git"),
+        };
+        let mut patches = vec![];
+        for (i, p) in self.patches.iter().enumerate() {
+            let n = [p.dir.is_some(), p.mbox.is_some(), p.file.is_some(), p.message_id.is_some()]
+                .iter()
+                .filter(|b| **b)
+                .count();
+            if n != 1 {
+                bail!("{ctx}: patches[{i}] needs exactly one of dir, mbox, file, message_id");
+            }
+            if let Some(id) = &p.message_id {
+                bail!(
+                    "{ctx}: patches[{i}] message_id = {id:?}: fetching with b4 needs network access to lore, which this machine does not have.\n  fix: on a connected machine run `b4 am {id}` and point `mbox = \"<file>.mbx\"` at the result"
+                );
+            }
+            let files: Vec<(PathBuf, bool)> = if let Some(d) = &p.dir {
+                let d = here(d);
+                let mut v: Vec<PathBuf> = std::fs::read_dir(&d)
+                    .with_context(|| format!("{ctx}: patches[{i}] dir {}", d.display()))?
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "patch"))
+                    .collect();
+                v.sort();
+                v.into_iter().map(|p| (p, false)).collect()
+            } else if let Some(m) = &p.mbox {
+                vec![(here(m), true)]
+            } else {
+                vec![(here(p.file.as_ref().unwrap()), false)]
+            };
+            for (path, mbox) in files {
+                let data = std::fs::read(&path).with_context(|| {
+                    format!("{ctx}: patches[{i}]: cannot read {}", path.display())
+                })?;
+                patches.push(PatchInput {
+                    name: path.file_name().unwrap().to_string_lossy().to_string(),
+                    sha256: sha256_hex(&data),
+                    path,
+                    mbox,
+                });
+            }
+        }
+        if self.config.fragments.is_empty() {
+            bail!("{ctx}: [config] fragments is empty; fix: fragments = [\"config/guest.config\"]");
+        }
+        let mut config_fragment = String::new();
+        for f in &self.config.fragments {
+            let p = here(f);
+            let t = std::fs::read_to_string(&p)
+                .with_context(|| format!("{ctx}: [config] fragment {}", p.display()))?;
+            config_fragment.push_str(&t);
+            if !config_fragment.ends_with('\n') {
+                config_fragment.push('\n');
+            }
+        }
+        for o in &self.config.options {
+            let ok = o.starts_with("CONFIG_") && o.contains('=')
+                || o.starts_with("# CONFIG_") && o.ends_with(" is not set");
+            if !ok {
+                bail!("{ctx}: [config] option {o:?}: expected CONFIG_X=y|m|n|value or \"# CONFIG_X is not set\"");
+            }
+            config_fragment.push_str(o);
+            config_fragment.push('\n');
+        }
+        Ok(Resolved {
+            name: self.name,
+            manifest_path: manifest_path.to_path_buf(),
+            source,
+            patches,
+            config_fragment,
+            cmdline: self.boot.cmdline,
+            notes: self.notes,
+        })
+    }
+}
+
+/// Bump when the build recipe changes in a way that changes the output.
+const RECIPE: &str = "zswap-bench kernel recipe 1: allnoconfig+merge_config -m+olddefconfig, bzImage";
+
+impl Resolved {
+    /// Identity of the source (what a source tree is cached under).
+    pub fn source_id(&self, debian_version: Option<&str>) -> String {
+        match &self.source {
+            Source::Debian { package } => format!("debian:{package}={}", debian_version.unwrap_or("?")),
+            Source::Tarball { path } => format!("tarball:{}", path.display()),
+            Source::Git { path, rev } => format!("git:{}@{rev}", path.display()),
+        }
+    }
+
+    /// Cache key over what determines the built kernel: source identity, patch contents in
+    /// order, the resolved config fragment and the command line. Names, descriptions, notes and
+    /// the order of TOML keys do not matter.
+    pub fn cache_key(&self, source_identity: &str) -> String {
+        let mut h = Sha256::new();
+        for part in [RECIPE, source_identity] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        for p in &self.patches {
+            h.update(p.sha256.as_bytes());
+            h.update([if p.mbox { 1 } else { 0 }]);
+        }
+        h.update([0]);
+        h.update(self.config_fragment.as_bytes());
+        h.update([0]);
+        h.update(self.cmdline.as_bytes());
+        hex::encode(h.finalize())[..16].to_string()
+    }
+
+    /// Key of the configuration alone (one build directory per source x config, shared by
+    /// every series on that base so switching series rebuilds incrementally).
+    pub fn config_key(&self) -> String {
+        sha256_hex(self.config_fragment.as_bytes())[..12].to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn setup() -> (tempfile::TempDir, PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "config/guest.config", "CONFIG_ZSWAP=y\n");
+        write(d.path(), "series/a/0001-one.patch", "patch one\n");
+        write(d.path(), "series/a/0002-two.patch", "patch two\n");
+        let m = write(
+            d.path(),
+            "k.toml",
+            "name = \"k\"\n[source]\ndebian = \"linux-source-7.3\"\n[[patches]]\ndir = \"series/a\"\n[config]\nfragments = [\"config/guest.config\"]\noptions = [\"CONFIG_DEBUG_VM=y\"]\n[boot]\ncmdline = \"quiet\"\n",
+        );
+        (d, m)
+    }
+
+    fn load(p: &Path) -> Result<Resolved> {
+        parse(&std::fs::read_to_string(p).unwrap(), p)?.resolve(p)
+    }
+
+    #[test]
+    fn resolves_patches_in_order_and_config() {
+        let (_d, m) = setup();
+        let r = load(&m).unwrap();
+        let names: Vec<_> = r.patches.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["0001-one.patch", "0002-two.patch"]);
+        assert_eq!(r.config_fragment, "CONFIG_ZSWAP=y\nCONFIG_DEBUG_VM=y\n");
+        assert_eq!(r.cmdline, "quiet");
+    }
+
+    #[test]
+    fn cache_key_follows_content_not_layout() {
+        let (d, m) = setup();
+        let k1 = load(&m).unwrap().cache_key("src");
+        // Same content, keys in another order and a different description: same key.
+        std::fs::write(
+            &m,
+            "description = \"reordered\"\nname = \"k\"\n[boot]\ncmdline = \"quiet\"\n[config]\noptions = [\"CONFIG_DEBUG_VM=y\"]\nfragments = [\"config/guest.config\"]\n[source]\ndebian = \"linux-source-7.3\"\n[[patches]]\ndir = \"series/a\"\n",
+        )
+        .unwrap();
+        assert_eq!(load(&m).unwrap().cache_key("src"), k1);
+        // A changed patch changes the key.
+        write(d.path(), "series/a/0002-two.patch", "patch two v2\n");
+        let k2 = load(&m).unwrap().cache_key("src");
+        assert_ne!(k2, k1);
+        // A changed config changes the key.
+        write(d.path(), "config/guest.config", "CONFIG_ZSWAP=y\nCONFIG_SWAP=y\n");
+        let k3 = load(&m).unwrap().cache_key("src");
+        assert_ne!(k3, k2);
+        // Another source version changes the key.
+        assert_ne!(load(&m).unwrap().cache_key("src2"), k3);
+    }
+
+    #[test]
+    fn typo_key_is_rejected_with_location() {
+        let (_d, m) = setup();
+        std::fs::write(&m, "name = \"k\"\n[source]\ndebain = \"linux-source-7.3\"\n[config]\nfragments = []\n").unwrap();
+        let e = format!("{:#}", load(&m).unwrap_err());
+        assert!(e.contains("unknown field `debain`"), "{e}");
+        assert!(e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn name_must_match_file() {
+        let (_d, m) = setup();
+        let t = std::fs::read_to_string(&m).unwrap().replace("name = \"k\"", "name = \"other\"");
+        std::fs::write(&m, t).unwrap();
+        assert!(format!("{:#}", load(&m).unwrap_err()).contains("make them equal"));
+    }
+
+    #[test]
+    fn unknown_kernel_lists_known_ones() {
+        let (d, _m) = setup();
+        let e = locate(d.path(), "nope").unwrap_err().to_string();
+        assert!(e.contains("unknown kernel \"nope\"") && e.contains("known kernels: k"), "{e}");
+    }
+
+    #[test]
+    fn message_id_needs_network_and_says_so() {
+        let (_d, m) = setup();
+        let t = std::fs::read_to_string(&m).unwrap().replace("dir = \"series/a\"", "message_id = \"x@y\"");
+        std::fs::write(&m, t).unwrap();
+        assert!(format!("{:#}", load(&m).unwrap_err()).contains("b4 am x@y"));
+    }
+
+    #[test]
+    fn shipped_manifests_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kernels");
+        let names = available(&dir);
+        assert!(names.contains(&"baseline".to_string()));
+        for n in names {
+            let p = dir.join(format!("{n}.toml"));
+            load(&p).unwrap_or_else(|e| panic!("{n}: {e:#}"));
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! zswap-bench: build kernels with a zswap series applied, boot them, attach eBPF probes, run
+//! reclaim + proactive-writeback workloads over a cgroup v2 tree, and write result files that
+//! `plot` and `compare` turn into figures and mailing-list text.
+//!
+//! Data flows one way: probes/ (attach, read) -> run (collect) -> result file (bench-results)
+//! -> analysis/plots/report (bench-results).
+mod cli;
+mod doctor;
+mod kernel;
+mod paths;
+mod probes;
+mod run;
+mod scenario;
+mod units;
+mod vm;
+mod workload;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Parser;
+
+use crate::cli::{Cli, Command, KernelCmd};
+
+fn main() -> ExitCode {
+    // Inside the VM the kernel starts this very binary as init.
+    if vm::init::is_guest_init() {
+        vm::init::main();
+    }
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+        .format_target(false)
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("zswap-bench: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Kernel { cmd } => match cmd {
+            KernelCmd::Build { kernel } => {
+                let built = kernel::build(&kernel)?;
+                println!("{}", built.bzimage.display());
+            }
+            KernelCmd::List => kernel::list()?,
+            KernelCmd::Path { kernel } => println!("{}", kernel::build(&kernel)?.bzimage.display()),
+        },
+        Command::Vm(args) => return vm::run_cli(&args),
+        Command::Doctor { json } => return doctor::run(json),
+        Command::Probe(args) => probes::cli::run(&args)?,
+        Command::Run(args) => return run::run(&args),
+        Command::Cleanup => workload::state::cleanup_cli()?,
+        Command::Plot { results, out } => {
+            let files = bench_results::ResultFile::read_all(&results)?;
+            for p in bench_results::plot_all(&files, &out)? {
+                println!("{}", p.display());
+            }
+        }
+        Command::Compare { results, baseline, format } => {
+            let files = bench_results::ResultFile::read_all(&results)?;
+            let opts = bench_results::CompareOptions { baseline, ..Default::default() };
+            let c = bench_results::compare(&files, &opts);
+            print!(
+                "{}",
+                match format {
+                    cli::ReportFormat::Text => bench_results::render_text(&c),
+                    cli::ReportFormat::Markdown => bench_results::render_markdown(&c),
+                    cli::ReportFormat::Json => bench_results::render_json(&c),
+                }
+            );
+        }
+        Command::Matrix { matrix, out } => return run::matrix(&matrix, out.as_deref()),
+    }
+    Ok(ExitCode::SUCCESS)
+}

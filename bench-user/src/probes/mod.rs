@@ -1,0 +1,334 @@
+//! The probe layer: decide per metric which attach point serves it on the running kernel
+//! (fentry/fexit > kprobe/kretprobe > tracepoint), load and attach, read the per-CPU maps and
+//! turn them into result-schema metrics. `probe` (live tables) and `run` both use it.
+pub mod attach;
+pub mod btf;
+pub mod cgroups;
+pub mod cli;
+pub mod kallsyms;
+mod read;
+
+use std::os::fd::OwnedFd;
+
+use anyhow::{Context, Result, bail};
+use aya::{Btf, Ebpf, EbpfLoader};
+use bench_common::names::{self, prog};
+use bench_common::{LockInfo, lock_kind};
+use bench_results::schema::{Mechanism, PlanEntry};
+
+use attach::{Attacher, Candidate, FuncPresence, Hook, entry_exit};
+use btf::KernelBtf;
+use kallsyms::Kallsyms;
+
+/// The eBPF object, built by build.rs (aya-build) for the BPF target.
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/zswap-bench-probes"));
+
+pub fn object() -> &'static [u8] {
+    OBJECT
+}
+
+/// Function names the series used for proactive writeback and the cursor iterator, newest
+/// first (series.md: v4/v5 zswap_proactive_writeback; v1–v3 zswap_proactive_shrink_memcg).
+pub const PROACTIVE_FUNCS: &[&str] = &["zswap_proactive_writeback", "zswap_proactive_shrink_memcg"];
+pub const CURSOR_FUNCS: &[&str] = &["zswap_mem_cgroup_iter", "zswap_next_memcg", "zswap_cursor_next"];
+
+/// What to attach.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeOptions {
+    /// Also attach second, independent mechanisms for cross-checks (kprobe beside fentry).
+    pub crosscheck: bool,
+}
+
+/// What the plan decided, for the reader.
+#[derive(Debug, Default, Clone)]
+pub struct Live {
+    pub shrink_memcg: bool,
+    pub shrink_memcg_ret_bytes: bool,
+    pub xcheck: bool,
+    pub wb_per_memcg: Option<String>,
+    pub wb_entry: bool,
+    pub lru_status: bool,
+    pub shrink_worker: bool,
+    pub store: bool,
+    pub proactive: Option<String>,
+    pub cursor_iter: Option<String>,
+    pub cursor_restarts: bool,
+    pub locks: bool,
+    pub lru_names: Vec<(String, u64)>,
+}
+
+/// Attached probes. Dropping it detaches everything (aya owns the links).
+pub struct ProbeSession {
+    ebpf: Ebpf,
+    plan: Vec<PlanEntry>,
+    live: Live,
+    attached: Vec<&'static str>,
+    ksyms: Kallsyms,
+    /// Global locks we watch: (address, name).
+    global_locks: Vec<(u64, String)>,
+    cg: cgroups::CgroupNames,
+    /// Holding this fd keeps BPF run-time statistics on (self-cost), like bpftop.
+    _stats: Option<OwnedFd>,
+}
+
+fn raise_memlock() {
+    let r = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &r) };
+}
+
+impl ProbeSession {
+    pub fn attach(opts: &ProbeOptions) -> Result<Self> {
+        if unsafe { libc::geteuid() } != 0 {
+            bail!("attaching eBPF probes needs root (CAP_BPF + CAP_PERFMON); fix: run as root, or inside the VM (`zswap-bench vm --kernel baseline -- zswap-bench probe`)");
+        }
+        raise_memlock();
+        let kbtf = KernelBtf::load()?;
+        let abtf = Btf::from_sys_fs().context("loading kernel BTF for aya; fix: a kernel with CONFIG_DEBUG_INFO_BTF=y")?;
+        let ksyms = Kallsyms::load()?;
+        if !ksyms.has_addresses() {
+            bail!("/proc/kallsyms shows no addresses (kptr_restrict?); fix: run as root or `sysctl kernel.kptr_restrict=0`");
+        }
+        let g = Globals::resolve(&kbtf, &ksyms);
+        let mut loader = EbpfLoader::new();
+        loader.btf(Some(&abtf));
+        for (name, v) in g.values() {
+            loader.override_global(name, v, true);
+        }
+        let mut ebpf = loader.load(OBJECT).context("loading the eBPF object (maps and globals)")?;
+        let stats = aya::sys::enable_stats(aya::sys::Stats::RunTime).ok();
+        let mut a = Attacher { ebpf: &mut ebpf, btf: &abtf, plan: vec![], attached: vec![] };
+        let mut live = Live { lru_names: kbtf.enum_members("lru_status"), ..Default::default() };
+        let pres = |f: &str| FuncPresence::of(f, &kbtf, &ksyms);
+
+        // Caller contexts first, so every later metric can be split by caller.
+        let p = pres("shrink_worker");
+        let mut c = entry_exit("shrink_worker", &p, prog::FENTRY_SHRINK_WORKER, prog::FEXIT_SHRINK_WORKER, None);
+        c.push(match ksyms.addr("shrink_worker") {
+            Some(_) => Candidate {
+                hooks: vec![
+                    Hook::Tracepoint { prog: prog::TP_WQ_START, category: "workqueue", name: "workqueue_execute_start" },
+                    Hook::Tracepoint { prog: prog::TP_WQ_END, category: "workqueue", name: "workqueue_execute_end" },
+                ],
+                unusable: tp_field_check("workqueue", "workqueue_execute_start", "function", 16),
+            },
+            None => Candidate { hooks: vec![], unusable: Some("workqueue tracepoints: shrink_worker address not in kallsyms".into()) },
+        });
+        live.shrink_worker = a.serve("shrink_worker", c).is_some();
+        let p = pres("zswap_store");
+        live.store = a.serve("store", entry_exit("zswap_store", &p, prog::FENTRY_STORE, prog::FEXIT_STORE, None)).is_some();
+        let p = pres("zswap_shrinker_scan");
+        a.serve("context.shrinker", entry_exit("zswap_shrinker_scan", &p, prog::FENTRY_SHRINKER_SCAN, prog::FEXIT_SHRINKER_SCAN, None));
+        let p = pres("user_proactive_reclaim");
+        a.serve("context.proactive_reclaim", entry_exit("user_proactive_reclaim", &p, prog::FENTRY_USER_RECLAIM, prog::FEXIT_USER_RECLAIM, None));
+
+        // shrink_memcg
+        let p = pres("shrink_memcg");
+        let hooks = a.serve(
+            "shrink_memcg",
+            entry_exit("shrink_memcg", &p, prog::FENTRY_SHRINK_MEMCG, prog::FEXIT_SHRINK_MEMCG, Some((prog::KPROBE_SHRINK_MEMCG, prog::KRETPROBE_SHRINK_MEMCG))),
+        );
+        live.shrink_memcg = hooks.is_some();
+        live.shrink_memcg_ret_bytes = kbtf.func("shrink_memcg").is_some_and(|f| f.ret_size == 8);
+        if opts.crosscheck {
+            let fentry_won = matches!(hooks.as_deref(), Some([Hook::Fentry { .. }, ..]));
+            let c = if !fentry_won {
+                Candidate { hooks: vec![], unusable: Some("cross-check needs fentry as the primary mechanism".into()) }
+            } else {
+                Candidate { hooks: vec![Hook::Kprobe { prog: prog::KPROBE_SHRINK_MEMCG_XCHECK, func: "shrink_memcg".into() }], unusable: None }
+            };
+            live.xcheck = a.serve("shrink_memcg.crosscheck", vec![c]).is_some();
+        }
+
+        // Writeback: per-memcg pages from the kernel's own counter event.
+        let w = a.serve(
+            "writeback.per_memcg",
+            vec![
+                Candidate { hooks: vec![Hook::TpBtf { prog: prog::TP_BTF_MEMCG_EVENTS, tp: "count_memcg_events" }], unusable: None },
+                Candidate {
+                    hooks: vec![Hook::Tracepoint { prog: prog::TP_MEMCG_EVENTS, category: "memcg", name: "count_memcg_events" }],
+                    unusable: tp_field_check("memcg", "count_memcg_events", "item", 16),
+                },
+            ],
+        );
+        live.wb_per_memcg = w.map(|h| format!("{}:{} (ZSWPWB)", attach::mech_str(match &h[0] { Hook::TpBtf { .. } => Mechanism::TpBtf, _ => Mechanism::Tracepoint }), h[0].target()));
+        let p = pres("zswap_writeback_entry");
+        live.wb_entry = a.serve("writeback.entry", entry_exit("zswap_writeback_entry", &p, prog::FENTRY_WB_ENTRY, prog::FEXIT_WB_ENTRY, None)).is_some();
+        let p = pres("shrink_memcg_cb");
+        live.lru_status = a
+            .serve(
+                "writeback.lru_status",
+                entry_exit("shrink_memcg_cb", &p, prog::FENTRY_SHRINK_MEMCG_CB, prog::FEXIT_SHRINK_MEMCG_CB, Some((prog::KPROBE_SHRINK_MEMCG_CB, prog::KRETPROBE_SHRINK_MEMCG_CB))),
+            )
+            .is_some();
+
+        // Proactive writeback: the first name this kernel has.
+        let mut cands = vec![];
+        for f in PROACTIVE_FUNCS {
+            let p = pres(f);
+            if p.in_btf || p.in_kallsyms {
+                cands.extend(entry_exit(f, &p, prog::FENTRY_PROACTIVE, prog::FEXIT_PROACTIVE, Some((prog::KPROBE_PROACTIVE, prog::KRETPROBE_PROACTIVE))));
+                break;
+            }
+        }
+        if cands.is_empty() {
+            cands.push(Candidate { hooks: vec![], unusable: Some(format!("no proactive writeback function ({}) in BTF or kallsyms: the kernel has no proactive zswap writeback", PROACTIVE_FUNCS.join(", "))) });
+        }
+        live.proactive = a.serve("proactive", cands).map(|h| h[0].target());
+
+        // Cursor iterator and, inside it, the walk steps (restarts on the lockless design).
+        let mut cands = vec![];
+        for f in CURSOR_FUNCS {
+            let p = pres(f);
+            if p.in_btf || p.in_kallsyms {
+                cands.extend(entry_exit(f, &p, prog::FENTRY_CURSOR_ITER, prog::FEXIT_CURSOR_ITER, None));
+                break;
+            }
+        }
+        if cands.is_empty() {
+            cands.push(Candidate { hooks: vec![], unusable: Some(format!("no cursor iterator ({}) in BTF or kallsyms: the kernel walks with mem_cgroup_iter() under zswap_shrink_lock or a local iterator", CURSOR_FUNCS.join(", "))) });
+        }
+        live.cursor_iter = a.serve("cursor_iter", cands).map(|h| h[0].target());
+        if live.cursor_iter.is_some() {
+            let p = pres("css_next_descendant_pre");
+            let c = if p.in_btf && p.in_kallsyms {
+                Candidate { hooks: vec![Hook::Fentry { prog: prog::FENTRY_CURSOR_INNER, func: "css_next_descendant_pre".into() }], unusable: None }
+            } else {
+                Candidate { hooks: vec![], unusable: Some(format!("fentry css_next_descendant_pre: {}", p.describe())) }
+            };
+            live.cursor_restarts = a.serve("cursor_iter.walk_steps", vec![c]).is_some();
+        } else {
+            a.note("cursor_iter.walk_steps", Mechanism::None, String::new(), Some("no cursor iterator on this kernel".into()));
+        }
+
+        // Cursor locks.
+        let mut global_locks = vec![];
+        match ksyms.addr("zswap_shrink_lock") {
+            Some(addr) => {
+                global_locks.push((addr, "zswap_shrink_lock".to_string()));
+                a.note("locks.global", Mechanism::Userspace, format!("kallsyms:zswap_shrink_lock@{addr:#x}"), None);
+            }
+            None => a.note("locks.global", Mechanism::None, String::new(), Some(if kbtf.func("shrink_worker").is_some() { "zswap_shrink_lock not in kallsyms (removed by the series, or CONFIG_KALLSYMS_ALL=n)".into() } else { "no zswap".into() })),
+        }
+        match &g.cursor_lock {
+            Some((off, name)) => a.note("locks.per_memcg", Mechanism::Userspace, format!("btf:mem_cgroup.{name}@+{off:#x}, learnt from memcg pointers seen by the probes"), None),
+            None => a.note("locks.per_memcg", Mechanism::None, String::new(), Some("struct mem_cgroup has no zswap cursor lock member in BTF (baseline, or a design without a per-memcg lock)".into())),
+        }
+        if global_locks.is_empty() && g.cursor_lock.is_none() {
+            a.note("locks.contention", Mechanism::None, String::new(), Some("no cursor lock to watch on this kernel".into()));
+        } else {
+            live.locks = a
+                .serve(
+                    "locks.contention",
+                    vec![
+                        Candidate {
+                            hooks: vec![
+                                Hook::TpBtf { prog: prog::TP_BTF_CONTENTION_BEGIN, tp: "contention_begin" },
+                                Hook::TpBtf { prog: prog::TP_BTF_CONTENTION_END, tp: "contention_end" },
+                            ],
+                            unusable: None,
+                        },
+                        Candidate {
+                            hooks: vec![
+                                Hook::Tracepoint { prog: prog::TP_CONTENTION_BEGIN, category: "lock", name: "contention_begin" },
+                                Hook::Tracepoint { prog: prog::TP_CONTENTION_END, category: "lock", name: "contention_end" },
+                            ],
+                            unusable: tp_field_check("lock", "contention_begin", "lock_addr", 8),
+                        },
+                    ],
+                )
+                .is_some();
+        }
+        a.note(
+            "locks.acquisitions",
+            Mechanism::None,
+            String::new(),
+            Some(match &live.cursor_iter {
+                Some(f) => format!("no per-lock acquisition probe; {f} calls (cursor_iter.calls) are one acquisition each on locked designs"),
+                None => "no cheap acquisition point: the baseline takes zswap_shrink_lock inline in shrink_worker".into(),
+            }),
+        );
+        let plan = std::mem::take(&mut a.plan);
+        let attached = std::mem::take(&mut a.attached);
+        drop(a);
+        if live.locks {
+            let mut map: aya::maps::HashMap<_, u64, LockInfo> = aya::maps::HashMap::try_from(ebpf.map_mut(names::WATCHED_LOCKS).context("WATCHED_LOCKS map")?)?;
+            for (addr, _) in &global_locks {
+                map.insert(addr, LockInfo { cgroup_id: 0, kind: lock_kind::GLOBAL, _pad: 0 }, 0)?;
+            }
+        }
+        let cg = cgroups::CgroupNames::scan(std::path::Path::new("/sys/fs/cgroup"));
+        Ok(ProbeSession { ebpf, plan, live, attached, ksyms, global_locks, cg, _stats: stats })
+    }
+
+    /// The attach plan: metric -> mechanism + target, or unavailable with the reason.
+    pub fn plan(&self) -> Vec<PlanEntry> {
+        self.plan.clone()
+    }
+
+    /// Cumulative metrics since attach, cgroup ids resolved to paths.
+    pub fn snapshot(&mut self) -> Result<bench_results::schema::Probes> {
+        read::snapshot(self)
+    }
+
+    /// Re-read cgroup names (call before cgroups are removed, so their ids keep their paths).
+    pub fn refresh_cgroup_names(&mut self) {
+        self.cg.refresh();
+    }
+
+    /// Raw cross-check counters: (primary shrink_memcg calls, independent kprobe count).
+    pub fn shrink_memcg_xcheck(&self) -> Result<Option<(u64, u64)>> {
+        if !self.live.xcheck {
+            return Ok(None);
+        }
+        let c = read::counters(&self.ebpf)?;
+        Ok(Some((c[bench_common::counter::SHRINK_MEMCG_CALLS as usize], c[bench_common::counter::SHRINK_MEMCG_CALLS_XCHECK as usize])))
+    }
+}
+
+/// Load-time globals from BTF and kallsyms.
+struct Globals {
+    v: Vec<(&'static str, u64)>,
+    cursor_lock: Option<(u64, String)>,
+}
+
+impl Globals {
+    fn resolve(b: &KernelBtf, k: &Kallsyms) -> Self {
+        let mut v = vec![];
+        let mut set = |n: &'static str, x: Option<u64>| v.push((n, x.unwrap_or(0)));
+        set(names::G_OFF_MEMCG_CSS, b.offset("mem_cgroup", &["css"]).ok());
+        set(names::G_OFF_CSS_CGROUP, b.offset("cgroup_subsys_state", &["cgroup"]).ok());
+        set(names::G_OFF_CGROUP_KN, b.offset("cgroup", &["kn"]).ok());
+        set(names::G_OFF_KN_ID, b.offset("kernfs_node", &["id"]).ok());
+        set(names::G_OFF_ENTRY_LRU, b.offset("zswap_entry", &["lru"]).ok());
+        set(names::G_OFF_ENTRY_LENGTH, b.offset("zswap_entry", &["length"]).ok());
+        let cursor_lock = b.memcg_cursor_lock().ok().flatten();
+        set(names::G_OFF_MEMCG_CURSOR_LOCK, cursor_lock.as_ref().map(|(o, _)| *o));
+        set(names::G_LEARN_MEMCG_LOCKS, Some(cursor_lock.is_some() as u64));
+        set(names::G_RET32_SHRINK_MEMCG, Some(b.func("shrink_memcg").is_none_or(|f| f.ret_size <= 4) as u64));
+        let proactive_ret = PROACTIVE_FUNCS.iter().find_map(|f| b.func(f));
+        set(names::G_RET32_PROACTIVE, Some(proactive_ret.is_none_or(|f| f.ret_size <= 4) as u64));
+        set(names::G_ITEM_ZSWPOUT, b.enum_value("vm_event_item", "ZSWPOUT").ok().or(Some(u32::MAX as u64)));
+        set(names::G_ITEM_ZSWPIN, b.enum_value("vm_event_item", "ZSWPIN").ok().or(Some(u32::MAX as u64)));
+        set(names::G_ITEM_ZSWPWB, b.enum_value("vm_event_item", "ZSWPWB").ok().or(Some(u32::MAX as u64)));
+        set(names::G_LRU_REMOVED_RETRY, b.enum_value("lru_status", "LRU_REMOVED_RETRY").ok());
+        set(names::G_ADDR_ROOT_MEMCG_PTR, k.addr("root_mem_cgroup"));
+        set(names::G_ADDR_SHRINK_WORKER, k.addr("shrink_worker"));
+        Globals { v, cursor_lock }
+    }
+
+    fn values(&self) -> impl Iterator<Item = (&'static str, &u64)> {
+        self.v.iter().map(|(n, x)| (*n, x))
+    }
+}
+
+/// Classic tracepoint fallbacks read fields at fixed offsets: check them against the
+/// running kernel's format file, and say so if they moved.
+fn tp_field_check(category: &str, name: &str, field: &str, offset: usize) -> Option<String> {
+    let path = format!("/sys/kernel/tracing/events/{category}/{name}/format");
+    let text = match std::fs::read_to_string(&path).or_else(|_| std::fs::read_to_string(format!("/sys/kernel/debug/tracing/events/{category}/{name}/format"))) {
+        Ok(t) => t,
+        Err(e) => return Some(format!("tracepoint {category}:{name}: {path}: {e}")),
+    };
+    let ok = text.lines().any(|l| l.contains(&format!(" {field};")) && l.contains(&format!("offset:{offset};")));
+    if ok { None } else { Some(format!("tracepoint {category}:{name}: field {field} is not at offset {offset} on this kernel")) }
+}

@@ -1,0 +1,332 @@
+//! Maps -> result schema. Per-CPU values are summed here; histograms are replayed bucket by
+//! bucket into the same log2x4 scheme; cgroup ids become paths.
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::{Context, Result};
+use aya::Ebpf;
+use aya::maps::{HashMap as AyaHashMap, MapData, PerCpuArray, PerCpuHashMap, StackTraceMap};
+use bench_common::{
+    HistKey, LockCallerKey, LockInfo, LockStat, MemcgCtxKey, MemcgEventKey, ProactiveStat, ShrinkStat, WbStat, counter, ctx, hist,
+    hist_id, lock_kind, names,
+};
+use bench_results::schema::{
+    CursorIter, Histogram, LockCaller, LockKind, LockStats, MemcgCalls, MemcgProactive, MemcgWriteback, PagesBytes, ProactiveProbe,
+    Probes, SelfCost, ShrinkMemcg, ShrinkWorker, Store, Unit, Writeback,
+};
+
+use super::ProbeSession;
+
+fn percpu_hash<'a, K: aya::Pod, V: aya::Pod>(e: &'a Ebpf, name: &str) -> Result<PerCpuHashMap<&'a MapData, K, V>> {
+    PerCpuHashMap::try_from(e.map(name).with_context(|| format!("map {name}"))?).with_context(|| format!("map {name}"))
+}
+
+/// Sum a per-CPU hash into a plain map with `add`.
+fn summed<K: aya::Pod + Eq + std::hash::Hash, V: aya::Pod + Default>(e: &Ebpf, name: &str, add: impl Fn(&mut V, &V)) -> Result<HashMap<K, V>> {
+    let m = percpu_hash::<K, V>(e, name)?;
+    let mut out: HashMap<K, V> = HashMap::new();
+    for item in m.iter() {
+        let (k, vals) = item?;
+        let acc = out.entry(k).or_default();
+        for v in vals.iter() {
+            add(acc, v);
+        }
+    }
+    Ok(out)
+}
+
+pub fn counters(e: &Ebpf) -> Result<Vec<u64>> {
+    let m: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(e.map(names::COUNTERS).context("COUNTERS")?)?;
+    let mut out = vec![0u64; counter::LEN as usize];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = m.get(&(i as u32), 0)?.iter().sum();
+    }
+    Ok(out)
+}
+
+/// All histograms: (hist id, sub id) -> Histogram.
+fn histograms(e: &Ebpf) -> Result<HashMap<(u32, u64), Histogram>> {
+    let m = percpu_hash::<HistKey, u64>(e, names::HISTS)?;
+    let mut dense: HashMap<(u32, u64), (Vec<u64>, u64, u64)> = HashMap::new();
+    for item in m.iter() {
+        let (k, vals) = item?;
+        let d = dense.entry((k.hist, k.id)).or_insert_with(|| (vec![0; hist::BUCKETS], 0, 0));
+        match k.bucket {
+            hist::SUM_BUCKET => d.1 += vals.iter().sum::<u64>(),
+            hist::MAX_BUCKET => d.2 = d.2.max(vals.iter().copied().max().unwrap_or(0)),
+            b if (b as usize) < hist::BUCKETS => d.0[b as usize] += vals.iter().sum::<u64>(),
+            _ => {}
+        }
+    }
+    let unit = |h: u32| if h == hist_id::SHRINK_WORKER_RUN || h == hist_id::LOCK_WAIT || h == hist_id::SHRINK_MEMCG_LAT || h == hist_id::PROACTIVE_LAT || h == hist_id::WRITEBACK_ENTRY_LAT { Unit::Ns } else { Unit::Bytes };
+    Ok(dense
+        .into_iter()
+        .map(|((h, id), (d, sum, max))| {
+            let min = d.iter().position(|c| *c > 0).map_or(0, |i| hist::bucket_bounds(i as u32).0);
+            ((h, id), Histogram::from_dense(unit(h), &d, sum, min, max))
+        })
+        .collect())
+}
+
+fn ret_name(r: i64) -> String {
+    match r {
+        1 => ">0".into(),
+        0 => "0".into(),
+        -2 => "-ENOENT".into(),
+        -4 => "-EINTR".into(),
+        -11 => "-EAGAIN".into(),
+        -16 => "-EBUSY".into(),
+        -22 => "-EINVAL".into(),
+        r => r.to_string(),
+    }
+}
+
+/// Stack frames that only say "we were spinning": skipped so the first frame is the caller.
+const LOCK_FRAMES: &[&str] = &["queued_spin_lock_slowpath", "native_queued_spin_lock_slowpath", "_raw_spin_lock", "do_raw_spin_lock", "__lock_acquire", "lock_acquire", "__pv_queued_spin_lock_slowpath", "bpf_", "__bpf_trace", "__traceiter", "trace_contention"];
+
+pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
+    let e = &s.ebpf;
+    let c = counters(e)?;
+    let hists = histograms(e)?;
+    let h = |id: u32, sub: u64, unit: Unit| hists.get(&(id, sub)).cloned().unwrap_or_else(|| Histogram::empty(unit));
+    let live = s.live.clone();
+    let mut probes = Probes::default();
+
+    if live.shrink_memcg {
+        let stats = summed::<MemcgCtxKey, ShrinkStat>(e, names::SHRINK_STATS, |a, b| {
+            a.calls += b.calls;
+            a.ret_zero += b.ret_zero;
+            a.ret_positive += b.ret_positive;
+            a.ret_eagain += b.ret_eagain;
+            a.ret_enoent += b.ret_enoent;
+            a.ret_other += b.ret_other;
+            a.bytes += b.bytes;
+            a.lat_ns += b.lat_ns;
+        })?;
+        let rets = summed::<i64, u64>(e, names::SHRINK_RETS, |a, b| *a += b)?;
+        let mut per: BTreeMap<u64, MemcgCalls> = BTreeMap::new();
+        let mut by_caller: BTreeMap<String, u64> = BTreeMap::new();
+        for (k, v) in &stats {
+            let caller = ctx::NAMES.get(k.ctx as usize).copied().unwrap_or("other").to_string();
+            *by_caller.entry(caller.clone()).or_default() += v.calls;
+            let m = per.entry(k.cgroup_id).or_insert_with(|| MemcgCalls { cgroup: s.cg.name(k.cgroup_id), cgroup_id: k.cgroup_id, calls: 0, by_caller: BTreeMap::new() });
+            m.calls += v.calls;
+            *m.by_caller.entry(caller).or_default() += v.calls;
+        }
+        probes.shrink_memcg = Some(ShrinkMemcg {
+            calls: c[counter::SHRINK_MEMCG_CALLS as usize],
+            latency: h(hist_id::SHRINK_MEMCG_LAT, 0, Unit::Ns),
+            returns: rets.iter().map(|(k, v)| (ret_name(*k), *v)).collect(),
+            bytes_returned: live.shrink_memcg_ret_bytes.then_some(c[counter::SHRINK_MEMCG_BYTES as usize]),
+            per_memcg: per.into_values().collect(),
+            by_caller,
+        });
+    }
+
+    if let Some(point) = &live.wb_per_memcg {
+        let wb = summed::<MemcgCtxKey, WbStat>(e, names::WB_STATS, |a, b| {
+            a.pages += b.pages;
+            a.bytes += b.bytes;
+            a.pages_with_bytes += b.pages_with_bytes;
+        })?;
+        let mut per: BTreeMap<u64, (MemcgWriteback, u64)> = BTreeMap::new();
+        for (k, v) in &wb {
+            let src = ctx::NAMES.get(k.ctx as usize).copied().unwrap_or("other").to_string();
+            let (m, known) = per.entry(k.cgroup_id).or_insert_with(|| {
+                (MemcgWriteback { cgroup: s.cg.name(k.cgroup_id), cgroup_id: k.cgroup_id, pages: 0, bytes: Some(0), by_source: BTreeMap::new() }, 0)
+            });
+            m.pages += v.pages;
+            *known += v.pages_with_bytes;
+            m.bytes = m.bytes.map(|b| b + v.bytes);
+            let e = m.by_source.entry(src).or_insert(PagesBytes { pages: 0, bytes: Some(0) });
+            e.pages += v.pages;
+            e.bytes = if v.pages_with_bytes == v.pages { e.bytes.map(|b| b + v.bytes) } else { None };
+        }
+        let mut per_memcg = vec![];
+        let (mut pages, mut bytes, mut complete) = (0, 0, true);
+        for (_, (mut m, known)) in per {
+            pages += m.pages;
+            bytes += m.bytes.unwrap_or(0);
+            if known != m.pages {
+                // Some pages were written back where no probe saw the entry: bytes incomplete.
+                m.bytes = None;
+                complete = false;
+            }
+            per_memcg.push(m);
+        }
+        let mut lru_status = BTreeMap::new();
+        if live.lru_status {
+            let m: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(e.map(names::LRU_STATUS).context("LRU_STATUS")?)?;
+            for i in 0..bench_common::LRU_STATUS_MAX {
+                let n: u64 = m.get(&i, 0)?.iter().sum();
+                if n > 0 {
+                    let name = live.lru_names.iter().find(|(_, v)| *v == i as u64).map_or(i.to_string(), |(n, _)| n.clone());
+                    lru_status.insert(name, n);
+                }
+            }
+        }
+        let bytes_from = if live.wb_entry { "fentry zswap_writeback_entry entry->length" } else if live.lru_status { "shrink_memcg_cb entry->length" } else { "none" };
+        probes.writeback = Some(Writeback {
+            point: format!("pages: {point}; compressed bytes: {bytes_from}"),
+            pages,
+            bytes: (complete && pages > 0).then_some(bytes),
+            per_memcg,
+            lru_status,
+        });
+    }
+
+    if live.shrink_worker {
+        probes.shrink_worker = Some(ShrinkWorker { wakeups: c[counter::SHRINK_WORKER_WAKEUPS as usize], runtime: h(hist_id::SHRINK_WORKER_RUN, 0, Unit::Ns) });
+    }
+    if live.store {
+        probes.store = Some(Store { calls: c[counter::STORE_CALLS as usize], failures: c[counter::STORE_FAILURES as usize] });
+    }
+
+    if live.proactive.is_some() {
+        let st = summed::<u64, ProactiveStat>(e, names::PROACTIVE_STATS, |a, b| {
+            a.calls += b.calls;
+            a.req_bytes += b.req_bytes;
+            a.ret_zero += b.ret_zero;
+            a.ret_eagain += b.ret_eagain;
+            a.ret_eintr += b.ret_eintr;
+            a.ret_einval += b.ret_einval;
+            a.ret_other += b.ret_other;
+            a.lat_ns += b.lat_ns;
+        })?;
+        // Bytes written back while a task was inside proactive writeback, per memcg.
+        let wb = summed::<MemcgCtxKey, WbStat>(e, names::WB_STATS, |a, b| {
+            a.pages += b.pages;
+            a.bytes += b.bytes;
+        })?;
+        let mut returns = BTreeMap::new();
+        let mut per_memcg = vec![];
+        for (id, p) in &st {
+            for (k, v) in [("0", p.ret_zero), ("-EAGAIN", p.ret_eagain), ("-EINTR", p.ret_eintr), ("-EINVAL", p.ret_einval), ("other", p.ret_other)] {
+                if v > 0 {
+                    *returns.entry(k.to_string()).or_insert(0) += v;
+                }
+            }
+            per_memcg.push(MemcgProactive { cgroup: s.cg.name(*id), cgroup_id: *id, calls: p.calls, written_bytes: 0 });
+        }
+        let written: u64 = wb.iter().filter(|(k, _)| k.ctx == ctx::PROACTIVE).map(|(_, v)| v.bytes).sum();
+        probes.proactive = Some(ProactiveProbe {
+            calls: c[counter::PROACTIVE_CALLS as usize],
+            requested_bytes: c[counter::PROACTIVE_REQ_BYTES as usize],
+            written_bytes: written,
+            returns,
+            latency: h(hist_id::PROACTIVE_LAT, 0, Unit::Ns),
+            per_memcg,
+        });
+    }
+
+    if let Some(f) = &live.cursor_iter {
+        let calls = c[counter::CURSOR_ITER_CALLS as usize];
+        let inner = c[counter::CURSOR_INNER_CALLS as usize];
+        probes.cursor_iter = Some(CursorIter { function: f.clone(), calls, restarts: if live.cursor_restarts { inner.saturating_sub(calls) } else { 0 } });
+    }
+
+    if live.locks {
+        let watched: AyaHashMap<&MapData, u64, LockInfo> = AyaHashMap::try_from(e.map(names::WATCHED_LOCKS).context("WATCHED_LOCKS")?)?;
+        let mut info: HashMap<u64, LockInfo> = HashMap::new();
+        for item in watched.iter() {
+            let (k, v) = item?;
+            info.insert(k, v);
+        }
+        let add = |a: &mut LockStat, b: &LockStat| {
+            a.contended += b.contended;
+            a.total_wait_ns += b.total_wait_ns;
+            a.max_wait_ns = a.max_wait_ns.max(b.max_wait_ns);
+        };
+        let stats = summed::<u64, LockStat>(e, names::LOCK_STATS, add)?;
+        let callers = summed::<LockCallerKey, LockStat>(e, names::LOCK_CALLERS, add)?;
+        let stacks: StackTraceMap<&MapData> = StackTraceMap::try_from(e.map(names::STACKS).context("STACKS")?)?;
+        let mut locks = vec![];
+        // Every watched global lock is listed even with zero contention: "0 contended" is a
+        // measurement there. Per-memcg locks are listed once seen contended.
+        let mut addrs: Vec<u64> = s.global_locks.iter().map(|(a, _)| *a).collect();
+        addrs.extend(stats.keys().filter(|a| !addrs.contains(a)).copied().collect::<Vec<_>>());
+        for addr in addrs {
+            let st = stats.get(&addr).copied().unwrap_or_default();
+            let li = info.get(&addr).copied().unwrap_or_default();
+            let (name, kind) = match s.global_locks.iter().find(|(a, _)| *a == addr) {
+                Some((_, n)) => (n.clone(), LockKind::Global),
+                None if li.kind == lock_kind::PER_MEMCG => (s.cg.name(li.cgroup_id), LockKind::PerMemcg),
+                None => (format!("{addr:#x}"), LockKind::Global),
+            };
+            let mut cl: Vec<LockCaller> = callers
+                .iter()
+                .filter(|(k, _)| k.addr == addr)
+                .map(|(k, v)| {
+                    let stack = if k.stack_id < 0 {
+                        vec!["(stack unavailable)".to_string()]
+                    } else {
+                        match stacks.get(&(k.stack_id as u32), 0) {
+                            Ok(st) => st
+                                .frames()
+                                .iter()
+                                .map(|f| s.ksyms.symbolize(f.ip))
+                                .filter(|n| !LOCK_FRAMES.iter().any(|l| n.starts_with(l)))
+                                .take(bench_common::STACK_DEPTH as usize)
+                                .collect(),
+                            Err(_) => vec!["(stack evicted)".to_string()],
+                        }
+                    };
+                    LockCaller { stack, contended: v.contended, total_wait_ns: v.total_wait_ns }
+                })
+                .collect();
+            cl.sort_by(|a, b| b.total_wait_ns.cmp(&a.total_wait_ns));
+            locks.push(LockStats {
+                name,
+                kind,
+                addr,
+                contended: st.contended,
+                total_wait_ns: st.total_wait_ns,
+                max_wait_ns: st.max_wait_ns,
+                wait: h(hist_id::LOCK_WAIT, addr, Unit::Ns),
+                acquisitions: None,
+                callers: cl,
+            });
+        }
+        probes.locks = Some(locks);
+    }
+
+    // Self-cost (BPF run-time statistics) and events we could not account.
+    for name in s.attached.iter() {
+        if let Some(p) = e.program(name) {
+            if let Ok(i) = p.info() {
+                probes.self_cost.push(SelfCost { program: name.to_string(), run_count: i.run_count(), run_time_ns: i.run_time().as_nanos() as u64 });
+            }
+        }
+    }
+    for (n, idx) in [
+        ("start_map_full", counter::LOST_START_MAP),
+        ("stats_map_full", counter::LOST_STATS_MAP),
+        ("hist_map_full", counter::LOST_HIST_MAP),
+        ("lock_map_full", counter::LOST_LOCK_MAP),
+        ("stack_errors", counter::STACK_ERRORS),
+    ] {
+        let v = c[idx as usize];
+        if v > 0 {
+            probes.map_errors.insert(n.into(), v);
+        }
+        if idx != counter::STACK_ERRORS {
+            probes.lost_events += v;
+        }
+    }
+    Ok(probes)
+}
+
+/// Per-memcg event totals from count_memcg_events (ZSWPOUT/ZSWPIN/ZSWPWB), for cross-checks
+/// against memory.stat: (cgroup path, event name) -> count.
+pub fn memcg_events(s: &mut ProbeSession) -> Result<BTreeMap<(String, &'static str), u64>> {
+    let ev = summed::<MemcgEventKey, u64>(&s.ebpf, names::MEMCG_EVENTS, |a, b| *a += b)?;
+    let mut out = BTreeMap::new();
+    for (k, v) in ev {
+        let n = match k.event {
+            bench_common::event::ZSWPOUT => "zswpout",
+            bench_common::event::ZSWPIN => "zswpin",
+            _ => "zswpwb",
+        };
+        *out.entry((s.cg.name(k.cgroup_id), n)).or_insert(0) += v;
+    }
+    Ok(out)
+}

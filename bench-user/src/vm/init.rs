@@ -1,0 +1,155 @@
+//! PID 1 inside the guest. The kernel runs the zswap-bench binary itself as init (from the
+//! host's root, shared read-only over 9p): mount the pseudo filesystems, mount the writable
+//! shares at the same paths as on the host, run the command with its output on the virtio
+//! console, record its exit status, power off. No shell or busybox needed in the guest.
+use std::ffi::CString;
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+/// What the host asks the guest to do (written to <ctl>/spec.json before boot).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Spec {
+    pub command: Vec<String>,
+    pub cwd: String,
+    pub env: Vec<(String, String)>,
+    /// 9p mount tag -> guest path (same as the host path).
+    pub shares: Vec<(String, String)>,
+}
+
+pub const CTL_PARAM: &str = "zb.ctl=";
+
+fn mount(src: &str, target: &str, fstype: &str, data: Option<&str>) -> Result<(), String> {
+    let _ = std::fs::create_dir_all(target);
+    let c = |s: &str| CString::new(s).unwrap();
+    let data_c = data.map(c);
+    let r = unsafe {
+        libc::mount(
+            c(src).as_ptr(),
+            c(target).as_ptr(),
+            c(fstype).as_ptr(),
+            0,
+            data_c.as_ref().map_or(std::ptr::null(), |d| d.as_ptr() as *const libc::c_void),
+        )
+    };
+    if r != 0 {
+        return Err(format!("mount {fstype} on {target}: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// True when this process is the guest's init and should act as such.
+pub fn is_guest_init() -> bool {
+    std::process::id() == 1
+}
+
+pub fn main() -> ! {
+    let mut con = std::fs::OpenOptions::new().write(true).open("/dev/console").ok();
+    let mut say = |m: &str| {
+        if let Some(c) = con.as_mut() {
+            let _ = writeln!(c, "zswap-bench-init: {m}");
+        }
+    };
+    for (src, target, fs) in [
+        ("proc", "/proc", "proc"),
+        ("sys", "/sys", "sysfs"),
+        ("dev", "/dev", "devtmpfs"),
+        ("run", "/run", "tmpfs"),
+        ("debugfs", "/sys/kernel/debug", "debugfs"),
+        ("tracefs", "/sys/kernel/tracing", "tracefs"),
+        ("cgroup2", "/sys/fs/cgroup", "cgroup2"),
+        ("bpf", "/sys/fs/bpf", "bpf"),
+    ] {
+        if let Err(e) = mount(src, target, fs, None) {
+            // devtmpfs is usually mounted by the kernel already (DEVTMPFS_MOUNT).
+            if !(fs == "devtmpfs" && e.contains("busy")) {
+                say(&e);
+            }
+        }
+    }
+    let _ = mount("devpts", "/dev/pts", "devpts", None);
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let ctl = cmdline.split_whitespace().find_map(|w| w.strip_prefix(CTL_PARAM)).unwrap_or("").to_string();
+    let status = run(&ctl, &mut say);
+    if !ctl.is_empty() {
+        let _ = std::fs::write(Path::new(&ctl).join("status"), format!("{status}\n"));
+    }
+    unsafe {
+        libc::sync();
+        libc::reboot(libc::LINUX_REBOOT_CMD_POWER_OFF);
+    }
+    loop {
+        std::thread::park();
+    }
+}
+
+fn run(ctl: &str, say: &mut dyn FnMut(&str)) -> i32 {
+    if ctl.is_empty() {
+        say("no zb.ctl= on the kernel command line");
+        return 125;
+    }
+    // Read the spec from the read-only root before /tmp gets its own tmpfs (the host's ctl
+    // directory usually lives in /tmp); the writable shares are mounted afterwards.
+    let spec: Spec = match std::fs::read(Path::new(ctl).join("spec.json")).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string())) {
+        Ok(s) => s,
+        Err(e) => {
+            say(&format!("reading {ctl}/spec.json: {e}"));
+            return 125;
+        }
+    };
+    if let Err(e) = mount("tmp", "/tmp", "tmpfs", None) {
+        say(&e);
+    }
+    for (tag, path) in &spec.shares {
+        if let Err(e) = mount(tag, path, "9p", Some("trans=virtio,version=9p2000.L,msize=262144,cache=none")) {
+            say(&e);
+            return 125;
+        }
+    }
+    // Delegate the memory controller to children so the runner can build its tree.
+    let _ = std::fs::write("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+    let out = std::fs::OpenOptions::new().write(true).open("/dev/hvc0");
+    let Some((prog, args)) = spec.command.split_first() else {
+        say("empty command");
+        return 125;
+    };
+    let mut cmd = Command::new(prog);
+    cmd.args(args).current_dir(&spec.cwd).env_clear();
+    for (k, v) in &spec.env {
+        cmd.env(k, v);
+    }
+    if let Ok(o) = out {
+        if let Ok(e) = o.try_clone() {
+            cmd.stderr(e);
+        }
+        cmd.stdout(o);
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            say(&format!("cannot run {prog}: {e}"));
+            return 127;
+        }
+    };
+    let pid = child.id() as i32;
+    // As PID 1 we reap every orphan until our child exits.
+    loop {
+        let mut st = 0;
+        let r = unsafe { libc::waitpid(-1, &mut st, 0) };
+        if r == pid {
+            let _ = child.try_wait();
+            if libc::WIFEXITED(st) {
+                return libc::WEXITSTATUS(st);
+            }
+            if libc::WIFSIGNALED(st) {
+                return 128 + libc::WTERMSIG(st);
+            }
+            return 125;
+        }
+        if r < 0 {
+            return 125;
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! `zswap-bench vm`: boot a kernel under QEMU with the host's root shared read-only (9p),
+//! writable shares at their host paths, a sparse virtio disk for swap, and zswap-bench itself
+//! as init; run one command; bring back its output and exit status; flag kernel trouble.
+pub mod console;
+pub mod init;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::cli::{Accel, VmArgs};
+use crate::kernel;
+
+/// One guest run.
+#[derive(Debug, Clone)]
+pub struct GuestRun {
+    /// Manifest name/path or a bzImage path.
+    pub kernel: String,
+    pub command: Vec<String>,
+    /// Host directory mounted writable at the same path in the guest.
+    pub out_dir: Option<PathBuf>,
+    pub cpus: u32,
+    pub mem: u64,
+    pub swap: u64,
+    pub accel: Accel,
+    pub timeout: Duration,
+    /// Console log path (default: <out_dir or ctl dir>/console.log).
+    pub log: Option<PathBuf>,
+    /// Print the command's output as it comes (else it is only captured).
+    pub echo: bool,
+}
+
+impl Default for GuestRun {
+    fn default() -> Self {
+        GuestRun {
+            kernel: "baseline".into(),
+            command: vec![],
+            out_dir: None,
+            cpus: 2,
+            mem: 2 << 30,
+            swap: 2 << 30,
+            accel: Accel::Auto,
+            timeout: Duration::from_secs(600),
+            log: None,
+            echo: true,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct GuestOutcome {
+    pub exit_code: i32,
+    /// The command's output (virtio console).
+    pub output: String,
+    pub log: PathBuf,
+    /// Kernel trouble found on the console (oops, BUG, WARNING, lockdep, hung task...).
+    pub problems: Vec<String>,
+    pub timed_out: bool,
+    pub boot_to_command: Option<Duration>,
+    pub wall: Duration,
+    pub accel: &'static str,
+    pub kernel: kernel::BuiltKernel,
+}
+
+impl GuestOutcome {
+    /// Err with the reason if the run cannot be trusted (non-zero, timeout, kernel trouble).
+    pub fn ok(&self) -> Result<()> {
+        if self.timed_out {
+            bail!("guest killed after the timeout; console log: {}", self.log.display());
+        }
+        if !self.problems.is_empty() {
+            bail!(
+                "kernel reported problems during the run (see {}):\n  {}",
+                self.log.display(),
+                self.problems.iter().take(10).cloned().collect::<Vec<_>>().join("\n  ")
+            );
+        }
+        if self.exit_code != 0 {
+            bail!("guest command exited with status {}; console log: {}", self.exit_code, self.log.display());
+        }
+        Ok(())
+    }
+}
+
+fn qemu_binary() -> Result<PathBuf> {
+    crate::kernel::source::which("qemu-system-x86_64").context(
+        "qemu-system-x86_64 not found; fix: run scripts/setup (installs QEMU 10 from bookworm-backports)",
+    )
+}
+
+/// KVM only when it really works: /dev/kvm, vmx/svm in cpuinfo. (Software KVM backends
+/// without them abort or crawl, see PLATFORM.md.)
+pub fn choose_accel(want: Accel) -> Result<&'static str> {
+    let dev = Path::new("/dev/kvm").exists();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let hw = cpu.lines().any(|l| l.starts_with("flags") && (l.contains(" vmx") || l.contains(" svm")));
+    match want {
+        Accel::Tcg => Ok("tcg"),
+        Accel::Kvm if !dev => bail!("--accel kvm: /dev/kvm does not exist; fix: load kvm_intel/kvm_amd, or use --accel tcg"),
+        Accel::Kvm if !hw => bail!("--accel kvm: the CPU has no vmx/svm flag (nested virtualisation off), so KVM would abort or crawl; fix: use --accel tcg or auto"),
+        Accel::Kvm => Ok("kvm"),
+        Accel::Auto => Ok(if dev && hw && kvm_usable() { "kvm" } else { "tcg" }),
+    }
+}
+
+/// Can we open /dev/kvm and create a VM? (Cheap stand-in for a probe boot.)
+fn kvm_usable() -> bool {
+    let Ok(f) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm") else {
+        return false;
+    };
+    use std::os::fd::AsRawFd;
+    const KVM_CREATE_VM: libc::c_ulong = 0xAE01;
+    let fd = unsafe { libc::ioctl(f.as_raw_fd(), KVM_CREATE_VM, 0) };
+    if fd >= 0 {
+        unsafe { libc::close(fd) };
+        true
+    } else {
+        false
+    }
+}
+
+/// Boot, run, power off.
+pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
+    let qemu = qemu_binary()?;
+    let accel = choose_accel(req.accel)?;
+    if req.command.is_empty() {
+        bail!("no command to run in the guest");
+    }
+    let k = kernel::resolve_bootable(&req.kernel)?;
+    let exe = std::env::current_exe()?.canonicalize()?;
+    let ctl = tempfile::Builder::new().prefix("zswap-bench-vm.").tempdir_in(std::env::temp_dir())?;
+    let ctl_path = ctl.path().canonicalize()?;
+    let swap_img = ctl_path.join("swap.img");
+    std::fs::File::create(&swap_img)?.set_len(req.swap)?; // sparse
+    let mut shares = vec![("zbctl".to_string(), ctl_path.display().to_string())];
+    let out_dir = match &req.out_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            let d = d.canonicalize()?;
+            shares.push(("zbout".to_string(), d.display().to_string()));
+            Some(d)
+        }
+        None => None,
+    };
+    let cwd = std::env::current_dir()?.display().to_string();
+    let mut env: Vec<(String, String)> = vec![
+        ("PATH".into(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()),
+        ("HOME".into(), "/root".into()),
+        ("TERM".into(), "dumb".into()),
+        ("ZSWAP_BENCH_IN_GUEST".into(), "1".into()),
+        ("ZSWAP_BENCH_ROOT".into(), crate::paths::repo_root().display().to_string()),
+        ("ZSWAP_BENCH_CACHE".into(), crate::paths::cache_dir().display().to_string()),
+        ("ZSWAP_BENCH_KERNEL".into(), k.name.clone()),
+        ("ZSWAP_BENCH_KERNEL_KEY".into(), k.key.clone()),
+        ("ZSWAP_BENCH_ACCEL".into(), accel.into()),
+    ];
+    for key in ["RUST_LOG", "RUST_BACKTRACE"] {
+        if let Ok(v) = std::env::var(key) {
+            env.push((key.into(), v));
+        }
+    }
+    let spec = init::Spec { command: req.command.clone(), cwd, env, shares: shares.clone() };
+    std::fs::write(ctl_path.join("spec.json"), serde_json::to_vec(&spec)?)?;
+    // The console log outlives the run (the ctl dir does not): next to the output, else in
+    // the cache's log directory.
+    let log = req.log.clone().unwrap_or_else(|| match &out_dir {
+        Some(d) => d.join("console.log"),
+        None => {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            crate::paths::cache_dir().join("logs").join(format!("vm-{t}-{}.log", std::process::id()))
+        }
+    });
+    if let Some(p) = log.parent() {
+        std::fs::create_dir_all(p)?;
+    }
+    let append = format!(
+        "console=ttyS0 root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro init={} panic=-1 {}{} {}",
+        exe.display(),
+        init::CTL_PARAM,
+        ctl_path.display(),
+        k.cmdline
+    );
+    let mut cmd = Command::new(&qemu);
+    cmd.args(["-accel", accel]);
+    cmd.args(["-cpu", if accel == "kvm" { "host" } else { "max" }]);
+    cmd.args(["-smp", &req.cpus.to_string(), "-m", &format!("{}M", req.mem >> 20)]);
+    cmd.args(["-nographic", "-no-reboot", "-nodefaults"]);
+    cmd.args(["-chardev", &format!("file,id=con,path={}", log.display()), "-serial", "chardev:con"]);
+    cmd.args(["-chardev", "stdio,id=out,signal=off", "-device", "virtio-serial-pci", "-device", "virtconsole,chardev=out"]);
+    cmd.args(["-fsdev", "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap"]);
+    cmd.args(["-device", "virtio-9p-pci,fsdev=root,mount_tag=/dev/root"]);
+    for (tag, path) in &shares {
+        cmd.args(["-fsdev", &format!("local,id={tag},path={path},security_model=none,multidevs=remap")]);
+        cmd.args(["-device", &format!("virtio-9p-pci,fsdev={tag},mount_tag={tag}")]);
+    }
+    cmd.args(["-drive", &format!("file={},format=raw,if=virtio,cache=unsafe", swap_img.display())]);
+    cmd.args(["-kernel", &k.bzimage.display().to_string(), "-append", &append]);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    log::debug!("{cmd:?}");
+    let t0 = Instant::now();
+    let mut child = cmd.spawn().with_context(|| format!("starting {}", qemu.display()))?;
+    let stdout = child.stdout.take().unwrap();
+    let echo = req.echo;
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        let mut first: Option<Instant> = None;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            first.get_or_insert_with(Instant::now);
+            // virtconsole lines end in \r\n.
+            let line = line.trim_end_matches('\r');
+            if echo {
+                println!("{line}");
+                let _ = std::io::stdout().flush();
+            }
+            all.push_str(line);
+            all.push('\n');
+        }
+        (all, first)
+    });
+    let stderr = child.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            s.push_str(&line);
+            s.push('\n');
+        }
+        s
+    });
+    // Kill the guest on timeout and on Ctrl-C of the host side (QEMU is in our process group,
+    // so Ctrl-C reaches it too; the guest's writable state is only in our temp dir).
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if t0.elapsed() > req.timeout {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait()?;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let wall = t0.elapsed();
+    let (output, first_output) = reader.join().unwrap_or_default();
+    let qemu_err = err_reader.join().unwrap_or_default();
+    let console = std::fs::read_to_string(&log).unwrap_or_default();
+    let problems = console::problems(&console);
+    let code = std::fs::read_to_string(ctl_path.join("status")).ok().and_then(|s| s.trim().parse::<i32>().ok());
+    let exit_code = match code {
+        Some(c) => c,
+        None if timed_out => 124,
+        None => {
+            let tail: Vec<&str> = console.lines().rev().take(15).collect();
+            bail!(
+                "the guest stopped without reporting the command's status (QEMU {status}).\n  QEMU: {}\n  console tail:\n    {}\n  full console log: {}",
+                qemu_err.trim(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n    "),
+                log.display()
+            );
+        }
+    };
+    Ok(GuestOutcome {
+        exit_code,
+        output,
+        log,
+        problems,
+        timed_out,
+        boot_to_command: first_output.map(|f| f - t0),
+        wall,
+        accel,
+        kernel: k,
+    })
+}
+
+/// `zswap-bench vm ... -- cmd`
+pub fn run_cli(a: &VmArgs) -> Result<ExitCode> {
+    let out = run_in_guest(&GuestRun {
+        kernel: a.kernel.clone(),
+        command: a.command.clone(),
+        out_dir: a.out.clone(),
+        cpus: a.cpus,
+        mem: a.mem,
+        swap: a.swap,
+        accel: a.accel,
+        timeout: a.timeout,
+        log: a.log.clone(),
+        echo: true,
+    })?;
+    eprintln!(
+        "zswap-bench vm: kernel {} ({}), {} in {:.1}s, exit {}{}; console log {}",
+        out.kernel.name,
+        out.accel,
+        if out.timed_out { "TIMED OUT" } else { "finished" },
+        out.wall.as_secs_f64(),
+        out.exit_code,
+        out.boot_to_command.map(|d| format!(", first output after {:.1}s", d.as_secs_f64())).unwrap_or_default(),
+        out.log.display()
+    );
+    if out.timed_out {
+        eprintln!("zswap-bench vm: error: guest exceeded --timeout {:?} and was killed", a.timeout);
+        return Ok(ExitCode::from(124));
+    }
+    if !out.problems.is_empty() {
+        eprintln!("zswap-bench vm: error: kernel trouble on the console (run marked failed):");
+        for p in out.problems.iter().take(10) {
+            eprintln!("  {p}");
+        }
+        return Ok(ExitCode::from(if out.exit_code == 0 { 1 } else { out.exit_code.clamp(1, 255) as u8 }));
+    }
+    Ok(ExitCode::from(out.exit_code.clamp(0, 255) as u8))
+}

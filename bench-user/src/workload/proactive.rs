@@ -1,0 +1,297 @@
+//! Proactive-writeback threads and the per-kernel interface they use.
+//!
+//! The series changed its interface across versions (../shared/context/series.md):
+//! v5 `"<N> source=zswap"` and v2–v4 `"<N> zswap_writeback_only"` written to memory.reclaim,
+//! v1 a `memory.zswap.proactive_writeback` file. [`detect`] tries each with a harmless one-page
+//! request on an empty memcg and reads the errno; the decision is a pure function of the
+//! attempts, recorded as evidence in the result. No interface means the threads do not run and
+//! the result says so.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bench_results::schema::{Histogram, ProactiveInterface, ProactiveThread, Unit, ret};
+
+use super::{Stop, write_ctl};
+
+/// What one probing write returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    Ok,
+    Errno(i32),
+    /// The control file does not exist.
+    Missing,
+}
+
+impl Attempt {
+    pub fn from_io(r: &std::io::Result<()>) -> Attempt {
+        match r {
+            Ok(()) => Attempt::Ok,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Attempt::Missing,
+            Err(e) => Attempt::Errno(e.raw_os_error().unwrap_or(-1)),
+        }
+    }
+    fn show(self) -> String {
+        match self {
+            Attempt::Ok => "0".into(),
+            Attempt::Errno(e) => ret::key(-(e as i64)),
+            Attempt::Missing => "file missing".into(),
+        }
+    }
+}
+
+/// The control file and text of one request of `bytes`.
+pub fn request(iface: ProactiveInterface, bytes: u64) -> Option<(&'static str, String)> {
+    match iface {
+        ProactiveInterface::V5SourceZswap => Some(("memory.reclaim", format!("{bytes} source=zswap"))),
+        ProactiveInterface::V2V4WritebackOnly => Some(("memory.reclaim", format!("{bytes} zswap_writeback_only"))),
+        // v1: "max=<size> <minimum age in seconds>"; age 0 = any entry.
+        ProactiveInterface::V1ProactiveWriteback => Some(("memory.zswap.proactive_writeback", format!("max={bytes} 0"))),
+        ProactiveInterface::None => None,
+    }
+}
+
+/// Whether a probing write shows the kernel understood the request: success, or an error the
+/// request itself produced (EAGAIN: fewer bytes than asked on an empty memcg; EINTR; ENOENT,
+/// EBUSY...). EINVAL is how memory.reclaim rejects an unknown key; a missing file means no v1.
+fn understood(a: Attempt) -> bool {
+    match a {
+        Attempt::Ok => true,
+        Attempt::Errno(e) => e != libc::EINVAL,
+        Attempt::Missing => false,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    pub interface: ProactiveInterface,
+    /// Each attempt and its outcome, for the result and the log.
+    pub evidence: Vec<String>,
+}
+
+/// Decides the interface from probing writes made by `try_write(file, text)` on an empty memcg
+/// with memory.zswap.writeback = 1 (so a v5 kernel has no reason for EINVAL). Order: v5, v2–v4,
+/// v1; a control write of a plain one-page reclaim tells "key rejected" from "memory.reclaim
+/// itself failing" (then the evidence says the detection is unreliable).
+pub fn detect(try_write: &mut dyn FnMut(&str, &str) -> Attempt) -> Detection {
+    let mut evidence = Vec::new();
+    let mut attempt = |file: &str, text: &str, ev: &mut Vec<String>| {
+        let a = try_write(file, text);
+        // EINTR: a signal arrived; one retry.
+        let a = if a == Attempt::Errno(libc::EINTR) { try_write(file, text) } else { a };
+        ev.push(format!("{file} <- {text:?}: {}", a.show()));
+        a
+    };
+    let page = 4096;
+    for iface in [ProactiveInterface::V5SourceZswap, ProactiveInterface::V2V4WritebackOnly, ProactiveInterface::V1ProactiveWriteback] {
+        let (file, text) = request(iface, page).expect("real interface");
+        if understood(attempt(file, &text, &mut evidence)) {
+            return Detection { interface: iface, evidence };
+        }
+    }
+    let plain = attempt("memory.reclaim", &page.to_string(), &mut evidence);
+    if !understood(plain) {
+        evidence.push("plain memory.reclaim failed too: the probe memcg or cgroup v2 setup is broken, not only the keys".into());
+    }
+    Detection { interface: ProactiveInterface::None, evidence }
+}
+
+/// Runs [`detect`] on a fresh empty child of `parent_dir` (removed afterwards).
+pub fn detect_in(parent_dir: &Path) -> Detection {
+    let dir = parent_dir.join("proactive-probe");
+    if let Err(e) = std::fs::create_dir(&dir) {
+        return Detection { interface: ProactiveInterface::None, evidence: vec![format!("cannot create probe memcg {}: {e}", dir.display())] };
+    }
+    let _ = write_ctl(&dir.join("memory.zswap.writeback"), "1");
+    let d = detect(&mut |file, text| Attempt::from_io(&write_ctl(&dir.join(file), text)));
+    let _ = std::fs::remove_dir(&dir);
+    d
+}
+
+/// Key of a write's outcome in `returns` maps.
+pub fn outcome_key(r: &std::io::Result<()>) -> String {
+    match r {
+        Ok(()) => ret::OK.into(),
+        Err(e) => match e.raw_os_error() {
+            Some(errno) => ret::key(-(errno as i64)),
+            None => format!("io:{}", e.kind()),
+        },
+    }
+}
+
+/// Per-thread record of proactive writes (latency in ns).
+pub struct Recorder {
+    pub calls: u64,
+    pub returns: BTreeMap<String, u64>,
+    pub bytes_requested: u64,
+    pub latency: hdrhistogram::Histogram<u64>,
+    /// Calls cut short by the end of the phase (not counted above).
+    pub interrupted_at_stop: u64,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder {
+            calls: 0,
+            returns: BTreeMap::new(),
+            bytes_requested: 0,
+            latency: hdrhistogram::Histogram::new(3).expect("3 significant digits is valid"),
+            interrupted_at_stop: 0,
+        }
+    }
+}
+
+impl Recorder {
+    pub fn record(&mut self, bytes: u64, took: Duration, r: &std::io::Result<()>, stopping: bool) {
+        let key = outcome_key(r);
+        if stopping && key == ret::EINTR {
+            self.interrupted_at_stop += 1;
+            return;
+        }
+        self.calls += 1;
+        self.bytes_requested += bytes;
+        *self.returns.entry(key).or_default() += 1;
+        let _ = self.latency.record(took.as_nanos().max(1) as u64);
+    }
+
+    pub fn into_schema(self, target: String, mode: &str, bytes_achieved: Option<u64>) -> ProactiveThread {
+        ProactiveThread {
+            target,
+            mode: mode.into(),
+            calls: self.calls,
+            returns: self.returns,
+            bytes_requested: self.bytes_requested,
+            bytes_achieved,
+            latency: if self.latency.is_empty() { Histogram::empty(Unit::Ns) } else { Histogram::from_hdr(Unit::Ns, &self.latency) },
+        }
+    }
+}
+
+/// One proactive-writeback thread's job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub dir: PathBuf,
+    pub interface: ProactiveInterface,
+    pub budget: u64,
+    pub interval: Duration,
+    /// 0 = until stopped.
+    pub count: u64,
+    /// Threads sharing a lock never overlap (sequential-on-one).
+    pub serial: Option<Arc<Mutex<()>>>,
+}
+
+/// Runs the calls until `count` is reached or `stop`; returns the record.
+pub fn run_thread(job: &Job, stop: &Stop) -> Recorder {
+    let mut rec = Recorder::default();
+    let Some((file, text)) = request(job.interface, job.budget) else { return rec };
+    let path = job.dir.join(file);
+    let mut n = 0;
+    while !stop.stopped() && (job.count == 0 || n < job.count) {
+        let guard = job.serial.as_ref().map(|m| m.lock().unwrap_or_else(|e| e.into_inner()));
+        let t0 = Instant::now();
+        let r = write_ctl(&path, &text);
+        let took = t0.elapsed();
+        drop(guard);
+        rec.record(job.budget, took, &r, stop.stopped());
+        n += 1;
+        if !job.interval.is_zero() && !stop.sleep(job.interval) {
+            break;
+        }
+    }
+    rec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kernel(accepts: &'static [&'static str], v1_file: bool) -> impl FnMut(&str, &str) -> Attempt {
+        move |file, text| {
+            if file == "memory.zswap.proactive_writeback" {
+                return if v1_file { Attempt::Errno(libc::EAGAIN) } else { Attempt::Missing };
+            }
+            let key = text.split_whitespace().nth(1).unwrap_or("");
+            if key.is_empty() || accepts.contains(&key) {
+                // An empty memcg never meets the budget.
+                Attempt::Errno(libc::EAGAIN)
+            } else {
+                Attempt::Errno(libc::EINVAL)
+            }
+        }
+    }
+
+    #[test]
+    fn detects_each_version() {
+        assert_eq!(detect(&mut kernel(&["source=zswap"], false)).interface, ProactiveInterface::V5SourceZswap);
+        assert_eq!(detect(&mut kernel(&["zswap_writeback_only"], false)).interface, ProactiveInterface::V2V4WritebackOnly);
+        assert_eq!(detect(&mut kernel(&[], true)).interface, ProactiveInterface::V1ProactiveWriteback);
+        let base = detect(&mut kernel(&[], false));
+        assert_eq!(base.interface, ProactiveInterface::None);
+        assert_eq!(base.evidence.len(), 4, "{:?}", base.evidence);
+        assert!(base.evidence[0].contains("source=zswap") && base.evidence[0].contains("-EINVAL"), "{:?}", base.evidence);
+        assert!(base.evidence[3].ends_with("-EAGAIN"), "plain reclaim works: {:?}", base.evidence);
+    }
+
+    #[test]
+    fn success_and_eintr_retry() {
+        let mut calls = 0;
+        let d = detect(&mut |_f: &str, _t: &str| {
+            calls += 1;
+            if calls == 1 { Attempt::Errno(libc::EINTR) } else { Attempt::Ok }
+        });
+        assert_eq!(d.interface, ProactiveInterface::V5SourceZswap);
+        assert_eq!(calls, 2);
+    }
+
+    #[test]
+    fn broken_reclaim_is_called_out() {
+        let d = detect(&mut |_f: &str, _t: &str| Attempt::Missing);
+        assert_eq!(d.interface, ProactiveInterface::None);
+        assert!(d.evidence.last().unwrap().contains("broken"), "{:?}", d.evidence);
+    }
+
+    #[test]
+    fn request_texts() {
+        assert_eq!(request(ProactiveInterface::V5SourceZswap, 2 << 20).unwrap(), ("memory.reclaim", "2097152 source=zswap".to_string()));
+        assert_eq!(request(ProactiveInterface::V2V4WritebackOnly, 4096).unwrap().1, "4096 zswap_writeback_only");
+        assert_eq!(request(ProactiveInterface::V1ProactiveWriteback, 4096).unwrap().0, "memory.zswap.proactive_writeback");
+        assert!(request(ProactiveInterface::None, 1).is_none());
+    }
+
+    #[test]
+    fn outcomes_classified() {
+        let e = |n| Err(std::io::Error::from_raw_os_error(n));
+        assert_eq!(outcome_key(&Ok(())), "0");
+        assert_eq!(outcome_key(&e(libc::EAGAIN)), "-EAGAIN");
+        assert_eq!(outcome_key(&e(libc::EINTR)), "-EINTR");
+        assert_eq!(outcome_key(&e(libc::EINVAL)), "-EINVAL");
+        assert_eq!(outcome_key(&e(libc::EBUSY)), "-16");
+        let mut r = Recorder::default();
+        r.record(4096, Duration::from_micros(50), &Ok(()), false);
+        r.record(4096, Duration::from_micros(70), &e(libc::EAGAIN), false);
+        r.record(4096, Duration::from_micros(90), &e(libc::EINTR), true);
+        assert_eq!(r.calls, 2);
+        assert_eq!(r.interrupted_at_stop, 1);
+        let t = r.into_schema("/zb/p".into(), "sequential-on-one", None);
+        assert_eq!(t.returns["0"], 1);
+        assert_eq!(t.returns["-EAGAIN"], 1);
+        assert_eq!(t.bytes_requested, 8192);
+        assert_eq!(t.latency.count, 2);
+        assert!(t.latency.min >= 49_000 && t.latency.max <= 71_000, "{:?}", t.latency);
+    }
+
+    #[test]
+    fn thread_writes_count_times_to_the_file() {
+        // A regular file stands in for memory.reclaim: every write succeeds.
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("memory.reclaim"), "").unwrap();
+        let job = Job { dir: tmp.path().into(), interface: ProactiveInterface::V5SourceZswap, budget: 2 << 20, interval: Duration::ZERO, count: 5, serial: Some(Arc::new(Mutex::new(()))) };
+        let rec = run_thread(&job, &Stop::new());
+        assert_eq!(rec.calls, 5);
+        assert_eq!(rec.returns["0"], 5);
+        assert_eq!(std::fs::read_to_string(tmp.path().join("memory.reclaim")).unwrap(), "2097152 source=zswap");
+        let none = Job { interface: ProactiveInterface::None, ..job };
+        assert_eq!(run_thread(&none, &Stop::new()).calls, 0);
+    }
+}
