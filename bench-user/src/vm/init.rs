@@ -99,8 +99,15 @@ fn run(ctl: &str, say: &mut dyn FnMut(&str)) -> i32 {
             return 125;
         }
     };
-    if let Err(e) = mount("tmp", "/tmp", "tmpfs", None) {
-        say(&e);
+    // /tmp: the host's files stay visible (scripts, results under /tmp), writes go to a
+    // guest tmpfs (overlay); plain tmpfs if the kernel refuses 9p as a lower layer.
+    let _ = mount("ztmp", "/run/zb-tmp", "tmpfs", None);
+    let _ = std::fs::create_dir_all("/run/zb-tmp/u");
+    let _ = std::fs::create_dir_all("/run/zb-tmp/w");
+    if mount("overlay", "/tmp", "overlay", Some("lowerdir=/tmp,upperdir=/run/zb-tmp/u,workdir=/run/zb-tmp/w")).is_err() {
+        if let Err(e) = mount("tmp", "/tmp", "tmpfs", None) {
+            say(&e);
+        }
     }
     for (tag, path) in &spec.shares {
         if let Err(e) = mount(tag, path, "9p", Some("trans=virtio,version=9p2000.L,msize=262144,cache=none")) {

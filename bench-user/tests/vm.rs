@@ -1,0 +1,136 @@
+//! Foundation tests on a real guest: doctor inside the baseline kernel, exit status, timeout,
+//! and the bad-input messages of kernel/vm.
+mod common;
+use common::*;
+
+#[test]
+fn doctor_in_baseline_guest() {
+    if !vm_tests() {
+        return;
+    }
+    let (code, out, _) = vm("baseline", "300s", &[&zb_str(), "doctor", "--json"]);
+    assert_eq!(code, 0);
+    let start = out.find('{').expect("JSON in output");
+    let v: serde_json::Value = serde_json::from_str(out[start..].trim()).expect("doctor --json parses");
+    let check = |section: &str, name: &str| -> bool {
+        v[section].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no {name}"))["ok"].as_bool().unwrap()
+    };
+    assert!(check("checks", "cgroup v2 memory controller"));
+    assert!(check("checks", "BTF"));
+    assert!(check("checks", "zswap"));
+    assert!(check("program_types", "fentry"));
+    assert!(check("program_types", "kprobe"));
+    assert!(check("program_types", "tp_btf"));
+    let t = |n: &str| v["targets"].as_array().unwrap().iter().find(|t| t["name"] == n).cloned().unwrap();
+    assert_eq!(t("shrink_memcg")["btf"], true);
+    assert_eq!(t("shrink_memcg")["kallsyms"], true);
+    assert_eq!(t("zswap_shrink_lock")["kallsyms"], true, "KALLSYMS_ALL exposes the global cursor lock");
+    assert_eq!(t("zswap_proactive_writeback")["kallsyms"], false);
+    assert_eq!(v["proactive_interface"], "none");
+}
+
+#[test]
+fn guest_exit_status_comes_back() {
+    if !vm_tests() {
+        return;
+    }
+    let (code, out, _) = vm("baseline", "120s", &["/bin/sh", "-c", "echo from-the-guest; exit 7"]);
+    assert_eq!(code, 7);
+    assert!(out.contains("from-the-guest"));
+}
+
+#[test]
+fn guest_past_timeout_is_killed() {
+    if !vm_tests() {
+        return;
+    }
+    let t0 = std::time::Instant::now();
+    let (code, _, err) = vm("baseline", "15s", &["/bin/sleep", "600"]);
+    assert_eq!(code, 124);
+    assert!(err.contains("exceeded --timeout"), "{err}");
+    assert!(t0.elapsed().as_secs() < 60);
+}
+
+#[test]
+fn unknown_kernel_is_named() {
+    let out = run(&["kernel", "build", "no-such-kernel"]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("unknown kernel \"no-such-kernel\"") && e.contains("baseline"), "{e}");
+}
+
+#[test]
+fn manifest_typo_is_reported_with_line() {
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("typo.toml");
+    std::fs::write(&m, "name = \"typo\"\n[source]\ndebian = \"linux-source-7.3\"\n[config]\nfragmets = [\"x\"]\n").unwrap();
+    let out = run(&["kernel", "build", m.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("unknown field `fragmets`") && e.contains("line 5"), "{e}");
+}
+
+#[test]
+fn patch_that_does_not_apply_names_the_patch() {
+    if !vm_tests() {
+        return; // needs the cached kernel source tree
+    }
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("config")).unwrap();
+    std::fs::copy(repo().join("kernels/config/guest.config"), d.path().join("config/guest.config")).unwrap();
+    std::fs::create_dir_all(d.path().join("series")).unwrap();
+    std::fs::write(
+        d.path().join("series/0001-bad.patch"),
+        "--- a/mm/zswap.c\n+++ b/mm/zswap.c\n@@ -1,3 +1,3 @@\n-this line is not in zswap.c\n+neither is this\n context\n",
+    )
+    .unwrap();
+    let m = d.path().join("bad.toml");
+    std::fs::write(&m, "name = \"bad\"\n[source]\ndebian = \"linux-source-7.3\"\n[[patches]]\ndir = \"series\"\n[config]\nfragments = [\"config/guest.config\"]\n").unwrap();
+    let out = run(&["kernel", "build", m.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("0001-bad.patch does not apply") && e.contains("mm/zswap.c"), "{e}");
+}
+
+#[test]
+fn missing_qemu_is_explained() {
+    let out = std::process::Command::new(zb())
+        .args(["vm", "--kernel", "baseline", "--", "true"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("qemu-system-x86_64 not found") && e.contains("scripts/setup"), "{e}");
+}
+
+#[test]
+fn kvm_request_without_usable_kvm_is_explained() {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let hw = cpu.contains(" vmx") || cpu.contains(" svm");
+    if hw && std::path::Path::new("/dev/kvm").exists() {
+        eprintln!("skipped: this machine has usable KVM");
+        return;
+    }
+    let out = run(&["vm", "--accel", "kvm", "--kernel", "baseline", "--", "true"]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("--accel kvm") && e.contains("--accel tcg"), "{e}");
+}
+
+#[test]
+fn probes_need_root() {
+    if unsafe { libc::geteuid() } != 0 || std::process::Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: needs root and setpriv to drop privileges");
+        return;
+    }
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(zb())
+        .args(["probe", "--duration", "1s"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("needs root") && e.contains("fix:"), "{e}");
+}
