@@ -7,7 +7,10 @@ fn main() -> anyhow::Result<()> {
     let env_file = root.join("kernels/toolchain.env");
     println!("cargo:rerun-if-changed={}", env_file.display());
     // aya-build watches bench-ebpf only; the shared ABI crate changes the programs too.
-    println!("cargo:rerun-if-changed={}", root.join("bench-common/src").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("bench-common/src").display()
+    );
     let text = fs::read_to_string(&env_file)?;
     let toolchain = text
         .lines()

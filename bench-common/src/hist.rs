@@ -2,8 +2,8 @@
 //! within 25% of its bucket's lower bound. The eBPF programs and userspace use this one
 //! function, so kernel-side buckets replay exactly into userspace histograms.
 
-/// Number of buckets: values up to 2^64 - 1.
-pub const BUCKETS: usize = 256;
+/// Number of buckets: u64::MAX lands in bucket 251 (msb 63, sub-bucket 3).
+pub const BUCKETS: usize = 252;
 /// Reserved bucket ids: exact sum and maximum of the recorded values.
 pub const SUM_BUCKET: u32 = u32::MAX;
 pub const MAX_BUCKET: u32 = u32::MAX - 1;

@@ -19,7 +19,13 @@ pub mod ctx {
     pub const SHRINKER: u32 = 3;
     pub const PROACTIVE: u32 = 4;
     pub const COUNT: usize = 5;
-    pub const NAMES: [&str; COUNT] = ["other", "shrink_worker", "zswap_store", "shrinker", "proactive"];
+    pub const NAMES: [&str; COUNT] = [
+        "other",
+        "shrink_worker",
+        "zswap_store",
+        "shrinker",
+        "proactive",
+    ];
 }
 
 /// Histogram ids (first field of [`HistKey`]).

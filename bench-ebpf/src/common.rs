@@ -140,13 +140,40 @@ pub fn upsert<K, V: Copy + Default>(
 #[inline(always)]
 pub fn hist_add(h: u32, id: u64, v: u64) {
     let b = hist::bucket_index(v);
-    upsert(&HISTS, &HistKey { hist: h, bucket: b, id }, counter::LOST_HIST_MAP, |c| *c += 1);
-    upsert(&HISTS, &HistKey { hist: h, bucket: hist::SUM_BUCKET, id }, counter::LOST_HIST_MAP, |c| *c += v);
-    upsert(&HISTS, &HistKey { hist: h, bucket: hist::MAX_BUCKET, id }, counter::LOST_HIST_MAP, |c| {
-        if v > *c {
-            *c = v
-        }
-    });
+    upsert(
+        &HISTS,
+        &HistKey {
+            hist: h,
+            bucket: b,
+            id,
+        },
+        counter::LOST_HIST_MAP,
+        |c| *c += 1,
+    );
+    upsert(
+        &HISTS,
+        &HistKey {
+            hist: h,
+            bucket: hist::SUM_BUCKET,
+            id,
+        },
+        counter::LOST_HIST_MAP,
+        |c| *c += v,
+    );
+    upsert(
+        &HISTS,
+        &HistKey {
+            hist: h,
+            bucket: hist::MAX_BUCKET,
+            id,
+        },
+        counter::LOST_HIST_MAP,
+        |c| {
+            if v > *c {
+                *c = v
+            }
+        },
+    );
 }
 
 #[inline(always)]
@@ -187,7 +214,11 @@ pub fn learn_memcg_lock(memcg: u64) {
     if unsafe { WATCHED_LOCKS.get(&addr) }.is_some() {
         return;
     }
-    let info = LockInfo { cgroup_id: memcg_id(memcg), kind: lock_kind::PER_MEMCG, _pad: 0 };
+    let info = LockInfo {
+        cgroup_id: memcg_id(memcg),
+        kind: lock_kind::PER_MEMCG,
+        _pad: 0,
+    };
     if WATCHED_LOCKS.insert(&addr, &info, 0).is_err() {
         inc(counter::LOST_LOCK_MAP, 1);
     }
@@ -231,5 +262,9 @@ pub fn ctx_current() -> u32 {
 /// Sign-extend a 32-bit return value when the traced function returns int.
 #[inline(always)]
 pub fn ret_value(raw: u64, ret32: bool) -> i64 {
-    if ret32 { raw as u32 as i32 as i64 } else { raw as i64 }
+    if ret32 {
+        raw as u32 as i32 as i64
+    } else {
+        raw as i64
+    }
 }

@@ -12,7 +12,15 @@ fn worker_enter() {
     ctx_push(ctx::SHRINK_WORKER);
     inc(counter::SHRINK_WORKER_WAKEUPS, 1);
     learn_root_lock();
-    let _ = START_WORKER.insert(&tid(), &Start { ts: now(), a: 0, b: 0 }, 0);
+    let _ = START_WORKER.insert(
+        &tid(),
+        &Start {
+            ts: now(),
+            a: 0,
+            b: 0,
+        },
+        0,
+    );
 }
 
 fn worker_exit() {

@@ -20,7 +20,11 @@ fn begin<C: StackIdContext>(ctx: &C, addr: u64) {
             -1
         }
     };
-    let s = Start { ts: now(), a: addr, b: stack_id as u64 };
+    let s = Start {
+        ts: now(),
+        a: addr,
+        b: stack_id as u64,
+    };
     if START_LOCK.insert(&tid(), &s, 0).is_err() {
         inc(counter::LOST_START_MAP, 1);
     }
@@ -44,7 +48,10 @@ fn end(addr: u64) {
         }
     };
     upsert(&LOCK_STATS, &addr, counter::LOST_STATS_MAP, f);
-    let key = LockCallerKey { addr, stack_id: s.b as i64 };
+    let key = LockCallerKey {
+        addr,
+        stack_id: s.b as i64,
+    };
     upsert(&LOCK_CALLERS, &key, counter::LOST_STATS_MAP, f);
     hist_add(hist_id::LOCK_WAIT, addr, wait);
 }

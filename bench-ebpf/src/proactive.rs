@@ -14,7 +14,11 @@ fn enter(memcg: u64, bytes: u64) {
     learn_memcg_lock(memcg);
     inc(counter::PROACTIVE_CALLS, 1);
     inc(counter::PROACTIVE_REQ_BYTES, bytes);
-    let s = Start { ts: now(), a: memcg_id(memcg), b: bytes };
+    let s = Start {
+        ts: now(),
+        a: memcg_id(memcg),
+        b: bytes,
+    };
     if START_PROACTIVE.insert(&tid(), &s, 0).is_err() {
         inc(counter::LOST_START_MAP, 1);
     }
@@ -60,7 +64,10 @@ pub fn fexit_proactive(ctx: FExitContext) -> u32 {
 
 #[kprobe]
 pub fn kprobe_proactive(ctx: ProbeContext) -> u32 {
-    enter(ctx.arg::<u64>(0).unwrap_or(0), ctx.arg::<u64>(1).unwrap_or(0));
+    enter(
+        ctx.arg::<u64>(0).unwrap_or(0),
+        ctx.arg::<u64>(1).unwrap_or(0),
+    );
     0
 }
 

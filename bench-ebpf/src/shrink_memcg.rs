@@ -11,7 +11,11 @@ use crate::common::*;
 fn enter(memcg: u64) -> u32 {
     let id = memcg_id(memcg);
     learn_memcg_lock(memcg);
-    let s = Start { ts: now(), a: id, b: ctx_current() as u64 };
+    let s = Start {
+        ts: now(),
+        a: id,
+        b: ctx_current() as u64,
+    };
     if START_SHRINK.insert(&tid(), &s, 0).is_err() {
         inc(counter::LOST_START_MAP, 1);
     }
@@ -34,7 +38,11 @@ fn exit(raw: u64) -> u32 {
     if ret > 0 {
         inc(counter::SHRINK_MEMCG_BYTES, ret as u64);
     }
-    let key = MemcgCtxKey { cgroup_id: s.a, ctx: s.b as u32, _pad: 0 };
+    let key = MemcgCtxKey {
+        cgroup_id: s.a,
+        ctx: s.b as u32,
+        _pad: 0,
+    };
     upsert(&SHRINK_STATS, &key, counter::LOST_STATS_MAP, |st| {
         st.calls += 1;
         st.lat_ns += lat;

@@ -20,7 +20,11 @@ fn entry_len(entry: u64) -> u64 {
 
 fn cb_enter(item: u64) {
     let entry = item.wrapping_sub(g(&OFF_ENTRY_LRU));
-    let s = Start { ts: 0, a: entry_len(entry), b: 0 };
+    let s = Start {
+        ts: 0,
+        a: entry_len(entry),
+        b: 0,
+    };
     if START_CB.insert(&tid(), &s, 0).is_err() {
         inc(counter::LOST_START_MAP, 1);
     }
@@ -64,7 +68,11 @@ pub fn kretprobe_shrink_memcg_cb(ctx: RetProbeContext) -> u32 {
 
 #[fentry(function = "zswap_writeback_entry")]
 pub fn fentry_writeback_entry(ctx: FEntryContext) -> u32 {
-    let s = Start { ts: now(), a: entry_len(ctx.arg::<u64>(0)), b: 0 };
+    let s = Start {
+        ts: now(),
+        a: entry_len(ctx.arg::<u64>(0)),
+        b: 0,
+    };
     if START_WB.insert(&tid(), &s, 0).is_err() {
         inc(counter::LOST_START_MAP, 1);
     }
@@ -85,7 +93,11 @@ pub fn fexit_writeback_entry(ctx: FExitContext) -> u32 {
             inc(counter::WB_ENTRY_BYTES, s.a);
         }
     }
-    hist_add(bench_common::hist_id::WRITEBACK_ENTRY_LAT, 0, now().saturating_sub(s.ts));
+    hist_add(
+        bench_common::hist_id::WRITEBACK_ENTRY_LAT,
+        0,
+        now().saturating_sub(s.ts),
+    );
     0
 }
 
@@ -109,11 +121,19 @@ fn memcg_event(cgroup_id: u64, item: u64, val: u64) {
         return;
     };
     let c = ctx_current();
-    let key = MemcgEventKey { cgroup_id, event: ev, ctx: c };
+    let key = MemcgEventKey {
+        cgroup_id,
+        event: ev,
+        ctx: c,
+    };
     upsert(&MEMCG_EVENTS, &key, counter::LOST_STATS_MAP, |n| *n += val);
     if ev == event::ZSWPWB {
         let len = current_entry_len();
-        let key = MemcgCtxKey { cgroup_id, ctx: c, _pad: 0 };
+        let key = MemcgCtxKey {
+            cgroup_id,
+            ctx: c,
+            _pad: 0,
+        };
         upsert(&WB_STATS, &key, counter::LOST_STATS_MAP, |w| {
             w.pages += val;
             if let Some(l) = len {

@@ -5,7 +5,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
-#[command(name = "zswap-bench", version, about = "What does a zswap patch series do to writeback, cursor-lock contention and per-memcg fairness?")]
+#[command(
+    name = "zswap-bench",
+    version,
+    about = "What does a zswap patch series do to writeback, cursor-lock contention and per-memcg fairness?"
+)]
 pub struct Cli {
     /// More log output (repeat for more).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -122,6 +126,12 @@ pub struct ProbeArgs {
     /// Also attach second, independent mechanisms to cross-check counts (e.g. kprobe beside fentry).
     #[arg(long)]
     pub crosscheck: bool,
+    /// Print the attach plan and exit (no sampling).
+    #[arg(long)]
+    pub plan: bool,
+    /// Also watch contention on this lock (kallsyms name); repeatable.
+    #[arg(long = "watch-lock", value_name = "SYMBOL")]
+    pub watch_lock: Vec<String>,
 }
 
 #[derive(Args, Debug)]

@@ -66,9 +66,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{}", p.display());
             }
         }
-        Command::Compare { results, baseline, format } => {
+        Command::Compare {
+            results,
+            baseline,
+            format,
+        } => {
             let files = bench_results::ResultFile::read_all(&results)?;
-            let opts = bench_results::CompareOptions { baseline, ..Default::default() };
+            let opts = bench_results::CompareOptions {
+                baseline,
+                ..Default::default()
+            };
             let c = bench_results::compare(&files, &opts);
             print!(
                 "{}",

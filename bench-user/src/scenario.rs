@@ -43,7 +43,9 @@ impl<'de> Deserialize<'de> for Size {
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
                 u64::try_from(v).map(Size).map_err(|_| {
-                    E::custom(format!("negative size {v}: sizes are positive, e.g. \"64M\""))
+                    E::custom(format!(
+                        "negative size {v}: sizes are positive, e.g. \"64M\""
+                    ))
                 })
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Size, E> {
@@ -90,10 +92,12 @@ impl<'de> Deserialize<'de> for Limit {
                 if s.trim().eq_ignore_ascii_case("max") {
                     return Ok(Limit::Max);
                 }
-                Size::deserialize(de::value::StrDeserializer::<E>::new(s)).map(|s| Limit::Bytes(s.0))
+                Size::deserialize(de::value::StrDeserializer::<E>::new(s))
+                    .map(|s| Limit::Bytes(s.0))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Limit, E> {
-                Size::deserialize(de::value::I64Deserializer::<E>::new(v)).map(|s| Limit::Bytes(s.0))
+                Size::deserialize(de::value::I64Deserializer::<E>::new(v))
+                    .map(|s| Limit::Bytes(s.0))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Limit, E> {
                 Ok(Limit::Bytes(v))
@@ -386,6 +390,9 @@ pub enum PressureKind {
     HighSqueeze,
     /// memory.max is lowered to `size` after set-up, so the workers fault under the limit.
     Limit,
+    /// One memory.reclaim write of `size` at the end of set-up: pushes the filled memory into
+    /// zswap (cold data for proactive writeback to find).
+    Push,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -507,7 +514,11 @@ pub struct ScenarioErrors(pub Vec<ScenarioError>);
 impl fmt::Display for ScenarioErrors {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let n = self.0.len();
-        writeln!(f, "scenario rejected ({n} problem{}), nothing was changed on this machine:", if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "scenario rejected ({n} problem{}), nothing was changed on this machine:",
+            if n == 1 { "" } else { "s" }
+        )?;
         for e in &self.0 {
             writeln!(f, "  {e}")?;
         }
@@ -565,7 +576,9 @@ fn locate_in(
             Some(tb) => locate_in(tb, tb.span().or(here.clone()), &rest[1..]),
             None => here,
         },
-        (Some(Seg::Idx(i)), Item::Value(Value::Array(a))) => a.get(*i).and_then(|v| v.span()).or(here),
+        (Some(Seg::Idx(i)), Item::Value(Value::Array(a))) => {
+            a.get(*i).and_then(|v| v.span()).or(here)
+        }
         (Some(Seg::Key(_)), _) => match item.as_table_like() {
             Some(tb) => locate_in(tb, here, rest),
             None => here,
@@ -684,13 +697,21 @@ impl Loaded {
         d
     }
 
-    /// The tightest memory.max on the way from the run root down to `path`.
-    pub fn effective_max(&self, path: &str) -> Option<u64> {
-        self.memcgs
+    /// Compressed bytes the workers in `path` and below hold when all their memory is in zswap
+    /// (their target compressibility; churned memcgs at 0.5).
+    pub fn compressed_under(&self, path: &str) -> u64 {
+        let mut c: f64 = self
+            .workers
             .iter()
-            .filter(|m| is_under(path, &m.path))
-            .filter_map(|m| m.memory_max.bytes())
-            .min()
+            .filter(|w| is_under(&w.memcg, path))
+            .map(|w| self.worker_bytes(w) as f64 * self.scenario.workers[w.spec].compressibility)
+            .sum();
+        if let Some(ch) = &self.scenario.churn {
+            if is_under(&ch.parent, path) {
+                c += (ch.size.0 * ch.live as u64) as f64 * 0.5;
+            }
+        }
+        c as u64
     }
 
     /// Key parameters for reports.
@@ -714,7 +735,10 @@ impl Loaded {
             p.insert("reclaim_threads".into(), reclaim_threads.to_string());
         }
         if !self.proactive_threads.is_empty() {
-            p.insert("proactive_threads".into(), self.proactive_threads.len().to_string());
+            p.insert(
+                "proactive_threads".into(),
+                self.proactive_threads.len().to_string(),
+            );
             let budgets: Vec<String> = s.proactive.iter().map(|x| fmt_bytes(x.budget.0)).collect();
             p.insert("budget".into(), budgets.join(","));
             let modes: Vec<&str> = s.proactive.iter().map(|x| x.mode.as_str()).collect();
@@ -768,7 +792,11 @@ pub fn resolve_path(arg: &str) -> Result<PathBuf, String> {
     Err(format!(
         "no scenario {arg:?}: not a file, and no {} (known scenarios: {})",
         by_name.display(),
-        if known.is_empty() { "none".into() } else { known.join(", ") }
+        if known.is_empty() {
+            "none".into()
+        } else {
+            known.join(", ")
+        }
     ))
 }
 
@@ -783,7 +811,10 @@ pub fn load(path: &Path) -> Result<Loaded, ScenarioErrors> {
             fix: "check the path (scenarios live in scenarios/<name>.toml)".into(),
         }])
     })?;
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut l = parse(&text, &path.display().to_string(), &stem)?;
     l.path = Some(path.to_path_buf());
     Ok(l)
@@ -850,17 +881,33 @@ fn parse_fix(msg: &str) -> String {
 fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Problems) -> Loaded {
     use Seg::{Idx, Key};
     let name = s.name.clone().unwrap_or_else(|| default_name.to_string());
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        p.push(&[Key("name")], format!("invalid name {name:?}"), "use letters, digits, '-' and '_' only");
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        p.push(
+            &[Key("name")],
+            format!("invalid name {name:?}"),
+            "use letters, digits, '-' and '_' only",
+        );
     }
     if s.repeats == 0 {
         p.push(&[Key("repeats")], "repeats is 0", "set repeats = 1 or more");
     }
     if s.phases.measure.0.is_zero() {
-        p.push(&[Key("phases"), Key("measure")], "the measured phase has zero length", "set e.g. measure = \"30s\"");
+        p.push(
+            &[Key("phases"), Key("measure")],
+            "the measured phase has zero length",
+            "set e.g. measure = \"30s\"",
+        );
     }
     if s.phases.setup_timeout.0.is_zero() {
-        p.push(&[Key("phases"), Key("setup_timeout")], "setup_timeout is zero", "set e.g. setup_timeout = \"60s\"");
+        p.push(
+            &[Key("phases"), Key("setup_timeout")],
+            "setup_timeout is zero",
+            "set e.g. setup_timeout = \"60s\"",
+        );
     }
     if s.swap.choice().is_none() {
         p.push(
@@ -870,45 +917,83 @@ fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Problems) -> Lo
         );
     }
     if s.swap.size.0 < 16 * PAGE && s.swap.choice() != Some(SwapChoice::Existing) {
-        p.push(&[Key("swap"), Key("size")], format!("swap size {} is too small", fmt_bytes(s.swap.size.0)), "use at least 64K; zswap needs swap slots for every page it stores");
+        p.push(
+            &[Key("swap"), Key("size")],
+            format!("swap size {} is too small", fmt_bytes(s.swap.size.0)),
+            "use at least 64K; zswap needs swap slots for every page it stores",
+        );
     }
     if let Some(f) = &s.swap.file {
         if !f.is_absolute() {
-            p.push(&[Key("swap"), Key("file")], format!("swap file {} is not absolute", f.display()), "give an absolute path on a disk filesystem (not tmpfs)");
+            p.push(
+                &[Key("swap"), Key("file")],
+                format!("swap file {} is not absolute", f.display()),
+                "give an absolute path on a disk filesystem (not tmpfs)",
+            );
         }
     }
-    for (k, v) in [("max_pool_percent", s.zswap.max_pool_percent), ("accept_threshold_percent", s.zswap.accept_threshold_percent)] {
+    for (k, v) in [
+        ("max_pool_percent", s.zswap.max_pool_percent),
+        ("accept_threshold_percent", s.zswap.accept_threshold_percent),
+    ] {
         if let Some(v) = v {
             if v > 100 || (k == "max_pool_percent" && v == 0) {
-                p.push(&[Key("zswap"), Key(k)], format!("{k} = {v} is out of range"), "use a percentage from 1 to 100");
+                p.push(
+                    &[Key("zswap"), Key(k)],
+                    format!("{k} = {v} is out of range"),
+                    "use a percentage from 1 to 100",
+                );
             }
         }
     }
     if let Some(c) = &s.zswap.compressor {
         if c.is_empty() || c.contains(char::is_whitespace) {
-            p.push(&[Key("zswap"), Key("compressor")], format!("invalid compressor {c:?}"), "use a crypto compressor name such as \"lz4\", \"lzo\" or \"zstd\"");
+            p.push(
+                &[Key("zswap"), Key("compressor")],
+                format!("invalid compressor {c:?}"),
+                "use a crypto compressor name such as \"lz4\", \"lzo\" or \"zstd\"",
+            );
         }
     }
     if !s.zswap.enabled && (!s.proactive.is_empty() || !s.workers.is_empty()) {
-        p.push(&[Key("zswap"), Key("enabled")], "zswap is disabled but the scenario runs workers/proactive writeback", "set enabled = true (this suite measures zswap)");
+        p.push(
+            &[Key("zswap"), Key("enabled")],
+            "zswap is disabled but the scenario runs workers/proactive writeback",
+            "set enabled = true (this suite measures zswap)",
+        );
     }
 
     // memcgs
     let mut memcgs: Vec<MemcgNode> = Vec::new();
     if s.memcgs.is_empty() {
-        p.push(&[Key("memcg")], "no [[memcg]] declared", "declare at least one [[memcg]] with a name");
+        p.push(
+            &[Key("memcg")],
+            "no [[memcg]] declared",
+            "declare at least one [[memcg]] with a name",
+        );
     }
     for (i, m) in s.memcgs.iter().enumerate() {
         let bad_name = m.name.is_empty()
             || m.name.starts_with('/')
             || m.name.ends_with('/')
-            || m.name.split('/').any(|c| c.is_empty() || c == "." || c == ".." || !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'));
+            || m.name.split('/').any(|c| {
+                c.is_empty()
+                    || c == "."
+                    || c == ".."
+                    || !c
+                        .chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+            });
         if bad_name {
             p.push(&[Key("memcg"), Idx(i), Key("name")], format!("invalid memcg name {:?}", m.name), "use a relative path of letters, digits, '-', '_' separated by '/', e.g. \"parent/child\"");
             continue;
         }
         if m.count == 0 {
-            p.push(&[Key("memcg"), Idx(i), Key("count")], "count is 0", "remove count (default 1) or set it to 1 or more");
+            p.push(
+                &[Key("memcg"), Idx(i), Key("count")],
+                "count is 0",
+                "remove count (default 1) or set it to 1 or more",
+            );
             continue;
         }
         if let Some(par) = parent_of(&m.name) {
@@ -920,19 +1005,39 @@ fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Problems) -> Lo
         for (k, l) in [("memory_max", m.memory_max), ("memory_high", m.memory_high)] {
             if let Limit::Bytes(b) = l {
                 if b < 16 * PAGE {
-                    p.push(&[Key("memcg"), Idx(i), Key(k)], format!("{k} {} is too small (zero or below 64K)", fmt_bytes(b)), "use \"max\" or a size of at least a few MB, e.g. \"64M\"");
+                    p.push(
+                        &[Key("memcg"), Idx(i), Key(k)],
+                        format!("{k} {} is too small (zero or below 64K)", fmt_bytes(b)),
+                        "use \"max\" or a size of at least a few MB, e.g. \"64M\"",
+                    );
                 }
             }
         }
         if let (Limit::Bytes(h), Limit::Bytes(mx)) = (m.memory_high, m.memory_max) {
             if h > mx {
-                p.push(&[Key("memcg"), Idx(i), Key("memory_high")], format!("memory_high {} is above memory_max {}", fmt_bytes(h), fmt_bytes(mx)), "memory_high must not exceed memory_max; lower it or use \"max\"");
+                p.push(
+                    &[Key("memcg"), Idx(i), Key("memory_high")],
+                    format!(
+                        "memory_high {} is above memory_max {}",
+                        fmt_bytes(h),
+                        fmt_bytes(mx)
+                    ),
+                    "memory_high must not exceed memory_max; lower it or use \"max\"",
+                );
             }
         }
-        let paths: Vec<String> = if m.count == 1 { vec![m.name.clone()] } else { (1..=m.count).map(|k| format!("{}{k}", m.name)).collect() };
+        let paths: Vec<String> = if m.count == 1 {
+            vec![m.name.clone()]
+        } else {
+            (1..=m.count).map(|k| format!("{}{k}", m.name)).collect()
+        };
         for path in paths {
             if memcgs.iter().any(|n| n.path == path) {
-                p.push(&[Key("memcg"), Idx(i), Key("name")], format!("memcg {path:?} is declared twice"), "give each [[memcg]] a distinct name");
+                p.push(
+                    &[Key("memcg"), Idx(i), Key("name")],
+                    format!("memcg {path:?} is declared twice"),
+                    "give each [[memcg]] a distinct name",
+                );
                 continue;
             }
             if let Some(par) = parent_of(&path) {
@@ -965,9 +1070,23 @@ fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Problems) -> Lo
         }
     };
     let known = || -> String {
-        let mut names: Vec<String> = s.memcgs.iter().map(|m| if m.count > 1 { format!("{} (x{})", m.name, m.count) } else { m.name.clone() }).collect();
+        let mut names: Vec<String> = s
+            .memcgs
+            .iter()
+            .map(|m| {
+                if m.count > 1 {
+                    format!("{} (x{})", m.name, m.count)
+                } else {
+                    m.name.clone()
+                }
+            })
+            .collect();
         names.dedup();
-        if names.is_empty() { "none".into() } else { names.join(", ") }
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(", ")
+        }
     };
 
     // workers
@@ -976,7 +1095,11 @@ fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Problems) -> Lo
         let at = |k: &'static str| [Key("worker"), Idx(i), Key(k)];
         let targets = resolve(&w.memcg);
         if targets.is_empty() {
-            p.push(&at("memcg"), format!("unknown memcg {:?}", w.memcg), format!("name a declared [[memcg]]: {}", known()));
+            p.push(
+                &at("memcg"),
+                format!("unknown memcg {:?}", w.memcg),
+                format!("name a declared [[memcg]]: {}", known()),
+            );
         }
         for t in &targets {
             if memcgs.iter().any(|n| &n.path == t && n.has_children) {
@@ -984,12 +1107,24 @@ fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Problems) -> Lo
             }
         }
         if w.size.0 == 0 {
-            p.push(&at("size"), "size is zero", "give each worker some memory, e.g. size = \"32M\"");
+            p.push(
+                &at("size"),
+                "size is zero",
+                "give each worker some memory, e.g. size = \"32M\"",
+            );
         } else if w.size.0 < PAGE {
-            p.push(&at("size"), format!("size {} is below one page", fmt_bytes(w.size.0)), "use at least \"4K\"");
+            p.push(
+                &at("size"),
+                format!("size {} is below one page", fmt_bytes(w.size.0)),
+                "use at least \"4K\"",
+            );
         }
         if w.processes == 0 {
-            p.push(&at("processes"), "processes is 0", "use 1 or more (or remove the [[worker]])");
+            p.push(
+                &at("processes"),
+                "processes is 0",
+                "use 1 or more (or remove the [[worker]])",
+            );
         }
         if w.threads == 0 {
             p.push(&at("threads"), "threads is 0", "use 1 or more");
@@ -999,37 +1134,79 @@ fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Problems) -> Lo
         }
         if w.pattern == Pattern::HotCold {
             if !(w.hot_fraction > 0.0 && w.hot_fraction < 1.0) {
-                p.push(&at("hot_fraction"), format!("hot_fraction {} is outside (0, 1)", w.hot_fraction), "e.g. hot_fraction = 0.2 (the first 20% of the pages are hot)");
+                p.push(
+                    &at("hot_fraction"),
+                    format!("hot_fraction {} is outside (0, 1)", w.hot_fraction),
+                    "e.g. hot_fraction = 0.2 (the first 20% of the pages are hot)",
+                );
             }
             if !(w.hot_share > 0.0 && w.hot_share <= 1.0) {
-                p.push(&at("hot_share"), format!("hot_share {} is outside (0, 1]", w.hot_share), "e.g. hot_share = 0.9 (90% of touches go to hot pages)");
+                p.push(
+                    &at("hot_share"),
+                    format!("hot_share {} is outside (0, 1]", w.hot_share),
+                    "e.g. hot_share = 0.9 (90% of touches go to hot pages)",
+                );
             }
         }
         if w.pattern == Pattern::Periodic {
             match w.chunk {
-                None => p.push(&[Key("worker"), Idx(i)], "pattern \"periodic\" needs chunk", "add chunk = \"4K\" (bytes allocated per step)"),
-                Some(c) if c.0 == 0 => p.push(&at("chunk"), "chunk is zero", "use e.g. chunk = \"4K\""),
-                Some(c) if c.0 > w.size.0 => p.push(&at("chunk"), format!("chunk {} is larger than size {}", fmt_bytes(c.0), fmt_bytes(w.size.0)), "chunk must not exceed size (the ring of chunks kept)"),
+                None => p.push(
+                    &[Key("worker"), Idx(i)],
+                    "pattern \"periodic\" needs chunk",
+                    "add chunk = \"4K\" (bytes allocated per step)",
+                ),
+                Some(c) if c.0 == 0 => {
+                    p.push(&at("chunk"), "chunk is zero", "use e.g. chunk = \"4K\"")
+                }
+                Some(c) if c.0 > w.size.0 => p.push(
+                    &at("chunk"),
+                    format!(
+                        "chunk {} is larger than size {}",
+                        fmt_bytes(c.0),
+                        fmt_bytes(w.size.0)
+                    ),
+                    "chunk must not exceed size (the ring of chunks kept)",
+                ),
                 _ => {}
             }
             match w.interval {
-                None => p.push(&[Key("worker"), Idx(i)], "pattern \"periodic\" needs interval", "add interval = \"2ms\""),
-                Some(d) if d.0.is_zero() => p.push(&at("interval"), "interval is zero", "use e.g. interval = \"2ms\""),
+                None => p.push(
+                    &[Key("worker"), Idx(i)],
+                    "pattern \"periodic\" needs interval",
+                    "add interval = \"2ms\"",
+                ),
+                Some(d) if d.0.is_zero() => p.push(
+                    &at("interval"),
+                    "interval is zero",
+                    "use e.g. interval = \"2ms\"",
+                ),
                 _ => {}
             }
         } else if w.chunk.is_some() {
-            p.push(&at("chunk"), "chunk is only used by pattern \"periodic\"", "remove chunk or set pattern = \"periodic\"");
+            p.push(
+                &at("chunk"),
+                "chunk is only used by pattern \"periodic\"",
+                "remove chunk or set pattern = \"periodic\"",
+            );
         }
         for t in targets {
             for k in 0..w.processes {
-                workers.push(WorkerInstance { memcg: t.clone(), spec: i, index: k });
+                workers.push(WorkerInstance {
+                    memcg: t.clone(),
+                    spec: i,
+                    index: k,
+                });
             }
         }
     }
 
     // Demand per subtree, for budget/limit checks.
     let demand_under = |path: &str| -> u64 {
-        let mut d: u64 = workers.iter().filter(|w| is_under(&w.memcg, path)).map(|w| s.workers[w.spec].size.0).sum();
+        let mut d: u64 = workers
+            .iter()
+            .filter(|w| is_under(&w.memcg, path))
+            .map(|w| s.workers[w.spec].size.0)
+            .sum();
         if let Some(c) = &s.churn {
             if is_under(&c.parent, path) {
                 d += c.size.0 * c.live as u64;
@@ -1038,7 +1215,11 @@ fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Problems) -> Lo
         d
     };
     let eff_max = |path: &str| -> Option<(u64, String)> {
-        memcgs.iter().filter(|m| is_under(path, &m.path)).filter_map(|m| m.memory_max.bytes().map(|b| (b, m.path.clone()))).min()
+        memcgs
+            .iter()
+            .filter(|m| is_under(path, &m.path))
+            .filter_map(|m| m.memory_max.bytes().map(|b| (b, m.path.clone())))
+            .min()
     };
 
     // pressure
@@ -1046,40 +1227,86 @@ fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Problems) -> Lo
         let at = |k: &'static str| [Key("pressure"), Idx(i), Key(k)];
         let targets = resolve(&pr.memcg);
         if targets.is_empty() {
-            p.push(&at("memcg"), format!("unknown memcg {:?}", pr.memcg), format!("name a declared [[memcg]]: {}", known()));
+            p.push(
+                &at("memcg"),
+                format!("unknown memcg {:?}", pr.memcg),
+                format!("name a declared [[memcg]]: {}", known()),
+            );
         }
         if pr.threads == 0 {
             p.push(&at("threads"), "threads is 0", "use 1 or more");
         }
         match pr.size {
-            None => p.push(&[Key("pressure"), Idx(i)], format!("kind \"{}\" needs size", kind_name(pr.kind)), match pr.kind {
-                PressureKind::Reclaim => "add size = \"8M\" (bytes per memory.reclaim write)",
-                PressureKind::HighSqueeze => "add size = \"64M\" (memory.high at the squeeze)",
-                PressureKind::Limit => "add size = \"128M\" (memory.max after set-up)",
-            }),
-            Some(sz) if sz.0 == 0 => p.push(&at("size"), "size is zero", "use a positive size such as \"8M\""),
-            Some(sz) if pr.kind != PressureKind::Reclaim && sz.0 < 16 * PAGE => p.push(&at("size"), format!("size {} is too small for a limit", fmt_bytes(sz.0)), "use at least a few MB"),
+            None => p.push(
+                &[Key("pressure"), Idx(i)],
+                format!("kind \"{}\" needs size", kind_name(pr.kind)),
+                match pr.kind {
+                    PressureKind::Reclaim => "add size = \"8M\" (bytes per memory.reclaim write)",
+                    PressureKind::HighSqueeze => "add size = \"64M\" (memory.high at the squeeze)",
+                    PressureKind::Limit => "add size = \"128M\" (memory.max after set-up)",
+                    PressureKind::Push => "add size = \"64M\" (bytes pushed to zswap after set-up)",
+                },
+            ),
+            Some(sz) if sz.0 == 0 => p.push(
+                &at("size"),
+                "size is zero",
+                "use a positive size such as \"8M\"",
+            ),
+            Some(sz)
+                if matches!(pr.kind, PressureKind::HighSqueeze | PressureKind::Limit)
+                    && sz.0 < 16 * PAGE =>
+            {
+                p.push(
+                    &at("size"),
+                    format!("size {} is too small for a limit", fmt_bytes(sz.0)),
+                    "use at least a few MB",
+                )
+            }
             _ => {}
         }
         if let Some(r) = pr.rate {
             if !(r >= 0.0 && r.is_finite()) {
-                p.push(&at("rate"), format!("rate {r} is negative"), "use writes per second per thread, or 0 for back-to-back");
+                p.push(
+                    &at("rate"),
+                    format!("rate {r} is negative"),
+                    "use writes per second per thread, or 0 for back-to-back",
+                );
             }
             if pr.kind != PressureKind::Reclaim {
-                p.push(&at("rate"), "rate is only used by kind \"reclaim\"", "remove rate");
+                p.push(
+                    &at("rate"),
+                    "rate is only used by kind \"reclaim\"",
+                    "remove rate",
+                );
             }
         }
         if pr.kind == PressureKind::HighSqueeze {
             match pr.period {
-                None => p.push(&[Key("pressure"), Idx(i)], "kind \"high-squeeze\" needs period", "add period = \"2s\""),
-                Some(d) if d.0 < Duration::from_millis(10) => p.push(&at("period"), "period is below 10ms", "use e.g. period = \"2s\""),
+                None => p.push(
+                    &[Key("pressure"), Idx(i)],
+                    "kind \"high-squeeze\" needs period",
+                    "add period = \"2s\"",
+                ),
+                Some(d) if d.0 < Duration::from_millis(10) => p.push(
+                    &at("period"),
+                    "period is below 10ms",
+                    "use e.g. period = \"2s\"",
+                ),
                 _ => {}
             }
         } else if pr.period.is_some() {
-            p.push(&at("period"), "period is only used by kind \"high-squeeze\"", "remove period");
+            p.push(
+                &at("period"),
+                "period is only used by kind \"high-squeeze\"",
+                "remove period",
+            );
         }
         if pr.kind != PressureKind::Reclaim && pr.threads != 1 {
-            p.push(&at("threads"), "threads is only used by kind \"reclaim\"", "remove threads");
+            p.push(
+                &at("threads"),
+                "threads is only used by kind \"reclaim\"",
+                "remove threads",
+            );
         }
     }
 
@@ -1089,10 +1316,18 @@ fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Problems) -> Lo
         let at = |k: &'static str| [Key("proactive"), Idx(i), Key(k)];
         let targets = resolve(&pa.memcg);
         if targets.is_empty() {
-            p.push(&at("memcg"), format!("unknown target memcg {:?}", pa.memcg), format!("name a declared [[memcg]]: {}", known()));
+            p.push(
+                &at("memcg"),
+                format!("unknown target memcg {:?}", pa.memcg),
+                format!("name a declared [[memcg]]: {}", known()),
+            );
         }
         if pa.budget.0 == 0 {
-            p.push(&at("budget"), "budget is zero", "use a positive budget, e.g. budget = \"2M\"");
+            p.push(
+                &at("budget"),
+                "budget is zero",
+                "use a positive budget, e.g. budget = \"2M\"",
+            );
         }
         if pa.threads == 0 {
             p.push(&at("threads"), "threads is 0", "use 1 or more");
@@ -1102,12 +1337,26 @@ fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Problems) -> Lo
                 p.push(&at("memcg"), format!("concurrent-on-different needs several targets, {:?} is one memcg", pa.memcg), "name a template memcg declared with count > 1, or use mode = \"sequential-on-one\"");
             }
             if pa.threads != 1 {
-                p.push(&at("threads"), "concurrent-on-different runs one thread per target memcg", "remove threads (the target count decides)");
+                p.push(
+                    &at("threads"),
+                    "concurrent-on-different runs one thread per target memcg",
+                    "remove threads (the target count decides)",
+                );
             }
         } else if targets.len() > 1 {
-            p.push(&at("memcg"), format!("{:?} names {} memcgs; mode {} targets one", pa.memcg, targets.len(), pa.mode.as_str()), "name one memcg, or use mode = \"concurrent-on-different\"");
+            p.push(
+                &at("memcg"),
+                format!(
+                    "{:?} names {} memcgs; mode {} targets one",
+                    pa.memcg,
+                    targets.len(),
+                    pa.mode.as_str()
+                ),
+                "name one memcg, or use mode = \"concurrent-on-different\"",
+            );
         }
-        if pa.count == 0 && pa.interval.0.is_zero() && pa.mode == ProactiveMode::RepeatedSmallBudget {
+        if pa.count == 0 && pa.interval.0.is_zero() && pa.mode == ProactiveMode::RepeatedSmallBudget
+        {
             p.push(&at("interval"), "repeated-small-budget with no interval and no count issues calls back to back for the whole phase", "set interval = \"100ms\" or a count");
         }
         for t in &targets {
@@ -1119,21 +1368,48 @@ fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Problems) -> Lo
             if pa.budget.0 > 0 {
                 if let Some((lim, who)) = eff_max(t) {
                     if pa.budget.0 > lim {
-                        p.push(&at("budget"), format!("budget {} is larger than memory.max {} of {who:?}", fmt_bytes(pa.budget.0), fmt_bytes(lim)), format!("use a budget below {} (the memcg can never hold that much)", fmt_bytes(lim)));
+                        p.push(
+                            &at("budget"),
+                            format!(
+                                "budget {} is larger than memory.max {} of {who:?}",
+                                fmt_bytes(pa.budget.0),
+                                fmt_bytes(lim)
+                            ),
+                            format!(
+                                "use a budget below {} (the memcg can never hold that much)",
+                                fmt_bytes(lim)
+                            ),
+                        );
                         continue;
                     }
                 }
                 let d = demand_under(t);
                 if pa.budget.0 > d {
-                    p.push(&at("budget"), format!("budget {} is larger than all memory the workers under {t:?} hold ({})", fmt_bytes(pa.budget.0), fmt_bytes(d)), "lower the budget or add [[worker]]s under the target");
+                    p.push(
+                        &at("budget"),
+                        format!(
+                            "budget {} is larger than all memory the workers under {t:?} hold ({})",
+                            fmt_bytes(pa.budget.0),
+                            fmt_bytes(d)
+                        ),
+                        "lower the budget or add [[worker]]s under the target",
+                    );
                 }
             }
         }
         let serial = (pa.mode == ProactiveMode::SequentialOnOne).then_some(i);
         for t in &targets {
-            let n = if pa.mode == ProactiveMode::ConcurrentOnDifferent { 1 } else { pa.threads };
+            let n = if pa.mode == ProactiveMode::ConcurrentOnDifferent {
+                1
+            } else {
+                pa.threads
+            };
             for _ in 0..n {
-                proactive_threads.push(ProactiveThreadPlan { spec: i, target: t.clone(), serial_group: serial });
+                proactive_threads.push(ProactiveThreadPlan {
+                    spec: i,
+                    target: t.clone(),
+                    serial_group: serial,
+                });
             }
         }
     }
@@ -1143,18 +1419,30 @@ fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Problems) -> Lo
         let at = |k: &'static str| [Key("churn"), Key(k)];
         let targets = resolve(&c.parent);
         if targets.len() != 1 {
-            p.push(&at("parent"), format!("unknown churn parent {:?}", c.parent), format!("name one declared [[memcg]]: {}", known()));
+            p.push(
+                &at("parent"),
+                format!("unknown churn parent {:?}", c.parent),
+                format!("name one declared [[memcg]]: {}", known()),
+            );
         } else if workers.iter().any(|w| w.memcg == targets[0]) {
             p.push(&at("parent"), format!("churn parent {:?} also holds workers; cgroup v2 allows processes only in leaves", c.parent), "give churn its own [[memcg]]");
         }
         if !(c.rate > 0.0 && c.rate <= 1000.0) {
-            p.push(&at("rate"), format!("rate {} is outside (0, 1000] cycles/s", c.rate), "use e.g. rate = 10");
+            p.push(
+                &at("rate"),
+                format!("rate {} is outside (0, 1000] cycles/s", c.rate),
+                "use e.g. rate = 10",
+            );
         }
         if c.live == 0 {
             p.push(&at("live"), "live is 0", "use 1 or more");
         }
         if c.size.0 > 0 && c.size.0 < PAGE {
-            p.push(&at("size"), "size is below one page", "use 0 (empty memcgs) or at least \"4K\"");
+            p.push(
+                &at("size"),
+                "size is below one page",
+                "use 0 (empty memcgs) or at least \"4K\"",
+            );
         }
     }
 
@@ -1162,14 +1450,24 @@ fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Problems) -> Lo
     // memory.max smaller than one worker's fill is fine (that is pressure), but a zswap.max of 0
     // with writeback off and a limit below the demand can only OOM.
     for n in &memcgs {
-        if let (Some(lim), Limit::Bytes(0), false) = (n.memory_max.bytes(), n.zswap_max, n.zswap_writeback) {
+        if let (Some(lim), Limit::Bytes(0), false) =
+            (n.memory_max.bytes(), n.zswap_max, n.zswap_writeback)
+        {
             let d = demand_under(&n.path);
             if d > lim {
                 p.push(&[Key("memcg"), Idx(n.spec), Key("memory_max")], format!("{:?} holds {} under memory.max {} with zswap_max = 0 and writeback off: the workers would be OOM-killed", n.path, fmt_bytes(d), fmt_bytes(lim)), "raise memory_max or allow zswap/writeback");
             }
         }
     }
-    Loaded { name, path: None, text: text.to_string(), scenario: s, memcgs, workers, proactive_threads }
+    Loaded {
+        name,
+        path: None,
+        text: text.to_string(),
+        scenario: s,
+        memcgs,
+        workers,
+        proactive_threads,
+    }
 }
 
 fn kind_name(k: PressureKind) -> &'static str {
@@ -1177,6 +1475,7 @@ fn kind_name(k: PressureKind) -> &'static str {
         PressureKind::Reclaim => "reclaim",
         PressureKind::HighSqueeze => "high-squeeze",
         PressureKind::Limit => "limit",
+        PressureKind::Push => "push",
     }
 }
 
@@ -1215,8 +1514,18 @@ pub fn check_fit(l: &Loaded, m: &MachineMemory) -> Result<Fit, ScenarioErrors> {
     // Resident cap per top-level memcg: min(memory.max, own demand + children's caps).
     fn cap(l: &Loaded, path: &str) -> u64 {
         let node = l.memcg(path).expect("validated");
-        let own: u64 = l.workers.iter().filter(|w| w.memcg == path).map(|w| l.worker_bytes(w)).sum();
-        let churn = l.scenario.churn.as_ref().filter(|c| c.parent == path).map_or(0, |c| c.size.0 * c.live as u64);
+        let own: u64 = l
+            .workers
+            .iter()
+            .filter(|w| w.memcg == path)
+            .map(|w| l.worker_bytes(w))
+            .sum();
+        let churn = l
+            .scenario
+            .churn
+            .as_ref()
+            .filter(|c| c.parent == path)
+            .map_or(0, |c| c.size.0 * c.live as u64);
         let children: u64 = l
             .memcgs
             .iter()
@@ -1242,7 +1551,11 @@ pub fn check_fit(l: &Loaded, m: &MachineMemory) -> Result<Fit, ScenarioErrors> {
         _ => l.scenario.swap.size.0 + m.swap_free,
     };
     let mut errs = Vec::new();
-    let file = l.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| l.name.clone());
+    let file = l
+        .path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| l.name.clone());
     if resident > ram_available {
         errs.push(ScenarioError {
             file: file.clone(),
@@ -1263,7 +1576,7 @@ pub fn check_fit(l: &Loaded, m: &MachineMemory) -> Result<Fit, ScenarioErrors> {
     }
     if to_swap > swap_available {
         errs.push(ScenarioError {
-            file,
+            file: file.clone(),
             line: None,
             col: None,
             field: "swap.size".into(),
@@ -1275,8 +1588,56 @@ pub fn check_fit(l: &Loaded, m: &MachineMemory) -> Result<Fit, ScenarioErrors> {
             fix: format!("set swap.size to at least {} or lower the worker sizes", fmt_bytes(to_swap.next_multiple_of(1 << 20))),
         });
     }
+    // zswap's compressed pages are charged to the memcg. Unless the shrinker may write them back
+    // to swap, a limited memcg must hold all of its compressed data (bounded by the pool limit,
+    // which makes shrink_worker write back) or its workers are OOM-killed.
+    let doc = toml_edit::ImDocument::parse(l.text.clone()).ok();
+    let pool_max = m.mem_total / 100 * pool_pct;
+    for n in &l.memcgs {
+        let Some(lim) = n.memory_max.bytes() else {
+            continue;
+        };
+        let writeback_helps = l.scenario.zswap.shrinker_enabled == Some(true) && n.zswap_writeback;
+        if writeback_helps {
+            continue;
+        }
+        let charged = l.compressed_under(&n.path).min(pool_max);
+        if charged * 10 > lim * 8 {
+            let at = [Seg::Key("memcg"), Seg::Idx(n.spec), Seg::Key("memory_max")];
+            let (line, col) = match doc.as_ref().and_then(|d| locate(d, &at)) {
+                Some(sp) => {
+                    let (a, b) = line_col(&l.text, sp.start);
+                    (Some(a), Some(b))
+                }
+                None => (None, None),
+            };
+            errs.push(ScenarioError {
+                file: file.clone(),
+                line,
+                col,
+                field: field_name(&at),
+                message: format!(
+                    "{:?} would be OOM-killed: its workers' data compresses to about {} and zswap charges compressed pages to the memcg, but memory.max is {} and {}",
+                    n.path,
+                    fmt_bytes(charged),
+                    fmt_bytes(lim),
+                    if n.zswap_writeback { "the zswap shrinker is not enabled (zswap.shrinker_enabled), so nothing is written back to swap" } else { "zswap_writeback = false" }
+                ),
+                fix: format!(
+                    "raise memory_max above {}, lower the worker sizes, set zswap.shrinker_enabled = true, or drop the limit and push the data to zswap with a [[pressure]] kind = \"push\"",
+                    fmt_bytes((charged * 5 / 4).next_multiple_of(1 << 20))
+                ),
+            });
+        }
+    }
     if errs.is_empty() {
-        Ok(Fit { demand, resident, to_swap, swap_available, ram_available })
+        Ok(Fit {
+            demand,
+            resident,
+            to_swap,
+            swap_available,
+            ram_available,
+        })
     } else {
         Err(ScenarioErrors(errs))
     }
@@ -1320,13 +1681,21 @@ size = "32M"
     fn base_expands_templates() {
         let l = parse(BASE, "t.toml", "t").unwrap();
         let paths: Vec<&str> = l.memcgs.iter().map(|m| m.path.as_str()).collect();
-        assert_eq!(paths, ["parent", "parent/child1", "parent/child2", "parent/child3", "parent/child4"]);
+        assert_eq!(
+            paths,
+            [
+                "parent",
+                "parent/child1",
+                "parent/child2",
+                "parent/child3",
+                "parent/child4"
+            ]
+        );
         assert!(l.memcgs[0].has_children);
         assert!(!l.memcgs[1].has_children);
         assert_eq!(l.workers.len(), 4);
         assert_eq!(l.workers[2].memcg, "parent/child3");
         assert_eq!(l.demand_under("parent"), 128 << 20);
-        assert_eq!(l.effective_max("parent/child2"), Some(256 << 20));
     }
 
     #[test]
@@ -1335,7 +1704,10 @@ size = "32M"
         let e = one_err(&text);
         assert_eq!(e.line, Some(16), "{e}");
         assert!(e.message.contains("unknown field `sizee`"), "{e}");
-        assert!(e.message.contains("compressibility"), "lists allowed keys: {e}");
+        assert!(
+            e.message.contains("compressibility"),
+            "lists allowed keys: {e}"
+        );
         assert!(e.to_string().starts_with("t.toml:16:"), "{e}");
     }
 
@@ -1372,34 +1744,48 @@ size = "32M"
 
     #[test]
     fn budget_larger_than_limit() {
-        let text = format!("{BASE}[[proactive]]\nmemcg = \"parent\"\nmode = \"sequential-on-one\"\nbudget = \"300M\"\n");
+        let text = format!(
+            "{BASE}[[proactive]]\nmemcg = \"parent\"\nmode = \"sequential-on-one\"\nbudget = \"300M\"\n"
+        );
         let e = one_err(&text);
         assert_eq!(e.field, "proactive[0].budget");
         assert_eq!(e.line, Some(19));
-        assert!(e.message.contains("larger than memory.max 256.0 MiB of \"parent\""), "{e}");
+        assert!(
+            e.message
+                .contains("larger than memory.max 256.0 MiB of \"parent\""),
+            "{e}"
+        );
     }
 
     #[test]
     fn budget_larger_than_what_workers_hold() {
-        let text = format!("{BASE}[[proactive]]\nmemcg = \"parent/child1\"\nmode = \"sequential-on-one\"\nbudget = \"64M\"\n");
+        let text = format!(
+            "{BASE}[[proactive]]\nmemcg = \"parent/child1\"\nmode = \"sequential-on-one\"\nbudget = \"64M\"\n"
+        );
         let e = one_err(&text);
         assert!(e.message.contains("hold (32.0 MiB)"), "{e}");
     }
 
     #[test]
     fn missing_target_memcg() {
-        let text = format!("{BASE}[[proactive]]\nmemcg = \"nosuch\"\nmode = \"sequential-on-one\"\nbudget = \"2M\"\n");
+        let text = format!(
+            "{BASE}[[proactive]]\nmemcg = \"nosuch\"\nmode = \"sequential-on-one\"\nbudget = \"2M\"\n"
+        );
         let e = one_err(&text);
         assert_eq!(e.field, "proactive[0].memcg");
         assert_eq!(e.line, Some(17));
         assert!(e.fix.contains("parent, parent/child (x4)"), "{e}");
-        let e = one_err(&format!("{BASE}[[proactive]]\nmode = \"sequential-on-one\"\nbudget = \"2M\"\n"));
+        let e = one_err(&format!(
+            "{BASE}[[proactive]]\nmode = \"sequential-on-one\"\nbudget = \"2M\"\n"
+        ));
         assert!(e.message.contains("missing field `memcg`"), "{e}");
     }
 
     #[test]
     fn concurrent_needs_several_targets() {
-        let ok = format!("{BASE}[[proactive]]\nmemcg = \"parent/child\"\nmode = \"concurrent-on-different\"\nbudget = \"2M\"\ncount = 10\n");
+        let ok = format!(
+            "{BASE}[[proactive]]\nmemcg = \"parent/child\"\nmode = \"concurrent-on-different\"\nbudget = \"2M\"\ncount = 10\n"
+        );
         let l = parse(&ok, "t", "t").unwrap();
         assert_eq!(l.proactive_threads.len(), 4);
         assert_eq!(l.proactive_threads[3].target, "parent/child4");
@@ -1412,10 +1798,16 @@ size = "32M"
 
     #[test]
     fn sequential_threads_share_a_serial_group() {
-        let text = format!("{BASE}[[proactive]]\nmemcg = \"parent\"\nmode = \"sequential-on-one\"\nbudget = \"2M\"\nthreads = 3\n");
+        let text = format!(
+            "{BASE}[[proactive]]\nmemcg = \"parent\"\nmode = \"sequential-on-one\"\nbudget = \"2M\"\nthreads = 3\n"
+        );
         let l = parse(&text, "t", "t").unwrap();
         assert_eq!(l.proactive_threads.len(), 3);
-        assert!(l.proactive_threads.iter().all(|t| t.serial_group == Some(0) && t.target == "parent"));
+        assert!(
+            l.proactive_threads
+                .iter()
+                .all(|t| t.serial_group == Some(0) && t.target == "parent")
+        );
     }
 
     #[test]
@@ -1428,7 +1820,10 @@ size = "32M"
 
     #[test]
     fn parent_must_be_declared_first() {
-        let text = BASE.replace("name = \"parent\"\nmemory_max", "name = \"other\"\nmemory_max");
+        let text = BASE.replace(
+            "name = \"parent\"\nmemory_max",
+            "name = \"other\"\nmemory_max",
+        );
         let e = errs(&text);
         assert!(e[0].message.contains("parent memcg \"parent\""), "{e:?}");
         assert_eq!(e[0].field, "memcg[1].name");
@@ -1447,22 +1842,36 @@ size = "32M"
 
     #[test]
     fn pressure_needs_its_fields() {
-        let e = one_err(&format!("{BASE}[[pressure]]\nkind = \"reclaim\"\nmemcg = \"parent\"\n"));
+        let e = one_err(&format!(
+            "{BASE}[[pressure]]\nkind = \"reclaim\"\nmemcg = \"parent\"\n"
+        ));
         assert!(e.message.contains("needs size"), "{e}");
         assert_eq!(e.line, Some(16));
-        let e = one_err(&format!("{BASE}[[pressure]]\nkind = \"high-squeeze\"\nmemcg = \"parent\"\nsize = \"64M\"\n"));
+        let e = one_err(&format!(
+            "{BASE}[[pressure]]\nkind = \"high-squeeze\"\nmemcg = \"parent\"\nsize = \"64M\"\n"
+        ));
         assert!(e.message.contains("needs period"), "{e}");
-        let e = one_err(&format!("{BASE}[[pressure]]\nkind = \"reclaim\"\nmemcg = \"parent\"\nsize = \"1M\"\nrate = -2.0\n"));
+        let e = one_err(&format!(
+            "{BASE}[[pressure]]\nkind = \"reclaim\"\nmemcg = \"parent\"\nsize = \"1M\"\nrate = -2.0\n"
+        ));
         assert_eq!(e.field, "pressure[0].rate");
     }
 
     #[test]
     fn limits_checked() {
-        let e = one_err(&BASE.replace("memory_max = \"256M\"", "memory_max = \"256M\"\nmemory_high = \"512M\""));
+        let e = one_err(&BASE.replace(
+            "memory_max = \"256M\"",
+            "memory_max = \"256M\"\nmemory_high = \"512M\"",
+        ));
         assert!(e.message.contains("above memory_max"), "{e}");
         let e = one_err(&BASE.replace("memory_max = \"256M\"", "memory_max = 0"));
         assert_eq!(e.field, "memcg[0].memory_max");
-        let l = parse(&BASE.replace("memory_max = \"256M\"", "memory_max = \"max\""), "t", "t").unwrap();
+        let l = parse(
+            &BASE.replace("memory_max = \"256M\"", "memory_max = \"max\""),
+            "t",
+            "t",
+        )
+        .unwrap();
         assert_eq!(l.memcgs[0].memory_max, Limit::Max);
     }
 
@@ -1479,28 +1888,97 @@ size = "32M"
     #[test]
     fn fit_reports_numbers() {
         let l = parse(BASE, "t.toml", "t").unwrap();
-        let big = MachineMemory { mem_total: 2 << 30, mem_available: 1800 << 20, swap_free: 0 };
+        let big = MachineMemory {
+            mem_total: 2 << 30,
+            mem_available: 1800 << 20,
+            swap_free: 0,
+        };
         let f = check_fit(&l, &big).unwrap();
         assert_eq!(f.demand, 128 << 20);
         assert_eq!(f.to_swap, 0);
         // 4 x 200M under a 256M parent: 544M must go to swap, swap is 512M.
-        let l = parse(&BASE.replace("size = \"32M\"", "size = \"200M\""), "t.toml", "t").unwrap();
+        let l = parse(
+            &BASE
+                .replace("size = \"32M\"", "size = \"200M\"")
+                .replace("[swap]", "[zswap]\nshrinker_enabled = true\n[swap]"),
+            "t.toml",
+            "t",
+        )
+        .unwrap();
         let e = check_fit(&l, &big).unwrap_err().0;
         assert_eq!(e.len(), 1, "{e:?}");
         assert!(e[0].message.contains("544.0 MiB"), "{}", e[0]);
         assert!(e[0].fix.contains("544.0 MiB"), "{}", e[0]);
         // Unlimited parent on a small machine: does not fit in RAM.
-        let l = parse(&BASE.replace("memory_max = \"256M\"", "memory_max = \"max\"").replace("size = \"32M\"", "size = \"400M\""), "t.toml", "t").unwrap();
-        let small = MachineMemory { mem_total: 2 << 30, mem_available: 1 << 30, swap_free: 0 };
+        let l = parse(
+            &BASE
+                .replace("memory_max = \"256M\"", "memory_max = \"max\"")
+                .replace("size = \"32M\"", "size = \"400M\""),
+            "t.toml",
+            "t",
+        )
+        .unwrap();
+        let small = MachineMemory {
+            mem_total: 2 << 30,
+            mem_available: 1 << 30,
+            swap_free: 0,
+        };
         let e = check_fit(&l, &small).unwrap_err().0;
         assert!(e[0].message.contains("memory would not fit"), "{}", e[0]);
         assert!(e[0].message.contains("1.6 GiB"), "{}", e[0]);
     }
 
     #[test]
+    fn compressed_data_over_the_limit_without_writeback_is_refused() {
+        let big = MachineMemory {
+            mem_total: 2 << 30,
+            mem_available: 1800 << 20,
+            swap_free: 0,
+        };
+        // 4 x 32M at 0.5 = 64M compressed under a 256M parent: fine.
+        let l = parse(BASE, "t.toml", "t").unwrap();
+        check_fit(&l, &big).unwrap();
+        // 4 x 150M at 0.5 = 300M compressed under 256M, shrinker not enabled: OOM.
+        let text = BASE
+            .replace("size = \"32M\"", "size = \"150M\"")
+            .replace("512M", "1G");
+        let l = parse(&text, "t.toml", "t").unwrap();
+        let e = check_fit(&l, &big).unwrap_err().0;
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].field, "memcg[0].memory_max");
+        assert_eq!(e[0].line, Some(9));
+        assert!(
+            e[0].message.contains("OOM-killed") && e[0].message.contains("300.0 MiB"),
+            "{}",
+            e[0]
+        );
+        assert!(e[0].fix.contains("push"), "{}", e[0]);
+        // The shrinker writes back to swap: accepted.
+        let l = parse(
+            &text.replace("[swap]", "[zswap]\nshrinker_enabled = true\n[swap]"),
+            "t.toml",
+            "t",
+        )
+        .unwrap();
+        check_fit(&l, &big).unwrap();
+        // A small pool limit bounds what is charged (shrink_worker writes back): accepted.
+        let l = parse(
+            &text.replace("[swap]", "[zswap]\nmax_pool_percent = 5\n[swap]"),
+            "t.toml",
+            "t",
+        )
+        .unwrap();
+        check_fit(&l, &big).unwrap();
+    }
+
+    #[test]
     fn shipped_scenarios_parse_and_fit_a_2g_guest() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-        let guest = MachineMemory { mem_total: 2 << 30, mem_available: 1900 << 20, swap_free: 0 };
+        let guest = MachineMemory {
+            mem_total: 2 << 30,
+            mem_available: 1900 << 20,
+            swap_free: 0,
+        };
         let mut seen = Vec::new();
         for e in std::fs::read_dir(&dir).unwrap() {
             let p = e.unwrap().path();
@@ -1511,8 +1989,19 @@ size = "32M"
             }
         }
         seen.sort();
-        for want in ["churn", "concurrent-cgroups", "contention", "fairness-small-budget", "global-shrinker", "quick", "sequential-same-cgroup"] {
-            assert!(seen.iter().any(|s| s == want), "scenarios/{want}.toml missing: {seen:?}");
+        for want in [
+            "churn",
+            "concurrent-cgroups",
+            "contention",
+            "fairness-small-budget",
+            "global-shrinker",
+            "quick",
+            "sequential-same-cgroup",
+        ] {
+            assert!(
+                seen.iter().any(|s| s == want),
+                "scenarios/{want}.toml missing: {seen:?}"
+            );
         }
     }
 
@@ -1521,17 +2010,28 @@ size = "32M"
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/quick.toml");
         let l = load(&dir).unwrap();
         let ph = &l.scenario.phases;
-        assert!(ph.warmup.0 + ph.measure.0 <= Duration::from_secs(60), "{ph:?}");
+        assert!(
+            ph.warmup.0 + ph.measure.0 <= Duration::from_secs(60),
+            "{ph:?}"
+        );
     }
 
     #[test]
     fn fairness_has_8_children_and_2m_budget() {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/fairness-small-budget.toml");
+        let p =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/fairness-small-budget.toml");
         let l = load(&p).unwrap();
         let parent = &l.scenario.proactive[0].memcg;
-        let kids = l.memcgs.iter().filter(|m| parent_of(&m.path) == Some(parent.as_str())).count();
+        let kids = l
+            .memcgs
+            .iter()
+            .filter(|m| parent_of(&m.path) == Some(parent.as_str()))
+            .count();
         assert_eq!(kids, 8);
         assert_eq!(l.scenario.proactive[0].budget.0, 2 << 20);
-        assert_eq!(l.scenario.proactive[0].mode, ProactiveMode::RepeatedSmallBudget);
+        assert_eq!(
+            l.scenario.proactive[0].mode,
+            ProactiveMode::RepeatedSmallBudget
+        );
     }
 }

@@ -12,16 +12,19 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
                 "M" => 1 << 20,
                 "G" => 1 << 30,
                 "T" => 1 << 40,
-                _ => return Err(format!("unknown size unit in {s:?}: use K, M, G or T (e.g. 150M)")),
+                _ => {
+                    return Err(format!(
+                        "unknown size unit in {s:?}: use K, M, G or T (e.g. 150M)"
+                    ));
+                }
             };
             (&t[..i], mul)
         }
         None => (t, 1),
     };
-    let n: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid size {s:?}: expected a number with optional K/M/G/T, e.g. 150M"))?;
+    let n: f64 = num.trim().parse().map_err(|_| {
+        format!("invalid size {s:?}: expected a number with optional K/M/G/T, e.g. 150M")
+    })?;
     if !(n >= 0.0) || !n.is_finite() {
         return Err(format!("invalid size {s:?}: must be a non-negative number"));
     }
@@ -44,7 +47,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "" | "s" => n,
         "m" | "min" => n * 60.0,
         "h" => n * 3600.0,
-        _ => return Err(format!("unknown duration unit {unit:?} in {s:?}: use ms, s, m or h")),
+        _ => {
+            return Err(format!(
+                "unknown duration unit {unit:?} in {s:?}: use ms, s, m or h"
+            ));
+        }
     };
     Ok(Duration::from_secs_f64(secs))
 }
@@ -57,7 +64,11 @@ pub fn fmt_bytes(b: u64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    if i == 0 { format!("{b} B") } else { format!("{v:.1} {}", U[i]) }
+    if i == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
 }
 
 #[cfg(test)]

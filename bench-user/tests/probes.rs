@@ -5,7 +5,10 @@ mod common;
 use common::*;
 
 fn field<'a>(out: &'a str, tag: &str) -> &'a str {
-    out.lines().find_map(|l| l.strip_prefix(tag)).unwrap_or_else(|| panic!("no {tag} in guest output")).trim()
+    out.lines()
+        .find_map(|l| l.strip_prefix(tag))
+        .unwrap_or_else(|| panic!("no {tag} in guest output"))
+        .trim()
 }
 
 #[test]
@@ -14,21 +17,107 @@ fn writeback_per_memcg_matches_kernel_counters_and_fentry_matches_kprobe() {
         return;
     }
     let script = repo().join("bench-user/tests/guest/writeback.sh");
-    let (code, out, _) = vm("baseline", "400s", &[script.to_str().unwrap(), &zb_str(), "--crosscheck"]);
+    let (code, out, _) = vm(
+        "baseline",
+        "400s",
+        &[script.to_str().unwrap(), &zb_str(), "--crosscheck"],
+    );
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(field(&out, "PROBE_JSON ")).unwrap();
     let memcg: u64 = field(&out, "MEMCG_ZSWPWB ").parse().unwrap();
     let vmstat: u64 = field(&out, "VMSTAT_ZSWPWB ").parse().unwrap();
     let wb = &v["probes"]["writeback"];
     let per = wb["per_memcg"].as_array().unwrap();
-    let ours: u64 = per.iter().filter(|m| m["cgroup"] == "/wbtest").map(|m| m["pages"].as_u64().unwrap()).sum();
+    let ours: u64 = per
+        .iter()
+        .filter(|m| m["cgroup"] == "/wbtest")
+        .map(|m| m["pages"].as_u64().unwrap())
+        .sum();
     let total = wb["pages"].as_u64().unwrap();
-    assert!(memcg > 1000, "the workload must write back (memory.stat zswpwb = {memcg})");
-    assert_eq!(ours, memcg, "BPF per-memcg writeback vs memory.stat zswpwb of /wbtest");
+    assert!(
+        memcg > 1000,
+        "the workload must write back (memory.stat zswpwb = {memcg})"
+    );
+    assert_eq!(
+        ours, memcg,
+        "BPF per-memcg writeback vs memory.stat zswpwb of /wbtest"
+    );
     assert_eq!(total, vmstat, "BPF total writeback vs /proc/vmstat zswpwb");
     assert_eq!(v["probes"]["lost_events"], 0);
     // Independent mechanisms count the same shrink_memcg calls.
-    let line = out.lines().find(|l| l.starts_with("cross-check shrink_memcg calls")).expect("cross-check line");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("cross-check shrink_memcg calls"))
+        .expect("cross-check line");
     assert!(line.ends_with("(agree)"), "{line}");
-    assert!(v["probes"]["shrink_memcg"]["calls"].as_u64().unwrap() > 0, "shrink_memcg must run for the cross-check to mean anything");
+    assert!(
+        v["probes"]["shrink_memcg"]["calls"].as_u64().unwrap() > 0,
+        "shrink_memcg must run for the cross-check to mean anything"
+    );
+}
+
+#[test]
+fn forced_contention_is_attributed_to_the_lock_and_its_callers() {
+    if !vm_tests() {
+        return;
+    }
+    let script = repo().join("bench-user/tests/guest/contention.sh");
+    let (code, out, _) = vm("baseline", "300s", &[script.to_str().unwrap(), &zb_str()]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(field(&out, "PROBE_JSON ")).unwrap();
+    let locks = v["probes"]["locks"].as_array().expect("locks measured");
+    let m = locks
+        .iter()
+        .find(|l| l["name"] == "cgroup_mutex")
+        .expect("cgroup_mutex listed");
+    let contended = m["contended"].as_u64().unwrap();
+    assert!(
+        contended > 0,
+        "4 mkdir/rmdir loops on 2 vCPUs must contend cgroup_mutex"
+    );
+    assert_eq!(
+        m["wait"]["count"].as_u64().unwrap(),
+        contended,
+        "histogram count = contended"
+    );
+    let callers = m["callers"].as_array().unwrap();
+    let n: u64 = callers
+        .iter()
+        .map(|c| c["contended"].as_u64().unwrap())
+        .sum();
+    assert_eq!(n, contended, "callers add up to the lock's total");
+    let top = callers[0]["stack"].as_array().unwrap();
+    let frames: Vec<&str> = top.iter().map(|f| f.as_str().unwrap()).collect();
+    assert!(
+        frames.iter().take(4).any(|f| f.starts_with("cgroup_")),
+        "caller is cgroup code: {frames:?}"
+    );
+    // The cursor lock is watched too and was not contended by this workload: a measured zero.
+    let g = locks
+        .iter()
+        .find(|l| l["name"] == "zswap_shrink_lock")
+        .expect("global cursor lock listed");
+    assert_eq!(g["kind"], "global");
+}
+
+#[test]
+fn baseline_plan_marks_series_only_metrics_unavailable_with_reasons() {
+    if !vm_tests() {
+        return;
+    }
+    let (code, out, _) = vm("baseline", "300s", &[&zb_str(), "probe", "--plan"]);
+    assert_eq!(code, 0);
+    let line = |metric: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{metric} ")))
+            .unwrap_or_else(|| panic!("{metric} not in plan:\n{out}"))
+            .to_string()
+    };
+    for m in ["proactive", "locks.per_memcg", "cursor_iter"] {
+        let l = line(m);
+        assert!(l.contains("unavailable: "), "{l}");
+    }
+    assert!(line("shrink_memcg").contains("fentry:shrink_memcg"));
+    assert!(line("writeback.per_memcg").contains("count_memcg_events"));
+    assert!(line("locks.global").contains("zswap_shrink_lock@0x"));
 }

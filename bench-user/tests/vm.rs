@@ -11,9 +11,17 @@ fn doctor_in_baseline_guest() {
     let (code, out, _) = vm("baseline", "300s", &[&zb_str(), "doctor", "--json"]);
     assert_eq!(code, 0);
     let start = out.find('{').expect("JSON in output");
-    let v: serde_json::Value = serde_json::from_str(out[start..].trim()).expect("doctor --json parses");
+    let v: serde_json::Value =
+        serde_json::from_str(out[start..].trim()).expect("doctor --json parses");
     let check = |section: &str, name: &str| -> bool {
-        v[section].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no {name}"))["ok"].as_bool().unwrap()
+        v[section]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))["ok"]
+            .as_bool()
+            .unwrap()
     };
     assert!(check("checks", "cgroup v2 memory controller"));
     assert!(check("checks", "BTF"));
@@ -21,10 +29,22 @@ fn doctor_in_baseline_guest() {
     assert!(check("program_types", "fentry"));
     assert!(check("program_types", "kprobe"));
     assert!(check("program_types", "tp_btf"));
-    let t = |n: &str| v["targets"].as_array().unwrap().iter().find(|t| t["name"] == n).cloned().unwrap();
+    let t = |n: &str| {
+        v["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == n)
+            .cloned()
+            .unwrap()
+    };
     assert_eq!(t("shrink_memcg")["btf"], true);
     assert_eq!(t("shrink_memcg")["kallsyms"], true);
-    assert_eq!(t("zswap_shrink_lock")["kallsyms"], true, "KALLSYMS_ALL exposes the global cursor lock");
+    assert_eq!(
+        t("zswap_shrink_lock")["kallsyms"],
+        true,
+        "KALLSYMS_ALL exposes the global cursor lock"
+    );
     assert_eq!(t("zswap_proactive_writeback")["kallsyms"], false);
     assert_eq!(v["proactive_interface"], "none");
 }
@@ -34,7 +54,11 @@ fn guest_exit_status_comes_back() {
     if !vm_tests() {
         return;
     }
-    let (code, out, _) = vm("baseline", "120s", &["/bin/sh", "-c", "echo from-the-guest; exit 7"]);
+    let (code, out, _) = vm(
+        "baseline",
+        "120s",
+        &["/bin/sh", "-c", "echo from-the-guest; exit 7"],
+    );
     assert_eq!(code, 7);
     assert!(out.contains("from-the-guest"));
 }
@@ -56,18 +80,28 @@ fn unknown_kernel_is_named() {
     let out = run(&["kernel", "build", "no-such-kernel"]);
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
-    assert!(e.contains("unknown kernel \"no-such-kernel\"") && e.contains("baseline"), "{e}");
+    assert!(
+        e.contains("unknown kernel \"no-such-kernel\"") && e.contains("baseline"),
+        "{e}"
+    );
 }
 
 #[test]
 fn manifest_typo_is_reported_with_line() {
     let d = tempfile::tempdir().unwrap();
     let m = d.path().join("typo.toml");
-    std::fs::write(&m, "name = \"typo\"\n[source]\ndebian = \"linux-source-7.3\"\n[config]\nfragmets = [\"x\"]\n").unwrap();
+    std::fs::write(
+        &m,
+        "name = \"typo\"\n[source]\ndebian = \"linux-source-7.3\"\n[config]\nfragmets = [\"x\"]\n",
+    )
+    .unwrap();
     let out = run(&["kernel", "build", m.to_str().unwrap()]);
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
-    assert!(e.contains("unknown field `fragmets`") && e.contains("line 5"), "{e}");
+    assert!(
+        e.contains("unknown field `fragmets`") && e.contains("line 5"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -77,7 +111,11 @@ fn patch_that_does_not_apply_names_the_patch() {
     }
     let d = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(d.path().join("config")).unwrap();
-    std::fs::copy(repo().join("kernels/config/guest.config"), d.path().join("config/guest.config")).unwrap();
+    std::fs::copy(
+        repo().join("kernels/config/guest.config"),
+        d.path().join("config/guest.config"),
+    )
+    .unwrap();
     std::fs::create_dir_all(d.path().join("series")).unwrap();
     std::fs::write(
         d.path().join("series/0001-bad.patch"),
@@ -89,7 +127,10 @@ fn patch_that_does_not_apply_names_the_patch() {
     let out = run(&["kernel", "build", m.to_str().unwrap()]);
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
-    assert!(e.contains("0001-bad.patch does not apply") && e.contains("mm/zswap.c"), "{e}");
+    assert!(
+        e.contains("0001-bad.patch does not apply") && e.contains("mm/zswap.c"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -101,7 +142,10 @@ fn missing_qemu_is_explained() {
         .unwrap();
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
-    assert!(e.contains("qemu-system-x86_64 not found") && e.contains("scripts/setup"), "{e}");
+    assert!(
+        e.contains("qemu-system-x86_64 not found") && e.contains("scripts/setup"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -115,12 +159,20 @@ fn kvm_request_without_usable_kvm_is_explained() {
     let out = run(&["vm", "--accel", "kvm", "--kernel", "baseline", "--", "true"]);
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
-    assert!(e.contains("--accel kvm") && e.contains("--accel tcg"), "{e}");
+    assert!(
+        e.contains("--accel kvm") && e.contains("--accel tcg"),
+        "{e}"
+    );
 }
 
 #[test]
 fn probes_need_root() {
-    if unsafe { libc::geteuid() } != 0 || std::process::Command::new("setpriv").arg("--version").output().is_err() {
+    if unsafe { libc::geteuid() } != 0
+        || std::process::Command::new("setpriv")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
         eprintln!("skipped: needs root and setpriv to drop privileges");
         return;
     }

@@ -116,7 +116,11 @@ pub fn locate(kernels_dir: &Path, arg: &str) -> Result<PathBuf> {
     bail!(
         "unknown kernel {arg:?}: no {}.\n  known kernels: {}\n  fix: pick one of those, pass a manifest path, or add kernels/{arg}.toml (format: kernels/README.md)",
         cand.display(),
-        if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
+        if known.is_empty() {
+            "(none)".to_string()
+        } else {
+            known.join(", ")
+        }
     )
 }
 
@@ -142,7 +146,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
             e.to_string().trim_end()
         )
     })?;
-    let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
     if m.name != stem {
         bail!(
             "{}: name = {:?} but the file is {stem}.toml; fix: make them equal",
@@ -156,14 +163,22 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
 impl Manifest {
     pub fn resolve(self, manifest_path: &Path) -> Result<Resolved> {
         let dir = manifest_path.parent().unwrap_or(Path::new("."));
-        let here = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { dir.join(p) };
+        let here = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                dir.join(p)
+            }
+        };
         let ctx = manifest_path.display();
         let source = match (&self.source.debian, &self.source.tarball, &self.source.git) {
             (Some(pkg), None, None) => {
                 if !pkg.starts_with("linux-source-") {
                     bail!("{ctx}: [source] debian = {pkg:?}: expected a linux-source-N.M package");
                 }
-                Source::Debian { package: pkg.clone() }
+                Source::Debian {
+                    package: pkg.clone(),
+                }
             }
             (None, Some(t), None) => {
                 let path = here(t);
@@ -175,18 +190,29 @@ impl Manifest {
             (None, None, Some(g)) => {
                 let path = here(&g.path);
                 if !path.join(".git").exists() && !path.join("HEAD").exists() {
-                    bail!("{ctx}: [source] git path {} is not a git tree", path.display());
+                    bail!(
+                        "{ctx}: [source] git path {} is not a git tree",
+                        path.display()
+                    );
                 }
-                Source::Git { path, rev: g.rev.clone() }
+                Source::Git {
+                    path,
+                    rev: g.rev.clone(),
+                }
             }
             _ => bail!("{ctx}: [source] needs exactly one of debian, tarball, git"),
         };
         let mut patches = vec![];
         for (i, p) in self.patches.iter().enumerate() {
-            let n = [p.dir.is_some(), p.mbox.is_some(), p.file.is_some(), p.message_id.is_some()]
-                .iter()
-                .filter(|b| **b)
-                .count();
+            let n = [
+                p.dir.is_some(),
+                p.mbox.is_some(),
+                p.file.is_some(),
+                p.message_id.is_some(),
+            ]
+            .iter()
+            .filter(|b| **b)
+            .count();
             if n != 1 {
                 bail!("{ctx}: patches[{i}] needs exactly one of dir, mbox, file, message_id");
             }
@@ -239,7 +265,9 @@ impl Manifest {
             let ok = o.starts_with("CONFIG_") && o.contains('=')
                 || o.starts_with("# CONFIG_") && o.ends_with(" is not set");
             if !ok {
-                bail!("{ctx}: [config] option {o:?}: expected CONFIG_X=y|m|n|value or \"# CONFIG_X is not set\"");
+                bail!(
+                    "{ctx}: [config] option {o:?}: expected CONFIG_X=y|m|n|value or \"# CONFIG_X is not set\""
+                );
             }
             config_fragment.push_str(o);
             config_fragment.push('\n');
@@ -257,13 +285,16 @@ impl Manifest {
 }
 
 /// Bump when the build recipe changes in a way that changes the output.
-const RECIPE: &str = "zswap-bench kernel recipe 1: allnoconfig+merge_config -m+olddefconfig, bzImage";
+const RECIPE: &str =
+    "zswap-bench kernel recipe 1: allnoconfig+merge_config -m+olddefconfig, bzImage";
 
 impl Resolved {
     /// Identity of the source (what a source tree is cached under).
     pub fn source_id(&self, debian_version: Option<&str>) -> String {
         match &self.source {
-            Source::Debian { package } => format!("debian:{package}={}", debian_version.unwrap_or("?")),
+            Source::Debian { package } => {
+                format!("debian:{package}={}", debian_version.unwrap_or("?"))
+            }
             Source::Tarball { path } => format!("tarball:{}", path.display()),
             Source::Git { path, rev } => format!("git:{}@{rev}", path.display()),
         }
@@ -350,7 +381,11 @@ mod tests {
         let k2 = load(&m).unwrap().cache_key("src");
         assert_ne!(k2, k1);
         // A changed config changes the key.
-        write(d.path(), "config/guest.config", "CONFIG_ZSWAP=y\nCONFIG_SWAP=y\n");
+        write(
+            d.path(),
+            "config/guest.config",
+            "CONFIG_ZSWAP=y\nCONFIG_SWAP=y\n",
+        );
         let k3 = load(&m).unwrap().cache_key("src");
         assert_ne!(k3, k2);
         // Another source version changes the key.
@@ -360,7 +395,11 @@ mod tests {
     #[test]
     fn typo_key_is_rejected_with_location() {
         let (_d, m) = setup();
-        std::fs::write(&m, "name = \"k\"\n[source]\ndebain = \"linux-source-7.3\"\n[config]\nfragments = []\n").unwrap();
+        std::fs::write(
+            &m,
+            "name = \"k\"\n[source]\ndebain = \"linux-source-7.3\"\n[config]\nfragments = []\n",
+        )
+        .unwrap();
         let e = format!("{:#}", load(&m).unwrap_err());
         assert!(e.contains("unknown field `debain`"), "{e}");
         assert!(e.contains("line 3"), "{e}");
@@ -369,7 +408,9 @@ mod tests {
     #[test]
     fn name_must_match_file() {
         let (_d, m) = setup();
-        let t = std::fs::read_to_string(&m).unwrap().replace("name = \"k\"", "name = \"other\"");
+        let t = std::fs::read_to_string(&m)
+            .unwrap()
+            .replace("name = \"k\"", "name = \"other\"");
         std::fs::write(&m, t).unwrap();
         assert!(format!("{:#}", load(&m).unwrap_err()).contains("make them equal"));
     }
@@ -378,13 +419,18 @@ mod tests {
     fn unknown_kernel_lists_known_ones() {
         let (d, _m) = setup();
         let e = locate(d.path(), "nope").unwrap_err().to_string();
-        assert!(e.contains("unknown kernel \"nope\"") && e.contains("known kernels: k"), "{e}");
+        assert!(
+            e.contains("unknown kernel \"nope\"") && e.contains("known kernels: k"),
+            "{e}"
+        );
     }
 
     #[test]
     fn message_id_needs_network_and_says_so() {
         let (_d, m) = setup();
-        let t = std::fs::read_to_string(&m).unwrap().replace("dir = \"series/a\"", "message_id = \"x@y\"");
+        let t = std::fs::read_to_string(&m)
+            .unwrap()
+            .replace("dir = \"series/a\"", "message_id = \"x@y\"");
         std::fs::write(&m, t).unwrap();
         assert!(format!("{:#}", load(&m).unwrap_err()).contains("b4 am x@y"));
     }

@@ -44,13 +44,23 @@ pub struct PatchMeta {
 
 /// Run a command, failing with its output when it fails.
 pub(crate) fn sh(cmd: &mut Command, what: &str) -> Result<()> {
-    let out = cmd.output().with_context(|| format!("{what}: cannot run {:?}", cmd.get_program()))?;
+    let out = cmd
+        .output()
+        .with_context(|| format!("{what}: cannot run {:?}", cmd.get_program()))?;
     if !out.status.success() {
         bail!(
             "{what} failed ({}):\n{}{}",
             out.status,
             String::from_utf8_lossy(&out.stderr).trim_end(),
-            String::from_utf8_lossy(&out.stdout).lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .rev()
+                .take(20)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
     Ok(())
@@ -62,7 +72,8 @@ pub fn kernels_dir() -> PathBuf {
 
 pub fn load(arg: &str) -> Result<manifest::Resolved> {
     let path = manifest::locate(&kernels_dir(), arg)?;
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     manifest::parse(&text, &path)?.resolve(&path)
 }
 
@@ -72,11 +83,19 @@ struct Lock(std::fs::File);
 impl Lock {
     fn take(path: &Path) -> Result<Lock> {
         use std::os::fd::AsRawFd;
-        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             eprintln!("waiting for another build holding {}", path.display());
             if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-                bail!("flock {}: {}", path.display(), std::io::Error::last_os_error());
+                bail!(
+                    "flock {}: {}",
+                    path.display(),
+                    std::io::Error::last_os_error()
+                );
             }
         }
         Ok(Lock(f))
@@ -89,7 +108,10 @@ fn check_tools() -> Result<()> {
         .filter(|t| source::which(t).is_none())
         .collect();
     if !missing.is_empty() {
-        bail!("kernel build tools missing: {}; fix: run scripts/setup (as root)", missing.join(", "));
+        bail!(
+            "kernel build tools missing: {}; fix: run scripts/setup (as root)",
+            missing.join(", ")
+        );
     }
     Ok(())
 }
@@ -98,7 +120,8 @@ fn check_tools() -> Result<()> {
 pub fn build(arg: &str) -> Result<BuiltKernel> {
     let r = load(arg)?;
     let cache = paths::cache_dir();
-    std::fs::create_dir_all(&cache).with_context(|| format!("creating the cache {}", cache.display()))?;
+    std::fs::create_dir_all(&cache)
+        .with_context(|| format!("creating the cache {}", cache.display()))?;
     // Cached result first: a warm build needs no tools, no network and no source tree.
     if let Some(k) = find_cached(&cache, &r)? {
         return Ok(k);
@@ -137,7 +160,14 @@ pub fn build(arg: &str) -> Result<BuiltKernel> {
         name: r.name.clone(),
         key: key.clone(),
         source_id: tree.id.clone(),
-        patches: r.patches.iter().map(|p| PatchMeta { name: p.name.clone(), sha256: p.sha256.clone() }).collect(),
+        patches: r
+            .patches
+            .iter()
+            .map(|p| PatchMeta {
+                name: p.name.clone(),
+                sha256: p.sha256.clone(),
+            })
+            .collect(),
         config_sha256: manifest::sha256_hex(&config),
         cmdline: r.cmdline.clone(),
         build_secs: t0.elapsed().as_secs_f64(),
@@ -163,7 +193,10 @@ fn find_cached(cache: &Path, r: &manifest::Resolved) -> Result<Option<BuiltKerne
                 .flatten()
                 .filter_map(|e| {
                     let n = e.file_name().to_string_lossy().to_string();
-                    let v = n.strip_prefix(&prefix)?.strip_suffix("_all.deb")?.replace("%3a", ":");
+                    let v = n
+                        .strip_prefix(&prefix)?
+                        .strip_suffix("_all.deb")?
+                        .replace("%3a", ":");
                     Some(format!("debian:{package}={v}"))
                 })
                 .collect()
@@ -203,13 +236,23 @@ fn make_cmd(src: &Path, build: &Path) -> Command {
 
 fn configure(src: &Path, build: &Path, fragment: &str, log: &Path) -> Result<()> {
     let frag_path = build.join("zswap-bench.fragment");
-    let same = std::fs::read_to_string(&frag_path).is_ok_and(|t| t == fragment) && build.join(".config").is_file();
+    let same = std::fs::read_to_string(&frag_path).is_ok_and(|t| t == fragment)
+        && build.join(".config").is_file();
     if same {
         return Ok(());
     }
     std::fs::write(&frag_path, fragment)?;
-    let logf = || -> Result<Stdio> { Ok(std::fs::OpenOptions::new().create(true).append(true).open(log)?.into()) };
-    sh(make_cmd(src, build).arg("allnoconfig").stdout(logf()?), "make allnoconfig")?;
+    let logf = || -> Result<Stdio> {
+        Ok(std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)?
+            .into())
+    };
+    sh(
+        make_cmd(src, build).arg("allnoconfig").stdout(logf()?),
+        "make allnoconfig",
+    )?;
     sh(
         Command::new(src.join("scripts/kconfig/merge_config.sh"))
             .current_dir(src)
@@ -220,7 +263,10 @@ fn configure(src: &Path, build: &Path, fragment: &str, log: &Path) -> Result<()>
             .stdout(logf()?),
         "merge_config.sh",
     )?;
-    sh(make_cmd(src, build).arg("olddefconfig").stdout(logf()?), "make olddefconfig")?;
+    sh(
+        make_cmd(src, build).arg("olddefconfig").stdout(logf()?),
+        "make olddefconfig",
+    )?;
     // Say which requested options did not survive olddefconfig (missing dependencies).
     let cfg = std::fs::read_to_string(build.join(".config"))?;
     let dropped: Vec<&str> = fragment
@@ -229,13 +275,18 @@ fn configure(src: &Path, build: &Path, fragment: &str, log: &Path) -> Result<()>
         .filter(|l| !cfg.lines().any(|c| c == *l))
         .collect();
     if !dropped.is_empty() {
-        eprintln!("warning: config options not in the final .config (unmet dependencies?): {}", dropped.join(" "));
+        eprintln!(
+            "warning: config options not in the final .config (unmet dependencies?): {}",
+            dropped.join(" ")
+        );
     }
     Ok(())
 }
 
 fn make_bzimage(src: &Path, build: &Path, log: &Path) -> Result<()> {
-    let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let jobs = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     let mut child = make_cmd(src, build)
         .arg(format!("-j{jobs}"))
         .arg("bzImage")
@@ -243,11 +294,18 @@ fn make_bzimage(src: &Path, build: &Path, log: &Path) -> Result<()> {
         .stderr(Stdio::piped())
         .spawn()
         .context("starting make")?;
-    let mut logf = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    let mut logf = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
     let stderr = child.stderr.take().unwrap();
     let err_log = log.to_path_buf();
     let err_thread = std::thread::spawn(move || {
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(err_log).ok();
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(err_log)
+            .ok();
         let mut tail = std::collections::VecDeque::new();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(f) = f.as_mut() {
@@ -264,7 +322,10 @@ fn make_bzimage(src: &Path, build: &Path, log: &Path) -> Result<()> {
     let pb = indicatif::ProgressBar::new_spinner();
     pb.enable_steady_tick(Duration::from_millis(250));
     let mut objs = 0u64;
-    for line in BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok) {
+    for line in BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+    {
         use std::io::Write;
         let _ = writeln!(logf, "{line}");
         if line.starts_with("  CC") {
@@ -296,13 +357,33 @@ pub fn list() -> Result<()> {
     }
     rows.sort_by(|a, b| a.name.cmp(&b.name));
     let known = manifest::available(&kernels_dir());
-    println!("{:<24} {:<17} {:>8} {:>7}  source", "KERNEL", "KEY", "BUILD s", "PATCHES");
+    println!(
+        "{:<24} {:<17} {:>8} {:>7}  source",
+        "KERNEL", "KEY", "BUILD s", "PATCHES"
+    );
     for k in &rows {
-        println!("{:<24} {:<17} {:>8.0} {:>7}  {}", k.name, k.key, k.build_secs, k.patches.len(), k.source_id);
+        println!(
+            "{:<24} {:<17} {:>8.0} {:>7}  {}",
+            k.name,
+            k.key,
+            k.build_secs,
+            k.patches.len(),
+            k.source_id
+        );
     }
-    let unbuilt: Vec<&String> = known.iter().filter(|n| !rows.iter().any(|k| &k.name == *n)).collect();
+    let unbuilt: Vec<&String> = known
+        .iter()
+        .filter(|n| !rows.iter().any(|k| &k.name == *n))
+        .collect();
     if !unbuilt.is_empty() {
-        println!("not built yet: {}", unbuilt.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
+        println!(
+            "not built yet: {}",
+            unbuilt
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     Ok(())
 }

@@ -11,12 +11,31 @@ use super::kallsyms::Kallsyms;
 /// One way to serve a metric: programs to load and attach, all or nothing.
 #[derive(Clone, Debug)]
 pub enum Hook {
-    Fentry { prog: &'static str, func: String },
-    Fexit { prog: &'static str, func: String },
-    Kprobe { prog: &'static str, func: String },
-    Kretprobe { prog: &'static str, func: String },
-    TpBtf { prog: &'static str, tp: &'static str },
-    Tracepoint { prog: &'static str, category: &'static str, name: &'static str },
+    Fentry {
+        prog: &'static str,
+        func: String,
+    },
+    Fexit {
+        prog: &'static str,
+        func: String,
+    },
+    Kprobe {
+        prog: &'static str,
+        func: String,
+    },
+    Kretprobe {
+        prog: &'static str,
+        func: String,
+    },
+    TpBtf {
+        prog: &'static str,
+        tp: &'static str,
+    },
+    Tracepoint {
+        prog: &'static str,
+        category: &'static str,
+        name: &'static str,
+    },
 }
 
 impl Hook {
@@ -42,7 +61,10 @@ impl Hook {
     }
     pub fn target(&self) -> String {
         match self {
-            Hook::Fentry { func, .. } | Hook::Fexit { func, .. } | Hook::Kprobe { func, .. } | Hook::Kretprobe { func, .. } => func.clone(),
+            Hook::Fentry { func, .. }
+            | Hook::Fexit { func, .. }
+            | Hook::Kprobe { func, .. }
+            | Hook::Kretprobe { func, .. } => func.clone(),
             Hook::TpBtf { tp, .. } => format!("btf:{tp}"),
             Hook::Tracepoint { category, name, .. } => format!("{category}:{name}"),
         }
@@ -66,7 +88,10 @@ pub struct Attacher<'a> {
 impl Attacher<'_> {
     fn try_hook(&mut self, h: &Hook) -> Result<(), String> {
         let name = h.prog();
-        let p = self.ebpf.program_mut(name).ok_or_else(|| format!("program {name} missing from the object"))?;
+        let p = self
+            .ebpf
+            .program_mut(name)
+            .ok_or_else(|| format!("program {name} missing from the object"))?;
         let e = |e: aya::programs::ProgramError| format!("{e}");
         match h {
             Hook::Fentry { func, .. } => {
@@ -89,7 +114,9 @@ impl Attacher<'_> {
                 p.load(tp, self.btf).map_err(e)?;
                 p.attach().map_err(e)?;
             }
-            Hook::Tracepoint { category, name: n, .. } => {
+            Hook::Tracepoint {
+                category, name: n, ..
+            } => {
                 let p: &mut TracePoint = p.try_into().map_err(e)?;
                 p.load().map_err(e)?;
                 p.attach(category, n).map_err(e)?;
@@ -102,7 +129,9 @@ impl Attacher<'_> {
     /// without its fexit never leaves a caller context pushed and never popped.
     fn unload(&mut self, h: &Hook) {
         use aya::programs::Program;
-        let Some(p) = self.ebpf.program_mut(h.prog()) else { return };
+        let Some(p) = self.ebpf.program_mut(h.prog()) else {
+            return;
+        };
         let _ = match p {
             Program::FEntry(x) => x.unload(),
             Program::FExit(x) => x.unload(),
@@ -128,7 +157,8 @@ impl Attacher<'_> {
                 match self.try_hook(h) {
                     Ok(()) => done.push(h.clone()),
                     Err(e) => {
-                        failed = Some(format!("{:?} {}: {e}", h.mechanism(), h.target()).to_lowercase());
+                        failed =
+                            Some(format!("{:?} {}: {e}", h.mechanism(), h.target()).to_lowercase());
                         break;
                     }
                 }
@@ -136,7 +166,12 @@ impl Attacher<'_> {
             match failed {
                 None => {
                     let first = &c.hooks[0];
-                    let target = c.hooks.iter().map(|h| format!("{}:{}", mech_str(h.mechanism()), h.target())).collect::<Vec<_>>().join(" + ");
+                    let target = c
+                        .hooks
+                        .iter()
+                        .map(|h| format!("{}:{}", mech_str(h.mechanism()), h.target()))
+                        .collect::<Vec<_>>()
+                        .join(" + ");
                     self.plan.push(PlanEntry {
                         metric: metric.to_string(),
                         mechanism: first.mechanism(),
@@ -166,12 +201,22 @@ impl Attacher<'_> {
     }
 
     /// A metric served by userspace data (e.g. kallsyms) or unavailable for a stated reason.
-    pub fn note(&mut self, metric: &str, mechanism: Mechanism, target: String, reason: Option<String>) {
+    pub fn note(
+        &mut self,
+        metric: &str,
+        mechanism: Mechanism,
+        target: String,
+        reason: Option<String>,
+    ) {
         self.plan.push(PlanEntry {
             metric: metric.to_string(),
             mechanism,
             target,
-            status: if reason.is_none() { PlanStatus::Live } else { PlanStatus::Unavailable },
+            status: if reason.is_none() {
+                PlanStatus::Live
+            } else {
+                PlanStatus::Unavailable
+            },
             reason,
         });
     }
@@ -201,16 +246,25 @@ pub struct FuncPresence {
 
 impl FuncPresence {
     pub fn of(name: &str, btf: &KernelBtf, ksyms: &Kallsyms) -> Self {
-        FuncPresence { in_btf: btf.func(name).is_some(), in_kallsyms: ksyms.addr(name).is_some(), clones: ksyms.variants(name) }
+        FuncPresence {
+            in_btf: btf.func(name).is_some(),
+            in_kallsyms: ksyms.addr(name).is_some(),
+            clones: ksyms.variants(name),
+        }
     }
 
     pub fn describe(&self) -> String {
         match (self.in_btf, self.in_kallsyms) {
             (true, true) => "symbol + BTF".into(),
             (false, true) => "symbol only (no BTF: kprobe only)".into(),
-            (true, false) if !self.clones.is_empty() => format!("BTF, but only compiler clones {} exist", self.clones.join(",")),
+            (true, false) if !self.clones.is_empty() => format!(
+                "BTF, but only compiler clones {} exist",
+                self.clones.join(",")
+            ),
             (true, false) => "BTF only (no symbol: inlined?)".into(),
-            (false, false) if !self.clones.is_empty() => format!("only compiler clones {}", self.clones.join(",")),
+            (false, false) if !self.clones.is_empty() => {
+                format!("only compiler clones {}", self.clones.join(","))
+            }
             (false, false) => "absent or inlined".into(),
         }
     }
@@ -226,17 +280,43 @@ pub fn entry_exit(
 ) -> Vec<Candidate> {
     let f = func.to_string();
     let mut v = vec![if pres.in_btf && pres.in_kallsyms {
-        Candidate { hooks: vec![Hook::Fentry { prog: fentry, func: f.clone() }, Hook::Fexit { prog: fexit, func: f.clone() }], unusable: None }
+        Candidate {
+            hooks: vec![
+                Hook::Fentry {
+                    prog: fentry,
+                    func: f.clone(),
+                },
+                Hook::Fexit {
+                    prog: fexit,
+                    func: f.clone(),
+                },
+            ],
+            unusable: None,
+        }
     } else {
-        Candidate { hooks: vec![], unusable: Some(format!("fentry {func}: {}", pres.describe())) }
+        Candidate {
+            hooks: vec![],
+            unusable: Some(format!("fentry {func}: {}", pres.describe())),
+        }
     }];
     if let Some((kp, krp)) = kprobe {
         v.push(if pres.in_kallsyms {
-            Candidate { hooks: vec![Hook::Kprobe { prog: kp, func: f.clone() }, Hook::Kretprobe { prog: krp, func: f }], unusable: None }
+            Candidate {
+                hooks: vec![
+                    Hook::Kprobe {
+                        prog: kp,
+                        func: f.clone(),
+                    },
+                    Hook::Kretprobe { prog: krp, func: f },
+                ],
+                unusable: None,
+            }
         } else {
-            Candidate { hooks: vec![], unusable: Some(format!("kprobe {func}: {}", pres.describe())) }
+            Candidate {
+                hooks: vec![],
+                unusable: Some(format!("kprobe {func}: {}", pres.describe())),
+            }
         });
     }
     v
 }
-

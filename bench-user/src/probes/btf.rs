@@ -25,7 +25,10 @@ impl KernelBtf {
 
     pub fn from_file(p: &Path) -> Result<Self> {
         let btf = Btf::from_file(p).with_context(|| {
-            format!("reading {} (kernel BTF); fix: boot a kernel built with CONFIG_DEBUG_INFO_BTF=y", p.display())
+            format!(
+                "reading {} (kernel BTF); fix: boot a kernel built with CONFIG_DEBUG_INFO_BTF=y",
+                p.display()
+            )
         })?;
         Ok(KernelBtf { btf })
     }
@@ -39,7 +42,9 @@ impl KernelBtf {
         for _ in 0..16 {
             t = match &t {
                 Type::Typedef(x) => self.btf.resolve_chained_type(x)?,
-                Type::Const(x) | Type::Volatile(x) | Type::Restrict(x) => self.btf.resolve_chained_type(x)?,
+                Type::Const(x) | Type::Volatile(x) | Type::Restrict(x) => {
+                    self.btf.resolve_chained_type(x)?
+                }
                 Type::TypeTag(x) => self.btf.resolve_chained_type(x)?,
                 _ => return Ok(t),
             };
@@ -159,7 +164,11 @@ impl KernelBtf {
 
     /// Value of an enumerator, e.g. ("vm_event_item", "ZSWPWB").
     pub fn enum_value(&self, enum_name: &str, member: &str) -> Result<u64> {
-        for t in self.btf.resolve_types_by_name(enum_name).unwrap_or_default() {
+        for t in self
+            .btf
+            .resolve_types_by_name(enum_name)
+            .unwrap_or_default()
+        {
             if let Type::Enum(e) = &t {
                 for m in &e.members {
                     if self.name(m) == member {
@@ -182,9 +191,17 @@ impl KernelBtf {
 impl KernelBtf {
     /// All enumerators of an enum, e.g. lru_status -> [(LRU_REMOVED, 0), ...].
     pub fn enum_members(&self, enum_name: &str) -> Vec<(String, u64)> {
-        for t in self.btf.resolve_types_by_name(enum_name).unwrap_or_default() {
+        for t in self
+            .btf
+            .resolve_types_by_name(enum_name)
+            .unwrap_or_default()
+        {
             if let Type::Enum(e) = &t {
-                return e.members.iter().map(|m| (self.name(m), m.val() as u64)).collect();
+                return e
+                    .members
+                    .iter()
+                    .map(|m| (self.name(m), m.val() as u64))
+                    .collect();
             }
         }
         vec![]

@@ -11,7 +11,10 @@ pub struct CgroupNames {
 
 impl CgroupNames {
     pub fn scan(root: &Path) -> Self {
-        let mut c = CgroupNames { root: root.to_path_buf(), by_id: HashMap::new() };
+        let mut c = CgroupNames {
+            root: root.to_path_buf(),
+            by_id: HashMap::new(),
+        };
         c.walk(root, 0);
         c
     }
@@ -21,8 +24,12 @@ impl CgroupNames {
             return;
         }
         if let Ok(md) = std::fs::metadata(dir) {
-            let rel = dir.strip_prefix(&self.root).map(|p| format!("/{}", p.display())).unwrap_or_default();
-            self.by_id.insert(md.ino(), if rel == "/" { "/".into() } else { rel });
+            let rel = dir
+                .strip_prefix(&self.root)
+                .map(|p| format!("/{}", p.display()))
+                .unwrap_or_default();
+            self.by_id
+                .insert(md.ino(), if rel == "/" { "/".into() } else { rel });
         }
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             if e.file_type().is_ok_and(|t| t.is_dir()) {
@@ -43,7 +50,10 @@ impl CgroupNames {
         let root = self.root.clone();
         self.by_id.clear();
         self.walk(&root, 0);
-        self.by_id.get(&id).cloned().unwrap_or_else(|| format!("cgroup#{id} (removed)"))
+        self.by_id
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("cgroup#{id} (removed)"))
     }
 
     /// Remember names of cgroups that will disappear (churn): call before they are removed.

@@ -10,11 +10,23 @@ use super::{ProbeOptions, ProbeSession, attach::mech_str};
 use crate::cli::ProbeArgs;
 
 pub fn run(args: &ProbeArgs) -> Result<()> {
-    let mut s = ProbeSession::attach(&ProbeOptions { crosscheck: args.crosscheck })?;
-    if !args.json {
+    let mut s = ProbeSession::attach(&ProbeOptions {
+        crosscheck: args.crosscheck,
+        extra_locks: args.watch_lock.clone(),
+    })?;
+    if args.plan && args.json {
+        println!("{}", serde_json::to_string_pretty(&s.plan())?);
+        return Ok(());
+    }
+    if !args.json || args.plan {
         print!("{}", render_plan(&s.plan()));
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    if args.plan {
+        return Ok(());
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let t0 = Instant::now();
     let mut prev: Option<Probes> = None;
     rt.block_on(async {
@@ -30,7 +42,10 @@ pub fn run(args: &ProbeArgs) -> Result<()> {
             }
             let p = s.snapshot()?;
             if args.json {
-                println!("{}", serde_json::json!({"t_ns": t0.elapsed().as_nanos() as u64, "probes": p}));
+                println!(
+                    "{}",
+                    serde_json::json!({"t_ns": t0.elapsed().as_nanos() as u64, "probes": p})
+                );
             } else {
                 print!("{}", render(&p, prev.as_ref(), t0.elapsed(), wait));
             }
@@ -39,7 +54,10 @@ pub fn run(args: &ProbeArgs) -> Result<()> {
         anyhow::Ok(())
     })?;
     if let Some((a, b)) = s.shrink_memcg_xcheck()? {
-        eprintln!("cross-check shrink_memcg calls: primary {a}, kprobe {b}{}", if a == b { " (agree)" } else { " (DISAGREE)" });
+        eprintln!(
+            "cross-check shrink_memcg calls: primary {a}, kprobe {b}{}",
+            if a == b { " (agree)" } else { " (DISAGREE)" }
+        );
     }
     drop(s); // detaches every program
     Ok(())
@@ -50,10 +68,22 @@ pub fn render_plan(plan: &[bench_results::schema::PlanEntry]) -> String {
     for e in plan {
         match e.status {
             PlanStatus::Live => {
-                let _ = writeln!(o, "  {:<28} {:<10} {}", e.metric, mech_str(e.mechanism), e.target);
+                let _ = writeln!(
+                    o,
+                    "  {:<28} {:<10} {}",
+                    e.metric,
+                    mech_str(e.mechanism),
+                    e.target
+                );
             }
             PlanStatus::Unavailable => {
-                let _ = writeln!(o, "  {:<28} {:<10} unavailable: {}", e.metric, "-", e.reason.as_deref().unwrap_or(""));
+                let _ = writeln!(
+                    o,
+                    "  {:<28} {:<10} unavailable: {}",
+                    e.metric,
+                    "-",
+                    e.reason.as_deref().unwrap_or("")
+                );
             }
         }
     }
@@ -74,13 +104,38 @@ pub fn render(p: &Probes, prev: Option<&Probes>, elapsed: Duration, interval: Du
     let _ = writeln!(o, "\n--- {:.0}s ---", elapsed.as_secs_f64());
     match &p.locks {
         Some(locks) => {
-            let _ = writeln!(o, " contended/s  contended   total wait     max wait     avg wait   lock                     caller");
+            let _ = writeln!(
+                o,
+                " contended/s  contended   total wait     max wait     avg wait   lock                     caller"
+            );
             for l in locks {
-                let before = prev.and_then(|q| q.locks.as_ref()).and_then(|v| v.iter().find(|x| x.addr == l.addr)).map_or(0, |x| x.contended);
-                let rate = (l.contended - before.min(l.contended)) as f64 / interval.as_secs_f64().max(1e-9);
-                let avg = if l.contended > 0 { l.total_wait_ns / l.contended } else { 0 };
-                let caller = l.callers.first().and_then(|c| c.stack.first()).map_or("-", |s| s.as_str());
-                let _ = writeln!(o, " {:>11.1} {:>10} {:>12} {:>12} {:>12}   {:<24} {}", rate, l.contended, ns(l.total_wait_ns), ns(l.max_wait_ns), ns(avg), l.name, caller);
+                let before = prev
+                    .and_then(|q| q.locks.as_ref())
+                    .and_then(|v| v.iter().find(|x| x.addr == l.addr))
+                    .map_or(0, |x| x.contended);
+                let rate = (l.contended - before.min(l.contended)) as f64
+                    / interval.as_secs_f64().max(1e-9);
+                let avg = if l.contended > 0 {
+                    l.total_wait_ns / l.contended
+                } else {
+                    0
+                };
+                let caller = l
+                    .callers
+                    .first()
+                    .and_then(|c| c.stack.first())
+                    .map_or("-", |s| s.as_str());
+                let _ = writeln!(
+                    o,
+                    " {:>11.1} {:>10} {:>12} {:>12} {:>12}   {:<24} {}",
+                    rate,
+                    l.contended,
+                    ns(l.total_wait_ns),
+                    ns(l.max_wait_ns),
+                    ns(avg),
+                    l.name,
+                    caller
+                );
             }
         }
         None => {
@@ -88,13 +143,36 @@ pub fn render(p: &Probes, prev: Option<&Probes>, elapsed: Duration, interval: Du
         }
     }
     if let Some(w) = &p.writeback {
-        let _ = writeln!(o, " writeback: {} pages{}   [{}]", w.pages, w.bytes.map_or(String::new(), |b| format!(", {} compressed", crate::units::fmt_bytes(b))), w.point);
+        let _ = writeln!(
+            o,
+            " writeback: {} pages{}   [{}]",
+            w.pages,
+            w.bytes.map_or(String::new(), |b| format!(
+                ", {} compressed",
+                crate::units::fmt_bytes(b)
+            )),
+            w.point
+        );
         for m in &w.per_memcg {
-            let src: Vec<String> = m.by_source.iter().map(|(k, v)| format!("{k}={}", v.pages)).collect();
-            let _ = writeln!(o, "   {:>10} pages  {:<40} {}", m.pages, m.cgroup, src.join(" "));
+            let src: Vec<String> = m
+                .by_source
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.pages))
+                .collect();
+            let _ = writeln!(
+                o,
+                "   {:>10} pages  {:<40} {}",
+                m.pages,
+                m.cgroup,
+                src.join(" ")
+            );
         }
         if !w.lru_status.is_empty() {
-            let st: Vec<String> = w.lru_status.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let st: Vec<String> = w
+                .lru_status
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             let _ = writeln!(o, "   shrink_memcg_cb returns: {}", st.join(" "));
         }
     }
@@ -105,24 +183,55 @@ pub fn render(p: &Probes, prev: Option<&Probes>, elapsed: Duration, interval: Du
             " shrink_memcg: {} calls  p50 {}  p99 {}  returns {}",
             s.calls,
             s.latency.quantile(0.5).map_or("-".into(), |v| ns(v as u64)),
-            s.latency.quantile(0.99).map_or("-".into(), |v| ns(v as u64)),
+            s.latency
+                .quantile(0.99)
+                .map_or("-".into(), |v| ns(v as u64)),
             r.join(" ")
         );
     }
     if let Some(w) = &p.shrink_worker {
-        let _ = writeln!(o, " shrink_worker: {} wakeups, run time total {}", w.wakeups, ns(w.runtime.sum));
+        let _ = writeln!(
+            o,
+            " shrink_worker: {} wakeups, run time total {}",
+            w.wakeups,
+            ns(w.runtime.sum)
+        );
     }
     if let Some(s) = &p.store {
-        let _ = writeln!(o, " zswap_store: {} calls, {} failures", s.calls, s.failures);
+        let _ = writeln!(
+            o,
+            " zswap_store: {} calls, {} failures",
+            s.calls, s.failures
+        );
     }
     if let Some(pr) = &p.proactive {
-        let _ = writeln!(o, " proactive: {} calls, {} requested, {} written", pr.calls, crate::units::fmt_bytes(pr.requested_bytes), crate::units::fmt_bytes(pr.written_bytes));
+        let _ = writeln!(
+            o,
+            " proactive: {} calls, {} requested, {} written",
+            pr.calls,
+            crate::units::fmt_bytes(pr.requested_bytes),
+            crate::units::fmt_bytes(pr.written_bytes)
+        );
     }
     if let Some(c) = &p.cursor_iter {
-        let _ = writeln!(o, " cursor {}: {} advances, {} extra walk steps", c.function, c.calls, c.restarts);
+        let _ = writeln!(
+            o,
+            " cursor {}: {} advances, {} extra walk steps",
+            c.function, c.calls, c.restarts
+        );
     }
     let cost: u64 = p.self_cost.iter().map(|c| c.run_time_ns).sum();
     let runs: u64 = p.self_cost.iter().map(|c| c.run_count).sum();
-    let _ = writeln!(o, " probe cost: {runs} runs, {} total{}; lost events {}", ns(cost), if runs > 0 { format!(" ({} ns/run)", cost / runs) } else { String::new() }, p.lost_events);
+    let _ = writeln!(
+        o,
+        " probe cost: {runs} runs, {} total{}; lost events {}",
+        ns(cost),
+        if runs > 0 {
+            format!(" ({} ns/run)", cost / runs)
+        } else {
+            String::new()
+        },
+        p.lost_events
+    );
     o
 }

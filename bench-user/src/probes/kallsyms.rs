@@ -24,7 +24,9 @@ impl Kallsyms {
             let (Some(a), Some(kind), Some(name)) = (it.next(), it.next(), it.next()) else {
                 continue;
             };
-            let Ok(addr) = u64::from_str_radix(a, 16) else { continue };
+            let Ok(addr) = u64::from_str_radix(a, 16) else {
+                continue;
+            };
             if it.next().is_some() {
                 continue; // module symbol: "[module]" suffix
             }
@@ -34,7 +36,10 @@ impl Kallsyms {
             }
         }
         syms.sort();
-        Kallsyms { by_name, text: syms }
+        Kallsyms {
+            by_name,
+            text: syms,
+        }
     }
 
     /// Address of a symbol; None when absent or when addresses are hidden (kptr_restrict).
@@ -46,7 +51,12 @@ impl Kallsyms {
     /// `name.constprop.0`): fentry on `name` itself is then impossible.
     pub fn variants(&self, name: &str) -> Vec<String> {
         let prefix = format!("{name}.");
-        let mut v: Vec<String> = self.by_name.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
+        let mut v: Vec<String> = self
+            .by_name
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect();
         v.sort();
         v
     }
@@ -88,7 +98,10 @@ ffffffffc0000000 t foo\t[somemod]
         assert_eq!(k.addr("zswap_shrink_lock"), Some(0xffffffff8263ab08));
         assert_eq!(k.addr("shrink_memcg"), Some(0xffffffff8163a100));
         assert_eq!(k.addr("zswap_writeback_entry"), None);
-        assert_eq!(k.variants("zswap_writeback_entry"), ["zswap_writeback_entry.isra.0"]);
+        assert_eq!(
+            k.variants("zswap_writeback_entry"),
+            ["zswap_writeback_entry.isra.0"]
+        );
         assert_eq!(k.addr("foo"), None, "module symbols are not kernel text");
     }
 

@@ -30,13 +30,20 @@ pub fn object() -> &'static [u8] {
 /// Function names the series used for proactive writeback and the cursor iterator, newest
 /// first (series.md: v4/v5 zswap_proactive_writeback; v1–v3 zswap_proactive_shrink_memcg).
 pub const PROACTIVE_FUNCS: &[&str] = &["zswap_proactive_writeback", "zswap_proactive_shrink_memcg"];
-pub const CURSOR_FUNCS: &[&str] = &["zswap_mem_cgroup_iter", "zswap_next_memcg", "zswap_cursor_next"];
+pub const CURSOR_FUNCS: &[&str] = &[
+    "zswap_mem_cgroup_iter",
+    "zswap_next_memcg",
+    "zswap_cursor_next",
+];
 
 /// What to attach.
 #[derive(Debug, Clone, Default)]
 pub struct ProbeOptions {
     /// Also attach second, independent mechanisms for cross-checks (kprobe beside fentry).
     pub crosscheck: bool,
+    /// More locks to watch by kallsyms name (any spinlock/mutex/rwsem the kernel reports on
+    /// lock:contention_*), e.g. to compare against a well-known lock or to test attribution.
+    pub extra_locks: Vec<String>,
 }
 
 /// What the plan decided, for the reader.
@@ -72,21 +79,29 @@ pub struct ProbeSession {
 }
 
 fn raise_memlock() {
-    let r = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    let r = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
     unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &r) };
 }
 
 impl ProbeSession {
     pub fn attach(opts: &ProbeOptions) -> Result<Self> {
         if unsafe { libc::geteuid() } != 0 {
-            bail!("attaching eBPF probes needs root (CAP_BPF + CAP_PERFMON); fix: run as root, or inside the VM (`zswap-bench vm --kernel baseline -- zswap-bench probe`)");
+            bail!(
+                "attaching eBPF probes needs root (CAP_BPF + CAP_PERFMON); fix: run as root, or inside the VM (`zswap-bench vm --kernel baseline -- zswap-bench probe`)"
+            );
         }
         raise_memlock();
         let kbtf = KernelBtf::load()?;
-        let abtf = Btf::from_sys_fs().context("loading kernel BTF for aya; fix: a kernel with CONFIG_DEBUG_INFO_BTF=y")?;
+        let abtf = Btf::from_sys_fs()
+            .context("loading kernel BTF for aya; fix: a kernel with CONFIG_DEBUG_INFO_BTF=y")?;
         let ksyms = Kallsyms::load()?;
         if !ksyms.has_addresses() {
-            bail!("/proc/kallsyms shows no addresses (kptr_restrict?); fix: run as root or `sysctl kernel.kptr_restrict=0`");
+            bail!(
+                "/proc/kallsyms shows no addresses (kptr_restrict?); fix: run as root or `sysctl kernel.kptr_restrict=0`"
+            );
         }
         let g = Globals::resolve(&kbtf, &ksyms);
         let mut loader = EbpfLoader::new();
@@ -94,47 +109,120 @@ impl ProbeSession {
         for (name, v) in g.values() {
             loader.override_global(name, v, true);
         }
-        let mut ebpf = loader.load(OBJECT).context("loading the eBPF object (maps and globals)")?;
+        let mut ebpf = loader
+            .load(OBJECT)
+            .context("loading the eBPF object (maps and globals)")?;
         let stats = aya::sys::enable_stats(aya::sys::Stats::RunTime).ok();
-        let mut a = Attacher { ebpf: &mut ebpf, btf: &abtf, plan: vec![], attached: vec![] };
-        let mut live = Live { lru_names: kbtf.enum_members("lru_status"), ..Default::default() };
+        let mut a = Attacher {
+            ebpf: &mut ebpf,
+            btf: &abtf,
+            plan: vec![],
+            attached: vec![],
+        };
+        let mut live = Live {
+            lru_names: kbtf.enum_members("lru_status"),
+            ..Default::default()
+        };
         let pres = |f: &str| FuncPresence::of(f, &kbtf, &ksyms);
 
         // Caller contexts first, so every later metric can be split by caller.
         let p = pres("shrink_worker");
-        let mut c = entry_exit("shrink_worker", &p, prog::FENTRY_SHRINK_WORKER, prog::FEXIT_SHRINK_WORKER, None);
+        let mut c = entry_exit(
+            "shrink_worker",
+            &p,
+            prog::FENTRY_SHRINK_WORKER,
+            prog::FEXIT_SHRINK_WORKER,
+            None,
+        );
         c.push(match ksyms.addr("shrink_worker") {
             Some(_) => Candidate {
                 hooks: vec![
-                    Hook::Tracepoint { prog: prog::TP_WQ_START, category: "workqueue", name: "workqueue_execute_start" },
-                    Hook::Tracepoint { prog: prog::TP_WQ_END, category: "workqueue", name: "workqueue_execute_end" },
+                    Hook::Tracepoint {
+                        prog: prog::TP_WQ_START,
+                        category: "workqueue",
+                        name: "workqueue_execute_start",
+                    },
+                    Hook::Tracepoint {
+                        prog: prog::TP_WQ_END,
+                        category: "workqueue",
+                        name: "workqueue_execute_end",
+                    },
                 ],
                 unusable: tp_field_check("workqueue", "workqueue_execute_start", "function", 16),
             },
-            None => Candidate { hooks: vec![], unusable: Some("workqueue tracepoints: shrink_worker address not in kallsyms".into()) },
+            None => Candidate {
+                hooks: vec![],
+                unusable: Some(
+                    "workqueue tracepoints: shrink_worker address not in kallsyms".into(),
+                ),
+            },
         });
         live.shrink_worker = a.serve("shrink_worker", c).is_some();
         let p = pres("zswap_store");
-        live.store = a.serve("store", entry_exit("zswap_store", &p, prog::FENTRY_STORE, prog::FEXIT_STORE, None)).is_some();
+        live.store = a
+            .serve(
+                "store",
+                entry_exit(
+                    "zswap_store",
+                    &p,
+                    prog::FENTRY_STORE,
+                    prog::FEXIT_STORE,
+                    None,
+                ),
+            )
+            .is_some();
         let p = pres("zswap_shrinker_scan");
-        a.serve("context.shrinker", entry_exit("zswap_shrinker_scan", &p, prog::FENTRY_SHRINKER_SCAN, prog::FEXIT_SHRINKER_SCAN, None));
+        a.serve(
+            "context.shrinker",
+            entry_exit(
+                "zswap_shrinker_scan",
+                &p,
+                prog::FENTRY_SHRINKER_SCAN,
+                prog::FEXIT_SHRINKER_SCAN,
+                None,
+            ),
+        );
         let p = pres("user_proactive_reclaim");
-        a.serve("context.proactive_reclaim", entry_exit("user_proactive_reclaim", &p, prog::FENTRY_USER_RECLAIM, prog::FEXIT_USER_RECLAIM, None));
+        a.serve(
+            "context.proactive_reclaim",
+            entry_exit(
+                "user_proactive_reclaim",
+                &p,
+                prog::FENTRY_USER_RECLAIM,
+                prog::FEXIT_USER_RECLAIM,
+                None,
+            ),
+        );
 
         // shrink_memcg
         let p = pres("shrink_memcg");
         let hooks = a.serve(
             "shrink_memcg",
-            entry_exit("shrink_memcg", &p, prog::FENTRY_SHRINK_MEMCG, prog::FEXIT_SHRINK_MEMCG, Some((prog::KPROBE_SHRINK_MEMCG, prog::KRETPROBE_SHRINK_MEMCG))),
+            entry_exit(
+                "shrink_memcg",
+                &p,
+                prog::FENTRY_SHRINK_MEMCG,
+                prog::FEXIT_SHRINK_MEMCG,
+                Some((prog::KPROBE_SHRINK_MEMCG, prog::KRETPROBE_SHRINK_MEMCG)),
+            ),
         );
         live.shrink_memcg = hooks.is_some();
         live.shrink_memcg_ret_bytes = kbtf.func("shrink_memcg").is_some_and(|f| f.ret_size == 8);
         if opts.crosscheck {
             let fentry_won = matches!(hooks.as_deref(), Some([Hook::Fentry { .. }, ..]));
             let c = if !fentry_won {
-                Candidate { hooks: vec![], unusable: Some("cross-check needs fentry as the primary mechanism".into()) }
+                Candidate {
+                    hooks: vec![],
+                    unusable: Some("cross-check needs fentry as the primary mechanism".into()),
+                }
             } else {
-                Candidate { hooks: vec![Hook::Kprobe { prog: prog::KPROBE_SHRINK_MEMCG_XCHECK, func: "shrink_memcg".into() }], unusable: None }
+                Candidate {
+                    hooks: vec![Hook::Kprobe {
+                        prog: prog::KPROBE_SHRINK_MEMCG_XCHECK,
+                        func: "shrink_memcg".into(),
+                    }],
+                    unusable: None,
+                }
             };
             live.xcheck = a.serve("shrink_memcg.crosscheck", vec![c]).is_some();
         }
@@ -143,21 +231,60 @@ impl ProbeSession {
         let w = a.serve(
             "writeback.per_memcg",
             vec![
-                Candidate { hooks: vec![Hook::TpBtf { prog: prog::TP_BTF_MEMCG_EVENTS, tp: "count_memcg_events" }], unusable: None },
                 Candidate {
-                    hooks: vec![Hook::Tracepoint { prog: prog::TP_MEMCG_EVENTS, category: "memcg", name: "count_memcg_events" }],
+                    hooks: vec![Hook::TpBtf {
+                        prog: prog::TP_BTF_MEMCG_EVENTS,
+                        tp: "count_memcg_events",
+                    }],
+                    unusable: None,
+                },
+                Candidate {
+                    hooks: vec![Hook::Tracepoint {
+                        prog: prog::TP_MEMCG_EVENTS,
+                        category: "memcg",
+                        name: "count_memcg_events",
+                    }],
                     unusable: tp_field_check("memcg", "count_memcg_events", "item", 16),
                 },
             ],
         );
-        live.wb_per_memcg = w.map(|h| format!("{}:{} (ZSWPWB)", attach::mech_str(match &h[0] { Hook::TpBtf { .. } => Mechanism::TpBtf, _ => Mechanism::Tracepoint }), h[0].target()));
+        live.wb_per_memcg = w.map(|h| {
+            format!(
+                "{}:{} (ZSWPWB)",
+                attach::mech_str(match &h[0] {
+                    Hook::TpBtf { .. } => Mechanism::TpBtf,
+                    _ => Mechanism::Tracepoint,
+                }),
+                h[0].target()
+            )
+        });
         let p = pres("zswap_writeback_entry");
-        live.wb_entry = a.serve("writeback.entry", entry_exit("zswap_writeback_entry", &p, prog::FENTRY_WB_ENTRY, prog::FEXIT_WB_ENTRY, None)).is_some();
+        live.wb_entry = a
+            .serve(
+                "writeback.entry",
+                entry_exit(
+                    "zswap_writeback_entry",
+                    &p,
+                    prog::FENTRY_WB_ENTRY,
+                    prog::FEXIT_WB_ENTRY,
+                    None,
+                ),
+            )
+            .is_some();
         let p = pres("shrink_memcg_cb");
         live.lru_status = a
             .serve(
                 "writeback.lru_status",
-                entry_exit("shrink_memcg_cb", &p, prog::FENTRY_SHRINK_MEMCG_CB, prog::FEXIT_SHRINK_MEMCG_CB, Some((prog::KPROBE_SHRINK_MEMCG_CB, prog::KRETPROBE_SHRINK_MEMCG_CB))),
+                entry_exit(
+                    "shrink_memcg_cb",
+                    &p,
+                    prog::FENTRY_SHRINK_MEMCG_CB,
+                    prog::FEXIT_SHRINK_MEMCG_CB,
+                    Some((
+                        prog::KPROBE_SHRINK_MEMCG_CB,
+                        prog::KRETPROBE_SHRINK_MEMCG_CB,
+                    )),
+                ),
             )
             .is_some();
 
@@ -166,7 +293,13 @@ impl ProbeSession {
         for f in PROACTIVE_FUNCS {
             let p = pres(f);
             if p.in_btf || p.in_kallsyms {
-                cands.extend(entry_exit(f, &p, prog::FENTRY_PROACTIVE, prog::FEXIT_PROACTIVE, Some((prog::KPROBE_PROACTIVE, prog::KRETPROBE_PROACTIVE))));
+                cands.extend(entry_exit(
+                    f,
+                    &p,
+                    prog::FENTRY_PROACTIVE,
+                    prog::FEXIT_PROACTIVE,
+                    Some((prog::KPROBE_PROACTIVE, prog::KRETPROBE_PROACTIVE)),
+                ));
                 break;
             }
         }
@@ -180,7 +313,13 @@ impl ProbeSession {
         for f in CURSOR_FUNCS {
             let p = pres(f);
             if p.in_btf || p.in_kallsyms {
-                cands.extend(entry_exit(f, &p, prog::FENTRY_CURSOR_ITER, prog::FEXIT_CURSOR_ITER, None));
+                cands.extend(entry_exit(
+                    f,
+                    &p,
+                    prog::FENTRY_CURSOR_ITER,
+                    prog::FEXIT_CURSOR_ITER,
+                    None,
+                ));
                 break;
             }
         }
@@ -191,13 +330,27 @@ impl ProbeSession {
         if live.cursor_iter.is_some() {
             let p = pres("css_next_descendant_pre");
             let c = if p.in_btf && p.in_kallsyms {
-                Candidate { hooks: vec![Hook::Fentry { prog: prog::FENTRY_CURSOR_INNER, func: "css_next_descendant_pre".into() }], unusable: None }
+                Candidate {
+                    hooks: vec![Hook::Fentry {
+                        prog: prog::FENTRY_CURSOR_INNER,
+                        func: "css_next_descendant_pre".into(),
+                    }],
+                    unusable: None,
+                }
             } else {
-                Candidate { hooks: vec![], unusable: Some(format!("fentry css_next_descendant_pre: {}", p.describe())) }
+                Candidate {
+                    hooks: vec![],
+                    unusable: Some(format!("fentry css_next_descendant_pre: {}", p.describe())),
+                }
             };
             live.cursor_restarts = a.serve("cursor_iter.walk_steps", vec![c]).is_some();
         } else {
-            a.note("cursor_iter.walk_steps", Mechanism::None, String::new(), Some("no cursor iterator on this kernel".into()));
+            a.note(
+                "cursor_iter.walk_steps",
+                Mechanism::None,
+                String::new(),
+                Some("no cursor iterator on this kernel".into()),
+            );
         }
 
         // Cursor locks.
@@ -213,8 +366,29 @@ impl ProbeSession {
             Some((off, name)) => a.note("locks.per_memcg", Mechanism::Userspace, format!("btf:mem_cgroup.{name}@+{off:#x}, learnt from memcg pointers seen by the probes"), None),
             None => a.note("locks.per_memcg", Mechanism::None, String::new(), Some("struct mem_cgroup has no zswap cursor lock member in BTF (baseline, or a design without a per-memcg lock)".into())),
         }
+        for name in &opts.extra_locks {
+            match ksyms.addr(name) {
+                Some(addr) => {
+                    global_locks.push((addr, name.clone()));
+                    a.note(
+                        &format!("locks.extra.{name}"),
+                        Mechanism::Userspace,
+                        format!("kallsyms:{name}@{addr:#x}"),
+                        None,
+                    );
+                }
+                None => bail!(
+                    "--watch-lock {name}: no such symbol in /proc/kallsyms (static locks need CONFIG_KALLSYMS_ALL=y)"
+                ),
+            }
+        }
         if global_locks.is_empty() && g.cursor_lock.is_none() {
-            a.note("locks.contention", Mechanism::None, String::new(), Some("no cursor lock to watch on this kernel".into()));
+            a.note(
+                "locks.contention",
+                Mechanism::None,
+                String::new(),
+                Some("no cursor lock to watch on this kernel".into()),
+            );
         } else {
             live.locks = a
                 .serve(
@@ -222,15 +396,29 @@ impl ProbeSession {
                     vec![
                         Candidate {
                             hooks: vec![
-                                Hook::TpBtf { prog: prog::TP_BTF_CONTENTION_BEGIN, tp: "contention_begin" },
-                                Hook::TpBtf { prog: prog::TP_BTF_CONTENTION_END, tp: "contention_end" },
+                                Hook::TpBtf {
+                                    prog: prog::TP_BTF_CONTENTION_BEGIN,
+                                    tp: "contention_begin",
+                                },
+                                Hook::TpBtf {
+                                    prog: prog::TP_BTF_CONTENTION_END,
+                                    tp: "contention_end",
+                                },
                             ],
                             unusable: None,
                         },
                         Candidate {
                             hooks: vec![
-                                Hook::Tracepoint { prog: prog::TP_CONTENTION_BEGIN, category: "lock", name: "contention_begin" },
-                                Hook::Tracepoint { prog: prog::TP_CONTENTION_END, category: "lock", name: "contention_end" },
+                                Hook::Tracepoint {
+                                    prog: prog::TP_CONTENTION_BEGIN,
+                                    category: "lock",
+                                    name: "contention_begin",
+                                },
+                                Hook::Tracepoint {
+                                    prog: prog::TP_CONTENTION_END,
+                                    category: "lock",
+                                    name: "contention_end",
+                                },
                             ],
                             unusable: tp_field_check("lock", "contention_begin", "lock_addr", 8),
                         },
@@ -251,13 +439,33 @@ impl ProbeSession {
         let attached = std::mem::take(&mut a.attached);
         drop(a);
         if live.locks {
-            let mut map: aya::maps::HashMap<_, u64, LockInfo> = aya::maps::HashMap::try_from(ebpf.map_mut(names::WATCHED_LOCKS).context("WATCHED_LOCKS map")?)?;
+            let mut map: aya::maps::HashMap<_, u64, LockInfo> = aya::maps::HashMap::try_from(
+                ebpf.map_mut(names::WATCHED_LOCKS)
+                    .context("WATCHED_LOCKS map")?,
+            )?;
             for (addr, _) in &global_locks {
-                map.insert(addr, LockInfo { cgroup_id: 0, kind: lock_kind::GLOBAL, _pad: 0 }, 0)?;
+                map.insert(
+                    addr,
+                    LockInfo {
+                        cgroup_id: 0,
+                        kind: lock_kind::GLOBAL,
+                        _pad: 0,
+                    },
+                    0,
+                )?;
             }
         }
         let cg = cgroups::CgroupNames::scan(std::path::Path::new("/sys/fs/cgroup"));
-        Ok(ProbeSession { ebpf, plan, live, attached, ksyms, global_locks, cg, _stats: stats })
+        Ok(ProbeSession {
+            ebpf,
+            plan,
+            live,
+            attached,
+            ksyms,
+            global_locks,
+            cg,
+            _stats: stats,
+        })
     }
 
     /// The attach plan: metric -> mechanism + target, or unavailable with the reason.
@@ -281,7 +489,10 @@ impl ProbeSession {
             return Ok(None);
         }
         let c = read::counters(&self.ebpf)?;
-        Ok(Some((c[bench_common::counter::SHRINK_MEMCG_CALLS as usize], c[bench_common::counter::SHRINK_MEMCG_CALLS_XCHECK as usize])))
+        Ok(Some((
+            c[bench_common::counter::SHRINK_MEMCG_CALLS as usize],
+            c[bench_common::counter::SHRINK_MEMCG_CALLS_XCHECK as usize],
+        )))
     }
 }
 
@@ -295,22 +506,64 @@ impl Globals {
     fn resolve(b: &KernelBtf, k: &Kallsyms) -> Self {
         let mut v = vec![];
         let mut set = |n: &'static str, x: Option<u64>| v.push((n, x.unwrap_or(0)));
-        set(names::G_OFF_MEMCG_CSS, b.offset("mem_cgroup", &["css"]).ok());
-        set(names::G_OFF_CSS_CGROUP, b.offset("cgroup_subsys_state", &["cgroup"]).ok());
+        set(
+            names::G_OFF_MEMCG_CSS,
+            b.offset("mem_cgroup", &["css"]).ok(),
+        );
+        set(
+            names::G_OFF_CSS_CGROUP,
+            b.offset("cgroup_subsys_state", &["cgroup"]).ok(),
+        );
         set(names::G_OFF_CGROUP_KN, b.offset("cgroup", &["kn"]).ok());
         set(names::G_OFF_KN_ID, b.offset("kernfs_node", &["id"]).ok());
-        set(names::G_OFF_ENTRY_LRU, b.offset("zswap_entry", &["lru"]).ok());
-        set(names::G_OFF_ENTRY_LENGTH, b.offset("zswap_entry", &["length"]).ok());
+        set(
+            names::G_OFF_ENTRY_LRU,
+            b.offset("zswap_entry", &["lru"]).ok(),
+        );
+        set(
+            names::G_OFF_ENTRY_LENGTH,
+            b.offset("zswap_entry", &["length"]).ok(),
+        );
         let cursor_lock = b.memcg_cursor_lock().ok().flatten();
-        set(names::G_OFF_MEMCG_CURSOR_LOCK, cursor_lock.as_ref().map(|(o, _)| *o));
-        set(names::G_LEARN_MEMCG_LOCKS, Some(cursor_lock.is_some() as u64));
-        set(names::G_RET32_SHRINK_MEMCG, Some(b.func("shrink_memcg").is_none_or(|f| f.ret_size <= 4) as u64));
+        set(
+            names::G_OFF_MEMCG_CURSOR_LOCK,
+            cursor_lock.as_ref().map(|(o, _)| *o),
+        );
+        set(
+            names::G_LEARN_MEMCG_LOCKS,
+            Some(cursor_lock.is_some() as u64),
+        );
+        set(
+            names::G_RET32_SHRINK_MEMCG,
+            Some(b.func("shrink_memcg").is_none_or(|f| f.ret_size <= 4) as u64),
+        );
         let proactive_ret = PROACTIVE_FUNCS.iter().find_map(|f| b.func(f));
-        set(names::G_RET32_PROACTIVE, Some(proactive_ret.is_none_or(|f| f.ret_size <= 4) as u64));
-        set(names::G_ITEM_ZSWPOUT, b.enum_value("vm_event_item", "ZSWPOUT").ok().or(Some(u32::MAX as u64)));
-        set(names::G_ITEM_ZSWPIN, b.enum_value("vm_event_item", "ZSWPIN").ok().or(Some(u32::MAX as u64)));
-        set(names::G_ITEM_ZSWPWB, b.enum_value("vm_event_item", "ZSWPWB").ok().or(Some(u32::MAX as u64)));
-        set(names::G_LRU_REMOVED_RETRY, b.enum_value("lru_status", "LRU_REMOVED_RETRY").ok());
+        set(
+            names::G_RET32_PROACTIVE,
+            Some(proactive_ret.is_none_or(|f| f.ret_size <= 4) as u64),
+        );
+        set(
+            names::G_ITEM_ZSWPOUT,
+            b.enum_value("vm_event_item", "ZSWPOUT")
+                .ok()
+                .or(Some(u32::MAX as u64)),
+        );
+        set(
+            names::G_ITEM_ZSWPIN,
+            b.enum_value("vm_event_item", "ZSWPIN")
+                .ok()
+                .or(Some(u32::MAX as u64)),
+        );
+        set(
+            names::G_ITEM_ZSWPWB,
+            b.enum_value("vm_event_item", "ZSWPWB")
+                .ok()
+                .or(Some(u32::MAX as u64)),
+        );
+        set(
+            names::G_LRU_REMOVED_RETRY,
+            b.enum_value("lru_status", "LRU_REMOVED_RETRY").ok(),
+        );
         set(names::G_ADDR_ROOT_MEMCG_PTR, k.addr("root_mem_cgroup"));
         set(names::G_ADDR_SHRINK_WORKER, k.addr("shrink_worker"));
         Globals { v, cursor_lock }
@@ -325,10 +578,22 @@ impl Globals {
 /// running kernel's format file, and say so if they moved.
 fn tp_field_check(category: &str, name: &str, field: &str, offset: usize) -> Option<String> {
     let path = format!("/sys/kernel/tracing/events/{category}/{name}/format");
-    let text = match std::fs::read_to_string(&path).or_else(|_| std::fs::read_to_string(format!("/sys/kernel/debug/tracing/events/{category}/{name}/format"))) {
+    let text = match std::fs::read_to_string(&path).or_else(|_| {
+        std::fs::read_to_string(format!(
+            "/sys/kernel/debug/tracing/events/{category}/{name}/format"
+        ))
+    }) {
         Ok(t) => t,
         Err(e) => return Some(format!("tracepoint {category}:{name}: {path}: {e}")),
     };
-    let ok = text.lines().any(|l| l.contains(&format!(" {field};")) && l.contains(&format!("offset:{offset};")));
-    if ok { None } else { Some(format!("tracepoint {category}:{name}: field {field} is not at offset {offset} on this kernel")) }
+    let ok = text
+        .lines()
+        .any(|l| l.contains(&format!(" {field};")) && l.contains(&format!("offset:{offset};")));
+    if ok {
+        None
+    } else {
+        Some(format!(
+            "tracepoint {category}:{name}: field {field} is not at offset {offset} on this kernel"
+        ))
+    }
 }

@@ -6,22 +6,31 @@ use anyhow::{Context, Result};
 use aya::Ebpf;
 use aya::maps::{HashMap as AyaHashMap, MapData, PerCpuArray, PerCpuHashMap, StackTraceMap};
 use bench_common::{
-    HistKey, LockCallerKey, LockInfo, LockStat, MemcgCtxKey, MemcgEventKey, ProactiveStat, ShrinkStat, WbStat, counter, ctx, hist,
-    hist_id, lock_kind, names,
+    HistKey, LockCallerKey, LockInfo, LockStat, MemcgCtxKey, MemcgEventKey, ProactiveStat,
+    ShrinkStat, WbStat, counter, ctx, hist, hist_id, lock_kind, names,
 };
 use bench_results::schema::{
-    CursorIter, Histogram, LockCaller, LockKind, LockStats, MemcgCalls, MemcgProactive, MemcgWriteback, PagesBytes, ProactiveProbe,
-    Probes, SelfCost, ShrinkMemcg, ShrinkWorker, Store, Unit, Writeback,
+    CursorIter, Histogram, LockCaller, LockKind, LockStats, MemcgCalls, MemcgProactive,
+    MemcgWriteback, PagesBytes, ProactiveProbe, Probes, SelfCost, ShrinkMemcg, ShrinkWorker, Store,
+    Unit, Writeback,
 };
 
 use super::ProbeSession;
 
-fn percpu_hash<'a, K: aya::Pod, V: aya::Pod>(e: &'a Ebpf, name: &str) -> Result<PerCpuHashMap<&'a MapData, K, V>> {
-    PerCpuHashMap::try_from(e.map(name).with_context(|| format!("map {name}"))?).with_context(|| format!("map {name}"))
+fn percpu_hash<'a, K: aya::Pod, V: aya::Pod>(
+    e: &'a Ebpf,
+    name: &str,
+) -> Result<PerCpuHashMap<&'a MapData, K, V>> {
+    PerCpuHashMap::try_from(e.map(name).with_context(|| format!("map {name}"))?)
+        .with_context(|| format!("map {name}"))
 }
 
 /// Sum a per-CPU hash into a plain map with `add`.
-fn summed<K: aya::Pod + Eq + std::hash::Hash, V: aya::Pod + Default>(e: &Ebpf, name: &str, add: impl Fn(&mut V, &V)) -> Result<HashMap<K, V>> {
+fn summed<K: aya::Pod + Eq + std::hash::Hash, V: aya::Pod + Default>(
+    e: &Ebpf,
+    name: &str,
+    add: impl Fn(&mut V, &V),
+) -> Result<HashMap<K, V>> {
     let m = percpu_hash::<K, V>(e, name)?;
     let mut out: HashMap<K, V> = HashMap::new();
     for item in m.iter() {
@@ -35,7 +44,8 @@ fn summed<K: aya::Pod + Eq + std::hash::Hash, V: aya::Pod + Default>(e: &Ebpf, n
 }
 
 pub fn counters(e: &Ebpf) -> Result<Vec<u64>> {
-    let m: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(e.map(names::COUNTERS).context("COUNTERS")?)?;
+    let m: PerCpuArray<&MapData, u64> =
+        PerCpuArray::try_from(e.map(names::COUNTERS).context("COUNTERS")?)?;
     let mut out = vec![0u64; counter::LEN as usize];
     for (i, o) in out.iter_mut().enumerate() {
         *o = m.get(&(i as u32), 0)?.iter().sum();
@@ -49,7 +59,9 @@ fn histograms(e: &Ebpf) -> Result<HashMap<(u32, u64), Histogram>> {
     let mut dense: HashMap<(u32, u64), (Vec<u64>, u64, u64)> = HashMap::new();
     for item in m.iter() {
         let (k, vals) = item?;
-        let d = dense.entry((k.hist, k.id)).or_insert_with(|| (vec![0; hist::BUCKETS], 0, 0));
+        let d = dense
+            .entry((k.hist, k.id))
+            .or_insert_with(|| (vec![0; hist::BUCKETS], 0, 0));
         match k.bucket {
             hist::SUM_BUCKET => d.1 += vals.iter().sum::<u64>(),
             hist::MAX_BUCKET => d.2 = d.2.max(vals.iter().copied().max().unwrap_or(0)),
@@ -57,11 +69,25 @@ fn histograms(e: &Ebpf) -> Result<HashMap<(u32, u64), Histogram>> {
             _ => {}
         }
     }
-    let unit = |h: u32| if h == hist_id::SHRINK_WORKER_RUN || h == hist_id::LOCK_WAIT || h == hist_id::SHRINK_MEMCG_LAT || h == hist_id::PROACTIVE_LAT || h == hist_id::WRITEBACK_ENTRY_LAT { Unit::Ns } else { Unit::Bytes };
+    let unit = |h: u32| {
+        if h == hist_id::SHRINK_WORKER_RUN
+            || h == hist_id::LOCK_WAIT
+            || h == hist_id::SHRINK_MEMCG_LAT
+            || h == hist_id::PROACTIVE_LAT
+            || h == hist_id::WRITEBACK_ENTRY_LAT
+        {
+            Unit::Ns
+        } else {
+            Unit::Bytes
+        }
+    };
     Ok(dense
         .into_iter()
         .map(|((h, id), (d, sum, max))| {
-            let min = d.iter().position(|c| *c > 0).map_or(0, |i| hist::bucket_bounds(i as u32).0);
+            let min = d
+                .iter()
+                .position(|c| *c > 0)
+                .map_or(0, |i| hist::bucket_bounds(i as u32).0);
             ((h, id), Histogram::from_dense(unit(h), &d, sum, min, max))
         })
         .collect())
@@ -81,13 +107,30 @@ fn ret_name(r: i64) -> String {
 }
 
 /// Stack frames that only say "we were spinning": skipped so the first frame is the caller.
-const LOCK_FRAMES: &[&str] = &["queued_spin_lock_slowpath", "native_queued_spin_lock_slowpath", "_raw_spin_lock", "do_raw_spin_lock", "__lock_acquire", "lock_acquire", "__pv_queued_spin_lock_slowpath", "bpf_", "__bpf_trace", "__traceiter", "trace_contention"];
+const LOCK_FRAMES: &[&str] = &[
+    "queued_spin_lock_slowpath",
+    "native_queued_spin_lock_slowpath",
+    "_raw_spin_lock",
+    "do_raw_spin_lock",
+    "__lock_acquire",
+    "lock_acquire",
+    "__pv_queued_spin_lock_slowpath",
+    "bpf_",
+    "__bpf_trace",
+    "__traceiter",
+    "trace_contention",
+];
 
 pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
     let e = &s.ebpf;
     let c = counters(e)?;
     let hists = histograms(e)?;
-    let h = |id: u32, sub: u64, unit: Unit| hists.get(&(id, sub)).cloned().unwrap_or_else(|| Histogram::empty(unit));
+    let h = |id: u32, sub: u64, unit: Unit| {
+        hists
+            .get(&(id, sub))
+            .cloned()
+            .unwrap_or_else(|| Histogram::empty(unit))
+    };
     let live = s.live.clone();
     let mut probes = Probes::default();
 
@@ -106,9 +149,18 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
         let mut per: BTreeMap<u64, MemcgCalls> = BTreeMap::new();
         let mut by_caller: BTreeMap<String, u64> = BTreeMap::new();
         for (k, v) in &stats {
-            let caller = ctx::NAMES.get(k.ctx as usize).copied().unwrap_or("other").to_string();
+            let caller = ctx::NAMES
+                .get(k.ctx as usize)
+                .copied()
+                .unwrap_or("other")
+                .to_string();
             *by_caller.entry(caller.clone()).or_default() += v.calls;
-            let m = per.entry(k.cgroup_id).or_insert_with(|| MemcgCalls { cgroup: s.cg.name(k.cgroup_id), cgroup_id: k.cgroup_id, calls: 0, by_caller: BTreeMap::new() });
+            let m = per.entry(k.cgroup_id).or_insert_with(|| MemcgCalls {
+                cgroup: s.cg.name(k.cgroup_id),
+                cgroup_id: k.cgroup_id,
+                calls: 0,
+                by_caller: BTreeMap::new(),
+            });
             m.calls += v.calls;
             *m.by_caller.entry(caller).or_default() += v.calls;
         }
@@ -116,7 +168,9 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
             calls: c[counter::SHRINK_MEMCG_CALLS as usize],
             latency: h(hist_id::SHRINK_MEMCG_LAT, 0, Unit::Ns),
             returns: rets.iter().map(|(k, v)| (ret_name(*k), *v)).collect(),
-            bytes_returned: live.shrink_memcg_ret_bytes.then_some(c[counter::SHRINK_MEMCG_BYTES as usize]),
+            bytes_returned: live
+                .shrink_memcg_ret_bytes
+                .then_some(c[counter::SHRINK_MEMCG_BYTES as usize]),
             per_memcg: per.into_values().collect(),
             by_caller,
         });
@@ -130,16 +184,36 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
         })?;
         let mut per: BTreeMap<u64, (MemcgWriteback, u64)> = BTreeMap::new();
         for (k, v) in &wb {
-            let src = ctx::NAMES.get(k.ctx as usize).copied().unwrap_or("other").to_string();
+            let src = ctx::NAMES
+                .get(k.ctx as usize)
+                .copied()
+                .unwrap_or("other")
+                .to_string();
             let (m, known) = per.entry(k.cgroup_id).or_insert_with(|| {
-                (MemcgWriteback { cgroup: s.cg.name(k.cgroup_id), cgroup_id: k.cgroup_id, pages: 0, bytes: Some(0), by_source: BTreeMap::new() }, 0)
+                (
+                    MemcgWriteback {
+                        cgroup: s.cg.name(k.cgroup_id),
+                        cgroup_id: k.cgroup_id,
+                        pages: 0,
+                        bytes: Some(0),
+                        by_source: BTreeMap::new(),
+                    },
+                    0,
+                )
             });
             m.pages += v.pages;
             *known += v.pages_with_bytes;
             m.bytes = m.bytes.map(|b| b + v.bytes);
-            let e = m.by_source.entry(src).or_insert(PagesBytes { pages: 0, bytes: Some(0) });
+            let e = m.by_source.entry(src).or_insert(PagesBytes {
+                pages: 0,
+                bytes: Some(0),
+            });
             e.pages += v.pages;
-            e.bytes = if v.pages_with_bytes == v.pages { e.bytes.map(|b| b + v.bytes) } else { None };
+            e.bytes = if v.pages_with_bytes == v.pages {
+                e.bytes.map(|b| b + v.bytes)
+            } else {
+                None
+            };
         }
         let mut per_memcg = vec![];
         let (mut pages, mut bytes, mut complete) = (0, 0, true);
@@ -155,16 +229,27 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
         }
         let mut lru_status = BTreeMap::new();
         if live.lru_status {
-            let m: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(e.map(names::LRU_STATUS).context("LRU_STATUS")?)?;
+            let m: PerCpuArray<&MapData, u64> =
+                PerCpuArray::try_from(e.map(names::LRU_STATUS).context("LRU_STATUS")?)?;
             for i in 0..bench_common::LRU_STATUS_MAX {
                 let n: u64 = m.get(&i, 0)?.iter().sum();
                 if n > 0 {
-                    let name = live.lru_names.iter().find(|(_, v)| *v == i as u64).map_or(i.to_string(), |(n, _)| n.clone());
+                    let name = live
+                        .lru_names
+                        .iter()
+                        .find(|(_, v)| *v == i as u64)
+                        .map_or(i.to_string(), |(n, _)| n.clone());
                     lru_status.insert(name, n);
                 }
             }
         }
-        let bytes_from = if live.wb_entry { "fentry zswap_writeback_entry entry->length" } else if live.lru_status { "shrink_memcg_cb entry->length" } else { "none" };
+        let bytes_from = if live.wb_entry {
+            "fentry zswap_writeback_entry entry->length"
+        } else if live.lru_status {
+            "shrink_memcg_cb entry->length"
+        } else {
+            "none"
+        };
         probes.writeback = Some(Writeback {
             point: format!("pages: {point}; compressed bytes: {bytes_from}"),
             pages,
@@ -175,10 +260,16 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
     }
 
     if live.shrink_worker {
-        probes.shrink_worker = Some(ShrinkWorker { wakeups: c[counter::SHRINK_WORKER_WAKEUPS as usize], runtime: h(hist_id::SHRINK_WORKER_RUN, 0, Unit::Ns) });
+        probes.shrink_worker = Some(ShrinkWorker {
+            wakeups: c[counter::SHRINK_WORKER_WAKEUPS as usize],
+            runtime: h(hist_id::SHRINK_WORKER_RUN, 0, Unit::Ns),
+        });
     }
     if live.store {
-        probes.store = Some(Store { calls: c[counter::STORE_CALLS as usize], failures: c[counter::STORE_FAILURES as usize] });
+        probes.store = Some(Store {
+            calls: c[counter::STORE_CALLS as usize],
+            failures: c[counter::STORE_FAILURES as usize],
+        });
     }
 
     if live.proactive.is_some() {
@@ -200,14 +291,29 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
         let mut returns = BTreeMap::new();
         let mut per_memcg = vec![];
         for (id, p) in &st {
-            for (k, v) in [("0", p.ret_zero), ("-EAGAIN", p.ret_eagain), ("-EINTR", p.ret_eintr), ("-EINVAL", p.ret_einval), ("other", p.ret_other)] {
+            for (k, v) in [
+                ("0", p.ret_zero),
+                ("-EAGAIN", p.ret_eagain),
+                ("-EINTR", p.ret_eintr),
+                ("-EINVAL", p.ret_einval),
+                ("other", p.ret_other),
+            ] {
                 if v > 0 {
                     *returns.entry(k.to_string()).or_insert(0) += v;
                 }
             }
-            per_memcg.push(MemcgProactive { cgroup: s.cg.name(*id), cgroup_id: *id, calls: p.calls, written_bytes: 0 });
+            per_memcg.push(MemcgProactive {
+                cgroup: s.cg.name(*id),
+                cgroup_id: *id,
+                calls: p.calls,
+                written_bytes: 0,
+            });
         }
-        let written: u64 = wb.iter().filter(|(k, _)| k.ctx == ctx::PROACTIVE).map(|(_, v)| v.bytes).sum();
+        let written: u64 = wb
+            .iter()
+            .filter(|(k, _)| k.ctx == ctx::PROACTIVE)
+            .map(|(_, v)| v.bytes)
+            .sum();
         probes.proactive = Some(ProactiveProbe {
             calls: c[counter::PROACTIVE_CALLS as usize],
             requested_bytes: c[counter::PROACTIVE_REQ_BYTES as usize],
@@ -221,11 +327,20 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
     if let Some(f) = &live.cursor_iter {
         let calls = c[counter::CURSOR_ITER_CALLS as usize];
         let inner = c[counter::CURSOR_INNER_CALLS as usize];
-        probes.cursor_iter = Some(CursorIter { function: f.clone(), calls, restarts: if live.cursor_restarts { inner.saturating_sub(calls) } else { 0 } });
+        probes.cursor_iter = Some(CursorIter {
+            function: f.clone(),
+            calls,
+            restarts: if live.cursor_restarts {
+                inner.saturating_sub(calls)
+            } else {
+                0
+            },
+        });
     }
 
     if live.locks {
-        let watched: AyaHashMap<&MapData, u64, LockInfo> = AyaHashMap::try_from(e.map(names::WATCHED_LOCKS).context("WATCHED_LOCKS")?)?;
+        let watched: AyaHashMap<&MapData, u64, LockInfo> =
+            AyaHashMap::try_from(e.map(names::WATCHED_LOCKS).context("WATCHED_LOCKS")?)?;
         let mut info: HashMap<u64, LockInfo> = HashMap::new();
         for item in watched.iter() {
             let (k, v) = item?;
@@ -238,18 +353,27 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
         };
         let stats = summed::<u64, LockStat>(e, names::LOCK_STATS, add)?;
         let callers = summed::<LockCallerKey, LockStat>(e, names::LOCK_CALLERS, add)?;
-        let stacks: StackTraceMap<&MapData> = StackTraceMap::try_from(e.map(names::STACKS).context("STACKS")?)?;
+        let stacks: StackTraceMap<&MapData> =
+            StackTraceMap::try_from(e.map(names::STACKS).context("STACKS")?)?;
         let mut locks = vec![];
         // Every watched global lock is listed even with zero contention: "0 contended" is a
         // measurement there. Per-memcg locks are listed once seen contended.
         let mut addrs: Vec<u64> = s.global_locks.iter().map(|(a, _)| *a).collect();
-        addrs.extend(stats.keys().filter(|a| !addrs.contains(a)).copied().collect::<Vec<_>>());
+        addrs.extend(
+            stats
+                .keys()
+                .filter(|a| !addrs.contains(a))
+                .copied()
+                .collect::<Vec<_>>(),
+        );
         for addr in addrs {
             let st = stats.get(&addr).copied().unwrap_or_default();
             let li = info.get(&addr).copied().unwrap_or_default();
             let (name, kind) = match s.global_locks.iter().find(|(a, _)| *a == addr) {
                 Some((_, n)) => (n.clone(), LockKind::Global),
-                None if li.kind == lock_kind::PER_MEMCG => (s.cg.name(li.cgroup_id), LockKind::PerMemcg),
+                None if li.kind == lock_kind::PER_MEMCG => {
+                    (s.cg.name(li.cgroup_id), LockKind::PerMemcg)
+                }
                 None => (format!("{addr:#x}"), LockKind::Global),
             };
             let mut cl: Vec<LockCaller> = callers
@@ -270,7 +394,11 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
                             Err(_) => vec!["(stack evicted)".to_string()],
                         }
                     };
-                    LockCaller { stack, contended: v.contended, total_wait_ns: v.total_wait_ns }
+                    LockCaller {
+                        stack,
+                        contended: v.contended,
+                        total_wait_ns: v.total_wait_ns,
+                    }
                 })
                 .collect();
             cl.sort_by(|a, b| b.total_wait_ns.cmp(&a.total_wait_ns));
@@ -293,7 +421,11 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
     for name in s.attached.iter() {
         if let Some(p) = e.program(name) {
             if let Ok(i) = p.info() {
-                probes.self_cost.push(SelfCost { program: name.to_string(), run_count: i.run_count(), run_time_ns: i.run_time().as_nanos() as u64 });
+                probes.self_cost.push(SelfCost {
+                    program: name.to_string(),
+                    run_count: i.run_count(),
+                    run_time_ns: i.run_time().as_nanos() as u64,
+                });
             }
         }
     }

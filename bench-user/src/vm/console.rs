@@ -58,7 +58,8 @@ mod tests {
 [   12.345686] kworker/u8:2/45 is trying to acquire lock:
 [   12.345688] ffffffff8263ab08 (zswap_shrink_lock){+.+.}-{2:2}, at: shrink_worker+0x5a/0x1d0";
 
-    const OOPS: &str = "[   20.100000] BUG: kernel NULL pointer dereference, address: 0000000000000008
+    const OOPS: &str =
+        "[   20.100000] BUG: kernel NULL pointer dereference, address: 0000000000000008
 [   20.100010] #PF: supervisor read access in kernel mode
 [   20.100020] Oops: Oops: 0000 [#1] SMP NOPTI
 [   20.100030] RIP: 0010:zswap_mem_cgroup_iter+0x2a/0x90";
@@ -78,7 +79,10 @@ mod tests {
     fn lockdep_splat_is_reported() {
         let p = problems(LOCKDEP);
         assert_eq!(p.len(), 1);
-        assert!(p[0].starts_with("WARNING: WARNING: possible circular"), "{p:?}");
+        assert!(
+            p[0].starts_with("WARNING: WARNING: possible circular"),
+            "{p:?}"
+        );
     }
 
     #[test]

@@ -31,11 +31,16 @@ fn mount(src: &str, target: &str, fstype: &str, data: Option<&str>) -> Result<()
             c(target).as_ptr(),
             c(fstype).as_ptr(),
             0,
-            data_c.as_ref().map_or(std::ptr::null(), |d| d.as_ptr() as *const libc::c_void),
+            data_c
+                .as_ref()
+                .map_or(std::ptr::null(), |d| d.as_ptr() as *const libc::c_void),
         )
     };
     if r != 0 {
-        return Err(format!("mount {fstype} on {target}: {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "mount {fstype} on {target}: {}",
+            std::io::Error::last_os_error()
+        ));
     }
     Ok(())
 }
@@ -46,7 +51,10 @@ pub fn is_guest_init() -> bool {
 }
 
 pub fn main() -> ! {
-    let mut con = std::fs::OpenOptions::new().write(true).open("/dev/console").ok();
+    let mut con = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/console")
+        .ok();
     let mut say = |m: &str| {
         if let Some(c) = con.as_mut() {
             let _ = writeln!(c, "zswap-bench-init: {m}");
@@ -71,7 +79,11 @@ pub fn main() -> ! {
     }
     let _ = mount("devpts", "/dev/pts", "devpts", None);
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
-    let ctl = cmdline.split_whitespace().find_map(|w| w.strip_prefix(CTL_PARAM)).unwrap_or("").to_string();
+    let ctl = cmdline
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(CTL_PARAM))
+        .unwrap_or("")
+        .to_string();
     let status = run(&ctl, &mut say);
     if !ctl.is_empty() {
         let _ = std::fs::write(Path::new(&ctl).join("status"), format!("{status}\n"));
@@ -92,7 +104,10 @@ fn run(ctl: &str, say: &mut dyn FnMut(&str)) -> i32 {
     }
     // Read the spec from the read-only root before /tmp gets its own tmpfs (the host's ctl
     // directory usually lives in /tmp); the writable shares are mounted afterwards.
-    let spec: Spec = match std::fs::read(Path::new(ctl).join("spec.json")).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string())) {
+    let spec: Spec = match std::fs::read(Path::new(ctl).join("spec.json"))
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
         Ok(s) => s,
         Err(e) => {
             say(&format!("reading {ctl}/spec.json: {e}"));
@@ -104,13 +119,25 @@ fn run(ctl: &str, say: &mut dyn FnMut(&str)) -> i32 {
     let _ = mount("ztmp", "/run/zb-tmp", "tmpfs", None);
     let _ = std::fs::create_dir_all("/run/zb-tmp/u");
     let _ = std::fs::create_dir_all("/run/zb-tmp/w");
-    if mount("overlay", "/tmp", "overlay", Some("lowerdir=/tmp,upperdir=/run/zb-tmp/u,workdir=/run/zb-tmp/w")).is_err() {
+    if mount(
+        "overlay",
+        "/tmp",
+        "overlay",
+        Some("lowerdir=/tmp,upperdir=/run/zb-tmp/u,workdir=/run/zb-tmp/w"),
+    )
+    .is_err()
+    {
         if let Err(e) = mount("tmp", "/tmp", "tmpfs", None) {
             say(&e);
         }
     }
     for (tag, path) in &spec.shares {
-        if let Err(e) = mount(tag, path, "9p", Some("trans=virtio,version=9p2000.L,msize=262144,cache=none")) {
+        if let Err(e) = mount(
+            tag,
+            path,
+            "9p",
+            Some("trans=virtio,version=9p2000.L,msize=262144,cache=none"),
+        ) {
             say(&e);
             return 125;
         }

@@ -69,17 +69,29 @@ impl GuestOutcome {
     /// Err with the reason if the run cannot be trusted (non-zero, timeout, kernel trouble).
     pub fn ok(&self) -> Result<()> {
         if self.timed_out {
-            bail!("guest killed after the timeout; console log: {}", self.log.display());
+            bail!(
+                "guest killed after the timeout; console log: {}",
+                self.log.display()
+            );
         }
         if !self.problems.is_empty() {
             bail!(
                 "kernel reported problems during the run (see {}):\n  {}",
                 self.log.display(),
-                self.problems.iter().take(10).cloned().collect::<Vec<_>>().join("\n  ")
+                self.problems
+                    .iter()
+                    .take(10)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n  ")
             );
         }
         if self.exit_code != 0 {
-            bail!("guest command exited with status {}; console log: {}", self.exit_code, self.log.display());
+            bail!(
+                "guest command exited with status {}; console log: {}",
+                self.exit_code,
+                self.log.display()
+            );
         }
         Ok(())
     }
@@ -96,19 +108,33 @@ fn qemu_binary() -> Result<PathBuf> {
 pub fn choose_accel(want: Accel) -> Result<&'static str> {
     let dev = Path::new("/dev/kvm").exists();
     let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let hw = cpu.lines().any(|l| l.starts_with("flags") && (l.contains(" vmx") || l.contains(" svm")));
+    let hw = cpu
+        .lines()
+        .any(|l| l.starts_with("flags") && (l.contains(" vmx") || l.contains(" svm")));
     match want {
         Accel::Tcg => Ok("tcg"),
-        Accel::Kvm if !dev => bail!("--accel kvm: /dev/kvm does not exist; fix: load kvm_intel/kvm_amd, or use --accel tcg"),
-        Accel::Kvm if !hw => bail!("--accel kvm: the CPU has no vmx/svm flag (nested virtualisation off), so KVM would abort or crawl; fix: use --accel tcg or auto"),
+        Accel::Kvm if !dev => bail!(
+            "--accel kvm: /dev/kvm does not exist; fix: load kvm_intel/kvm_amd, or use --accel tcg"
+        ),
+        Accel::Kvm if !hw => bail!(
+            "--accel kvm: the CPU has no vmx/svm flag (nested virtualisation off), so KVM would abort or crawl; fix: use --accel tcg or auto"
+        ),
         Accel::Kvm => Ok("kvm"),
-        Accel::Auto => Ok(if dev && hw && kvm_usable() { "kvm" } else { "tcg" }),
+        Accel::Auto => Ok(if dev && hw && kvm_usable() {
+            "kvm"
+        } else {
+            "tcg"
+        }),
     }
 }
 
 /// Can we open /dev/kvm and create a VM? (Cheap stand-in for a probe boot.)
 fn kvm_usable() -> bool {
-    let Ok(f) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm") else {
+    let Ok(f) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+    else {
         return false;
     };
     use std::os::fd::AsRawFd;
@@ -131,7 +157,9 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     }
     let k = kernel::resolve_bootable(&req.kernel)?;
     let exe = std::env::current_exe()?.canonicalize()?;
-    let ctl = tempfile::Builder::new().prefix("zswap-bench-vm.").tempdir_in(std::env::temp_dir())?;
+    let ctl = tempfile::Builder::new()
+        .prefix("zswap-bench-vm.")
+        .tempdir_in(std::env::temp_dir())?;
     let ctl_path = ctl.path().canonicalize()?;
     let swap_img = ctl_path.join("swap.img");
     std::fs::File::create(&swap_img)?.set_len(req.swap)?; // sparse
@@ -147,12 +175,21 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     };
     let cwd = std::env::current_dir()?.display().to_string();
     let mut env: Vec<(String, String)> = vec![
-        ("PATH".into(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()),
+        (
+            "PATH".into(),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        ),
         ("HOME".into(), "/root".into()),
         ("TERM".into(), "dumb".into()),
         ("ZSWAP_BENCH_IN_GUEST".into(), "1".into()),
-        ("ZSWAP_BENCH_ROOT".into(), crate::paths::repo_root().display().to_string()),
-        ("ZSWAP_BENCH_CACHE".into(), crate::paths::cache_dir().display().to_string()),
+        (
+            "ZSWAP_BENCH_ROOT".into(),
+            crate::paths::repo_root().display().to_string(),
+        ),
+        (
+            "ZSWAP_BENCH_CACHE".into(),
+            crate::paths::cache_dir().display().to_string(),
+        ),
         ("ZSWAP_BENCH_KERNEL".into(), k.name.clone()),
         ("ZSWAP_BENCH_KERNEL_KEY".into(), k.key.clone()),
         ("ZSWAP_BENCH_ACCEL".into(), accel.into()),
@@ -162,15 +199,24 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
             env.push((key.into(), v));
         }
     }
-    let spec = init::Spec { command: req.command.clone(), cwd, env, shares: shares.clone() };
+    let spec = init::Spec {
+        command: req.command.clone(),
+        cwd,
+        env,
+        shares: shares.clone(),
+    };
     std::fs::write(ctl_path.join("spec.json"), serde_json::to_vec(&spec)?)?;
     // The console log outlives the run (the ctl dir does not): next to the output, else in
     // the cache's log directory.
     let log = req.log.clone().unwrap_or_else(|| match &out_dir {
         Some(d) => d.join("console.log"),
         None => {
-            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            crate::paths::cache_dir().join("logs").join(format!("vm-{t}-{}.log", std::process::id()))
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            crate::paths::cache_dir()
+                .join("logs")
+                .join(format!("vm-{t}-{}.log", std::process::id()))
         }
     });
     if let Some(p) = log.parent() {
@@ -186,22 +232,63 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     let mut cmd = Command::new(&qemu);
     cmd.args(["-accel", accel]);
     cmd.args(["-cpu", if accel == "kvm" { "host" } else { "max" }]);
-    cmd.args(["-smp", &req.cpus.to_string(), "-m", &format!("{}M", req.mem >> 20)]);
+    cmd.args([
+        "-smp",
+        &req.cpus.to_string(),
+        "-m",
+        &format!("{}M", req.mem >> 20),
+    ]);
     cmd.args(["-nographic", "-no-reboot", "-nodefaults"]);
-    cmd.args(["-chardev", &format!("file,id=con,path={}", log.display()), "-serial", "chardev:con"]);
-    cmd.args(["-chardev", "stdio,id=out,signal=off", "-device", "virtio-serial-pci", "-device", "virtconsole,chardev=out"]);
-    cmd.args(["-fsdev", "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap"]);
+    cmd.args([
+        "-chardev",
+        &format!("file,id=con,path={}", log.display()),
+        "-serial",
+        "chardev:con",
+    ]);
+    cmd.args([
+        "-chardev",
+        "stdio,id=out,signal=off",
+        "-device",
+        "virtio-serial-pci",
+        "-device",
+        "virtconsole,chardev=out",
+    ]);
+    cmd.args([
+        "-fsdev",
+        "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap",
+    ]);
     cmd.args(["-device", "virtio-9p-pci,fsdev=root,mount_tag=/dev/root"]);
     for (tag, path) in &shares {
-        cmd.args(["-fsdev", &format!("local,id={tag},path={path},security_model=none,multidevs=remap")]);
-        cmd.args(["-device", &format!("virtio-9p-pci,fsdev={tag},mount_tag={tag}")]);
+        cmd.args([
+            "-fsdev",
+            &format!("local,id={tag},path={path},security_model=none,multidevs=remap"),
+        ]);
+        cmd.args([
+            "-device",
+            &format!("virtio-9p-pci,fsdev={tag},mount_tag={tag}"),
+        ]);
     }
-    cmd.args(["-drive", &format!("file={},format=raw,if=virtio,cache=unsafe", swap_img.display())]);
-    cmd.args(["-kernel", &k.bzimage.display().to_string(), "-append", &append]);
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args([
+        "-drive",
+        &format!(
+            "file={},format=raw,if=virtio,cache=unsafe",
+            swap_img.display()
+        ),
+    ]);
+    cmd.args([
+        "-kernel",
+        &k.bzimage.display().to_string(),
+        "-append",
+        &append,
+    ]);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     log::debug!("{cmd:?}");
     let t0 = Instant::now();
-    let mut child = cmd.spawn().with_context(|| format!("starting {}", qemu.display()))?;
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", qemu.display()))?;
     let stdout = child.stdout.take().unwrap();
     let echo = req.echo;
     let reader = std::thread::spawn(move || {
@@ -248,7 +335,9 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     let qemu_err = err_reader.join().unwrap_or_default();
     let console = std::fs::read_to_string(&log).unwrap_or_default();
     let problems = console::problems(&console);
-    let code = std::fs::read_to_string(ctl_path.join("status")).ok().and_then(|s| s.trim().parse::<i32>().ok());
+    let code = std::fs::read_to_string(ctl_path.join("status"))
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok());
     let exit_code = match code {
         Some(c) => c,
         None if timed_out => 124,
@@ -293,14 +382,23 @@ pub fn run_cli(a: &VmArgs) -> Result<ExitCode> {
         "zswap-bench vm: kernel {} ({}), {} in {:.1}s, exit {}{}; console log {}",
         out.kernel.name,
         out.accel,
-        if out.timed_out { "TIMED OUT" } else { "finished" },
+        if out.timed_out {
+            "TIMED OUT"
+        } else {
+            "finished"
+        },
         out.wall.as_secs_f64(),
         out.exit_code,
-        out.boot_to_command.map(|d| format!(", first output after {:.1}s", d.as_secs_f64())).unwrap_or_default(),
+        out.boot_to_command
+            .map(|d| format!(", first output after {:.1}s", d.as_secs_f64()))
+            .unwrap_or_default(),
         out.log.display()
     );
     if out.timed_out {
-        eprintln!("zswap-bench vm: error: guest exceeded --timeout {:?} and was killed", a.timeout);
+        eprintln!(
+            "zswap-bench vm: error: guest exceeded --timeout {:?} and was killed",
+            a.timeout
+        );
         return Ok(ExitCode::from(124));
     }
     if !out.problems.is_empty() {
@@ -308,7 +406,11 @@ pub fn run_cli(a: &VmArgs) -> Result<ExitCode> {
         for p in out.problems.iter().take(10) {
             eprintln!("  {p}");
         }
-        return Ok(ExitCode::from(if out.exit_code == 0 { 1 } else { out.exit_code.clamp(1, 255) as u8 }));
+        return Ok(ExitCode::from(if out.exit_code == 0 {
+            1
+        } else {
+            out.exit_code.clamp(1, 255) as u8
+        }));
     }
     Ok(ExitCode::from(out.exit_code.clamp(0, 255) as u8))
 }

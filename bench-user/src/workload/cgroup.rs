@@ -55,7 +55,11 @@ impl Tree {
     }
 
     pub fn dir(&self, rel: &str) -> PathBuf {
-        if rel.is_empty() { self.root.clone() } else { self.root.join(rel) }
+        if rel.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(rel)
+        }
     }
 
     /// Path as the kernel and the probes name it: relative to the cgroup mount, leading '/'.
@@ -68,7 +72,11 @@ impl Tree {
     /// Creates the root and every memcg (parents first), enabling the memory controller for
     /// children and writing the limits. `before_create` is called with each directory before it
     /// is created (the state file records it first).
-    pub fn create(&self, memcgs: &[MemcgNode], before_create: &mut dyn FnMut(&Path) -> Result<()>) -> Result<()> {
+    pub fn create(
+        &self,
+        memcgs: &[MemcgNode],
+        before_create: &mut dyn FnMut(&Path) -> Result<()>,
+    ) -> Result<()> {
         enable_memory(&self.mount)?;
         before_create(&self.root)?;
         std::fs::create_dir(&self.root).map_err(|e| ctx(&self.root, "creating cgroup", e))?;
@@ -100,10 +108,26 @@ impl Tree {
 /// for a non-default value (e.g. memory.zswap.max on a kernel without zswap memcg support).
 pub fn set_limits(dir: &Path, m: &MemcgNode) -> Result<()> {
     let items: [(&str, String, bool); 4] = [
-        ("memory.max", m.memory_max.to_cgroup(), m.memory_max != Limit::Max),
-        ("memory.high", m.memory_high.to_cgroup(), m.memory_high != Limit::Max),
-        ("memory.zswap.max", m.zswap_max.to_cgroup(), m.zswap_max != Limit::Max),
-        ("memory.zswap.writeback", if m.zswap_writeback { "1" } else { "0" }.into(), !m.zswap_writeback),
+        (
+            "memory.max",
+            m.memory_max.to_cgroup(),
+            m.memory_max != Limit::Max,
+        ),
+        (
+            "memory.high",
+            m.memory_high.to_cgroup(),
+            m.memory_high != Limit::Max,
+        ),
+        (
+            "memory.zswap.max",
+            m.zswap_max.to_cgroup(),
+            m.zswap_max != Limit::Max,
+        ),
+        (
+            "memory.zswap.writeback",
+            if m.zswap_writeback { "1" } else { "0" }.into(),
+            !m.zswap_writeback,
+        ),
     ];
     for (file, value, required) in items {
         let p = dir.join(file);
@@ -129,7 +153,12 @@ pub fn enable_memory(dir: &Path) -> Result<()> {
 /// Directories to remove, deepest first (children before parents), so each rmdir finds its
 /// directory empty of child cgroups.
 pub fn removal_order(mut dirs: Vec<PathBuf>) -> Vec<PathBuf> {
-    dirs.sort_by(|a, b| b.components().count().cmp(&a.components().count()).then_with(|| b.cmp(a)));
+    dirs.sort_by(|a, b| {
+        b.components()
+            .count()
+            .cmp(&a.components().count())
+            .then_with(|| b.cmp(a))
+    });
     dirs.dedup();
     dirs
 }
@@ -188,7 +217,10 @@ fn kill_all(dir: &Path) {
         return;
     }
     if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
-        for pid in procs.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+        for pid in procs
+            .split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+        {
             // SAFETY: plain kill(2) on a pid read from the cgroup; no memory is touched.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
@@ -202,7 +234,13 @@ mod tests {
     #[test]
     fn removal_is_bottom_up() {
         let r = PathBuf::from("/cg/zb");
-        let order = removal_order(vec![r.clone(), r.join("p"), r.join("p/c1"), r.join("p/c2"), r.join("q")]);
+        let order = removal_order(vec![
+            r.clone(),
+            r.join("p"),
+            r.join("p/c1"),
+            r.join("p/c2"),
+            r.join("q"),
+        ]);
         let pos = |p: &PathBuf| order.iter().position(|x| x == p).unwrap();
         assert!(pos(&r.join("p/c1")) < pos(&r.join("p")));
         assert!(pos(&r.join("p/c2")) < pos(&r.join("p")));
@@ -214,7 +252,10 @@ mod tests {
     fn tree_paths_and_creation_on_a_plain_directory() {
         let tmp = tempfile::tempdir().unwrap();
         let t = Tree::new(tmp.path(), "x1");
-        assert_eq!(t.cgroup_path("parent/child1"), "/zswap-bench-x1/parent/child1");
+        assert_eq!(
+            t.cgroup_path("parent/child1"),
+            "/zswap-bench-x1/parent/child1"
+        );
         assert_eq!(t.cgroup_path(""), "/zswap-bench-x1");
         let node = |path: &str, kids: bool, max: Limit| MemcgNode {
             path: path.into(),
@@ -237,7 +278,10 @@ mod tests {
             .unwrap_err();
         assert_eq!(seen, vec![t.root.clone()]);
         // The run root has no control files on a plain directory: the error names the file.
-        assert!(format!("{err:#}").contains("cgroup.subtree_control"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("cgroup.subtree_control"),
+            "{err:#}"
+        );
         assert!(t.root.is_dir());
     }
 

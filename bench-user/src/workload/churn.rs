@@ -2,7 +2,6 @@
 //! size, each churned memcg first gets data pushed into zswap (a helper process allocates in it,
 //! memory.reclaim pushes it out, the helper steps back to its home memcg), so the removal goes
 //! through zswap's offline cleanup with entries still charged to the dying memcg.
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -10,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use super::cgroup::{Tree, enable_memory};
-use super::memory::{WorkerPool, hcmd};
+use super::memory::{Shared, hcmd, helper_cmd};
 use super::{Stop, write_ctl};
 
 /// Name of the leaf the helpers live in between cycles.
@@ -20,6 +19,9 @@ pub const HOME: &str = "churn-home";
 pub struct ChurnStats {
     pub cycles: AtomicU64,
     pub errors: AtomicU64,
+    /// (cgroup id = directory inode, cgroup path) of every churned memcg, so probe counts
+    /// keyed by the id of a memcg that no longer exists can still be named.
+    pub names: std::sync::Mutex<Vec<(u64, String)>>,
 }
 
 #[derive(Debug, Clone)]
@@ -28,8 +30,8 @@ pub struct ChurnJob {
     pub rate: f64,
     pub live: u32,
     pub size: u64,
-    /// Pool slot of each helper (one per live memcg), when size > 0.
-    pub helpers: Vec<usize>,
+    /// (pool slot, pid) of each helper (one per live memcg), when size > 0.
+    pub helpers: Vec<(usize, i32)>,
 }
 
 /// Name of the `n`-th churned memcg.
@@ -48,9 +50,15 @@ pub fn setup(tree: &Tree, job: &ChurnJob) -> Result<()> {
 }
 
 /// Runs cycles until stopped; every problem is counted and the first few are returned.
-pub fn run(tree: &Tree, pool: Option<&WorkerPool>, job: &ChurnJob, stop: &Stop, stats: &Arc<ChurnStats>) -> Vec<String> {
+pub fn run(
+    tree: &Tree,
+    pool: Option<&Shared>,
+    job: &ChurnJob,
+    stop: &Stop,
+    stats: &Arc<ChurnStats>,
+) -> Vec<String> {
     let mut problems = Vec::new();
-    let mut note = |p: String, problems: &mut Vec<String>| {
+    let note = |p: String, problems: &mut Vec<String>| {
         stats.errors.fetch_add(1, Ordering::Relaxed);
         if problems.len() < 10 {
             problems.push(p);
@@ -71,8 +79,8 @@ pub fn run(tree: &Tree, pool: Option<&WorkerPool>, job: &ChurnJob, stop: &Stop, 
                 if let Err(e) = std::fs::remove_dir(tree.dir(&old)) {
                     note(format!("rmdir {old}: {e}"), &mut problems);
                 }
-                if let Some((p, i)) = helper {
-                    if let Err(e) = p.helper_cmd(i, hcmd::FREE, Duration::from_secs(30)) {
+                if let Some((sh, (i, _))) = helper {
+                    if let Err(e) = helper_cmd(sh, i, hcmd::FREE, Duration::from_secs(30)) {
                         note(format!("{e:#}"), &mut problems);
                     }
                 }
@@ -84,12 +92,16 @@ pub fn run(tree: &Tree, pool: Option<&WorkerPool>, job: &ChurnJob, stop: &Stop, 
                 note(format!("mkdir {name}: {e}"), &mut problems);
                 continue;
             }
+            if let Ok(md) = std::fs::metadata(&dir) {
+                use std::os::unix::fs::MetadataExt;
+                let mut names = stats.names.lock().unwrap_or_else(|e| e.into_inner());
+                names.push((md.ino(), tree.cgroup_path(&name)));
+            }
             let _ = write_ctl(&dir.join("memory.zswap.writeback"), "1");
-            if let Some((p, i)) = helper {
-                let pid = p.pids[i];
+            if let Some((sh, (i, pid))) = helper {
                 let r = tree
                     .move_pid(&name, pid)
-                    .and_then(|_| p.helper_cmd(i, hcmd::ALLOC, Duration::from_secs(30)))
+                    .and_then(|_| helper_cmd(sh, i, hcmd::ALLOC, Duration::from_secs(30)))
                     .and_then(|_| {
                         // EAGAIN (not all of it reclaimed) is fine: some data is in zswap.
                         let _ = write_ctl(&dir.join("memory.reclaim"), &job.size.to_string());
@@ -115,8 +127,8 @@ pub fn run(tree: &Tree, pool: Option<&WorkerPool>, job: &ChurnJob, stop: &Stop, 
     // Leave no churned memcg behind (the tree removal would get them too).
     for (k, s) in slots.iter_mut().enumerate() {
         if let Some(old) = s.take() {
-            if let Some((p, i)) = pool.zip(job.helpers.get(k).copied()) {
-                let _ = tree.move_pid(&home, p.pids[i]);
+            if let Some((_, (_, pid))) = pool.zip(job.helpers.get(k).copied()) {
+                let _ = tree.move_pid(&home, pid);
             }
             let _ = std::fs::remove_dir(tree.dir(&old));
         }
@@ -124,10 +136,19 @@ pub fn run(tree: &Tree, pool: Option<&WorkerPool>, job: &ChurnJob, stop: &Stop, 
     problems
 }
 
-/// Directories of churned memcgs currently present (for tests and the final check).
-pub fn present(tree: &Tree, parent: &str) -> Vec<PathBuf> {
+/// Directories of churned memcgs currently present.
+#[cfg(test)]
+pub fn present(tree: &Tree, parent: &str) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(tree.dir(parent))
-        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("churn-") && n != HOME)).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("churn-") && n != HOME)
+                })
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -141,7 +162,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let tree = Tree::new(tmp.path(), "t");
         std::fs::create_dir_all(tree.dir("churn")).unwrap();
-        let job = ChurnJob { parent: "churn".into(), rate: 200.0, live: 3, size: 0, helpers: vec![] };
+        let job = ChurnJob {
+            parent: "churn".into(),
+            rate: 200.0,
+            live: 3,
+            size: 0,
+            helpers: vec![],
+        };
         let stop = Stop::new();
         let stats = Arc::new(ChurnStats::default());
         let (t2, s2, st2, j2) = (tree.clone(), stop.clone(), stats.clone(), job.clone());
@@ -153,7 +180,13 @@ mod tests {
         assert!(problems.is_empty(), "{problems:?}");
         let cycles = stats.cycles.load(Ordering::Relaxed);
         assert!(cycles >= 10, "{cycles}");
-        assert!(present(&tree, "churn").is_empty(), "all churned memcgs removed at the end");
+        let names = stats.names.lock().unwrap();
+        assert_eq!(names.len() as u64, cycles);
+        assert_eq!(names[0].1, "/zswap-bench-t/churn/churn-1");
+        assert!(
+            present(&tree, "churn").is_empty(),
+            "all churned memcgs removed at the end"
+        );
         assert_eq!(churn_name("p", 7), "p/churn-7");
     }
 }

@@ -63,7 +63,10 @@ pub fn read_dir_values(dir: &Path) -> BTreeMap<String, String> {
         for e in rd.flatten() {
             if e.file_type().is_ok_and(|t| t.is_file()) {
                 if let Ok(v) = std::fs::read_to_string(e.path()) {
-                    m.insert(e.file_name().to_string_lossy().into_owned(), v.trim().to_string());
+                    m.insert(
+                        e.file_name().to_string_lossy().into_owned(),
+                        v.trim().to_string(),
+                    );
                 }
             }
         }
@@ -73,7 +76,9 @@ pub fn read_dir_values(dir: &Path) -> BTreeMap<String, String> {
 
 /// `end - start` for every key present in both.
 pub fn delta(start: &BTreeMap<String, i64>, end: &BTreeMap<String, i64>) -> BTreeMap<String, i64> {
-    end.iter().filter_map(|(k, e)| start.get(k).map(|s| (k.clone(), e - s))).collect()
+    end.iter()
+        .filter_map(|(k, e)| start.get(k).map(|s| (k.clone(), e - s)))
+        .collect()
 }
 
 /// Where the counters come from (paths overridable for tests).
@@ -103,8 +108,15 @@ impl Sources {
         Snapshot {
             at: Instant::now(),
             vmstat: parse_kv(&read(&self.vmstat)),
-            memcg: self.memcgs.iter().map(|(name, dir)| (name.clone(), parse_kv(&read(&dir.join("memory.stat"))))).collect(),
-            debugfs: read_dir_values(&self.debugfs).into_iter().filter_map(|(k, v)| Some((k, v.parse::<i64>().ok()?))).collect(),
+            memcg: self
+                .memcgs
+                .iter()
+                .map(|(name, dir)| (name.clone(), parse_kv(&read(&dir.join("memory.stat")))))
+                .collect(),
+            debugfs: read_dir_values(&self.debugfs)
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, v.parse::<i64>().ok()?)))
+                .collect(),
             params: read_dir_values(&self.params),
             psi: parse_psi(&read(&self.psi)),
         }
@@ -129,12 +141,26 @@ pub fn to_counters(start: &Snapshot, end: &Snapshot) -> Counters {
             .memcg
             .iter()
             .map(|(path, e)| {
-                let s = start.memcg.iter().find(|(p, _)| p == path).map(|(_, s)| s.clone()).unwrap_or_default();
-                MemcgCounters { path: path.clone(), stat_delta: delta(&s, e) }
+                let s = start
+                    .memcg
+                    .iter()
+                    .find(|(p, _)| p == path)
+                    .map(|(_, s)| s.clone())
+                    .unwrap_or_default();
+                MemcgCounters {
+                    path: path.clone(),
+                    stat_delta: delta(&s, e),
+                }
             })
             .collect(),
-        zswap_debugfs: StartEnd { start: start.debugfs.clone(), end: end.debugfs.clone() },
-        zswap_params: StartEnd { start: start.params.clone(), end: end.params.clone() },
+        zswap_debugfs: StartEnd {
+            start: start.debugfs.clone(),
+            end: end.debugfs.clone(),
+        },
+        zswap_params: StartEnd {
+            start: start.params.clone(),
+            end: end.params.clone(),
+        },
         psi: match (start.psi, end.psi) {
             (Some(s), Some(e)) => Some(Psi {
                 some_total_us: e.some_total_us.saturating_sub(s.some_total_us),
@@ -148,17 +174,37 @@ pub fn to_counters(start: &Snapshot, end: &Snapshot) -> Counters {
 }
 
 /// memory.stat fields sampled each second per memcg (cumulative since the phase start).
-pub const TS_MEMCG: [&str; 5] = ["zswpout", "zswpin", "zswpwb", "zswpwb_proactive_b", "pgmajfault"];
+pub const TS_MEMCG: [&str; 5] = [
+    "zswpout",
+    "zswpin",
+    "zswpwb",
+    "zswpwb_proactive_b",
+    "pgmajfault",
+];
 /// /proc/vmstat fields sampled each second.
-pub const TS_VMSTAT: [&str; 6] = ["zswpout", "zswpin", "zswpwb", "pswpout", "pswpin", "pgmajfault"];
+pub const TS_VMSTAT: [&str; 6] = [
+    "zswpout",
+    "zswpin",
+    "zswpwb",
+    "pswpout",
+    "pswpin",
+    "pgmajfault",
+];
 /// zswap debugfs gauges sampled each second.
-pub const TS_DEBUGFS: [&str; 4] = ["stored_pages", "pool_total_size", "pool_limit_hit", "written_back_pages"];
+pub const TS_DEBUGFS: [&str; 4] = [
+    "stored_pages",
+    "pool_total_size",
+    "pool_limit_hit",
+    "written_back_pages",
+];
 
 /// Time-series values of `now` relative to `start`.
 pub fn sample_values(start: &Snapshot, now: &Snapshot) -> BTreeMap<String, f64> {
     let mut v = BTreeMap::new();
     for (path, cur) in &now.memcg {
-        let Some((_, s)) = start.memcg.iter().find(|(p, _)| p == path) else { continue };
+        let Some((_, s)) = start.memcg.iter().find(|(p, _)| p == path) else {
+            continue;
+        };
         for f in TS_MEMCG {
             if let (Some(a), Some(b)) = (s.get(f), cur.get(f)) {
                 v.insert(ts_key::memcg(path, f), (b - a) as f64);
@@ -179,8 +225,14 @@ pub fn sample_values(start: &Snapshot, now: &Snapshot) -> BTreeMap<String, f64> 
         }
     }
     if let (Some(a), Some(b)) = (start.psi, now.psi) {
-        v.insert("psi:memory:some_total_us".into(), b.some_total_us.saturating_sub(a.some_total_us) as f64);
-        v.insert("psi:memory:full_total_us".into(), b.full_total_us.saturating_sub(a.full_total_us) as f64);
+        v.insert(
+            "psi:memory:some_total_us".into(),
+            b.some_total_us.saturating_sub(a.some_total_us) as f64,
+        );
+        v.insert(
+            "psi:memory:full_total_us".into(),
+            b.full_total_us.saturating_sub(a.full_total_us) as f64,
+        );
     }
     v
 }
@@ -189,9 +241,10 @@ pub fn sample_values(start: &Snapshot, now: &Snapshot) -> BTreeMap<String, f64> 
 pub type Extra = Box<dyn Fn() -> BTreeMap<String, f64> + Send>;
 
 /// Samples every `interval` until stopped; returns the samples (t relative to `start.at`).
+/// Dropping it stops and joins the thread (so `extra` never outlives what it reads).
 pub struct Sampler {
     stop: Stop,
-    handle: JoinHandle<Vec<Sample>>,
+    handle: Option<JoinHandle<Vec<Sample>>>,
 }
 
 impl Sampler {
@@ -211,28 +264,51 @@ impl Sampler {
                     let snap = src.snapshot();
                     let mut values = sample_values(&start, &snap);
                     values.extend(extra());
-                    out.push(Sample { t_ns: snap.at.duration_since(start.at).as_nanos() as u64, values });
+                    out.push(Sample {
+                        t_ns: snap.at.duration_since(start.at).as_nanos() as u64,
+                        values,
+                    });
                     next += interval;
                 }
                 out
             })
             .expect("spawning the sampler thread");
-        Sampler { stop, handle }
+        Sampler {
+            stop,
+            handle: Some(handle),
+        }
     }
 
-    pub fn finish(self) -> Vec<Sample> {
+    pub fn finish(mut self) -> Vec<Sample> {
         self.stop.stop();
-        self.handle.join().unwrap_or_default()
+        self.handle
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.stop.stop();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
     }
 }
 
 /// Writeback pages per memcg from memory.stat deltas vs the probe's per-memcg totals. memory.stat
 /// counters are hierarchical, so a memcg's zswpwb is compared with the probe's sum over its
 /// subtree.
-pub fn crosscheck_writeback(counters: &Counters, wb: Option<&schema::Writeback>) -> Vec<schema::Crosscheck> {
+pub fn crosscheck_writeback(
+    counters: &Counters,
+    wb: Option<&schema::Writeback>,
+) -> Vec<schema::Crosscheck> {
     let mut out = Vec::new();
     for m in &counters.memcg {
-        let Some(&kernel) = m.stat_delta.get("zswpwb") else { continue };
+        let Some(&kernel) = m.stat_delta.get("zswpwb") else {
+            continue;
+        };
         let what = format!("zswpwb pages {}", m.path);
         match wb {
             Some(w) => {
@@ -262,7 +338,11 @@ pub fn crosscheck_writeback(counters: &Counters, wb: Option<&schema::Writeback>)
             bpf: w.pages as i64,
             kernel: k,
             agree,
-            note: if agree { String::new() } else { "system-wide: includes writeback outside the scenario's memcgs".into() },
+            note: if agree {
+                String::new()
+            } else {
+                "system-wide: includes writeback outside the scenario's memcgs".into()
+            },
         });
     }
     out
@@ -279,7 +359,11 @@ mod tests {
         let a = parse_kv(STAT);
         assert_eq!(a["zswpwb"], 123);
         assert_eq!(a.len(), 9);
-        let b = parse_kv(&STAT.replace("zswpwb 123", "zswpwb 200").replace("anon 1048576", "anon 4096"));
+        let b = parse_kv(
+            &STAT
+                .replace("zswpwb 123", "zswpwb 200")
+                .replace("anon 1048576", "anon 4096"),
+        );
         let d = delta(&a, &b);
         assert_eq!(d["zswpwb"], 77);
         assert_eq!(d["anon"], 4096 - 1048576);
@@ -300,18 +384,34 @@ mod tests {
         Snapshot {
             at: Instant::now(),
             vmstat: parse_kv(vm),
-            memcg: memcg.iter().map(|(p, s)| (p.to_string(), parse_kv(s))).collect(),
+            memcg: memcg
+                .iter()
+                .map(|(p, s)| (p.to_string(), parse_kv(s)))
+                .collect(),
             debugfs: [("stored_pages".to_string(), 10)].into(),
             params: [("enabled".to_string(), "Y".to_string())].into(),
-            psi: Some(PsiRaw { some_total_us: 5, ..Default::default() }),
+            psi: Some(PsiRaw {
+                some_total_us: 5,
+                ..Default::default()
+            }),
         }
     }
 
     #[test]
     fn counters_and_samples_are_deltas() {
-        let s = snap(&[("/zb/p", "zswpwb 5\nzswpout 10\n")], "zswpwb 50\npswpout 1\n");
-        let mut e = snap(&[("/zb/p", "zswpwb 15\nzswpout 30\nzswap 4096\n")], "zswpwb 80\npswpout 1\n");
-        e.psi = Some(PsiRaw { some_total_us: 25, some_avg10: 3.0, ..Default::default() });
+        let s = snap(
+            &[("/zb/p", "zswpwb 5\nzswpout 10\n")],
+            "zswpwb 50\npswpout 1\n",
+        );
+        let mut e = snap(
+            &[("/zb/p", "zswpwb 15\nzswpout 30\nzswap 4096\n")],
+            "zswpwb 80\npswpout 1\n",
+        );
+        e.psi = Some(PsiRaw {
+            some_total_us: 25,
+            some_avg10: 3.0,
+            ..Default::default()
+        });
         let c = to_counters(&s, &e);
         assert_eq!(c.memcg[0].stat_delta["zswpwb"], 10);
         assert_eq!(c.vmstat_delta["zswpwb"], 30);
@@ -321,16 +421,45 @@ mod tests {
         assert_eq!(v["vmstat:zswpwb"], 30.0);
         assert_eq!(v["level:/zb/p:zswap_bytes"], 4096.0);
         assert_eq!(v["level:zswap:stored_pages"], 10.0);
-        assert_eq!(ts_key::split("memcg:/zb/p:zswpout"), Some(("memcg", "/zb/p", "zswpout")));
+        assert_eq!(
+            ts_key::split("memcg:/zb/p:zswpout"),
+            Some(("memcg", "/zb/p", "zswpout"))
+        );
     }
 
     #[test]
     fn crosscheck_sums_probe_subtree() {
-        let s = snap(&[("/zb/p", "zswpwb 0\n"), ("/zb/p/c1", "zswpwb 0\n"), ("/zb/p/c2", "zswpwb 0\n")], "zswpwb 0\n");
-        let e = snap(&[("/zb/p", "zswpwb 30\n"), ("/zb/p/c1", "zswpwb 10\n"), ("/zb/p/c2", "zswpwb 21\n")], "zswpwb 31\n");
+        let s = snap(
+            &[
+                ("/zb/p", "zswpwb 0\n"),
+                ("/zb/p/c1", "zswpwb 0\n"),
+                ("/zb/p/c2", "zswpwb 0\n"),
+            ],
+            "zswpwb 0\n",
+        );
+        let e = snap(
+            &[
+                ("/zb/p", "zswpwb 30\n"),
+                ("/zb/p/c1", "zswpwb 10\n"),
+                ("/zb/p/c2", "zswpwb 21\n"),
+            ],
+            "zswpwb 31\n",
+        );
         let c = to_counters(&s, &e);
-        let mw = |p: &str, n| schema::MemcgWriteback { cgroup: p.into(), cgroup_id: 1, pages: n, bytes: None, by_source: BTreeMap::new() };
-        let wb = schema::Writeback { point: "fexit:shrink_memcg_cb".into(), pages: 30, bytes: None, per_memcg: vec![mw("/zb/p/c1", 10), mw("/zb/p/c2", 20)], lru_status: BTreeMap::new() };
+        let mw = |p: &str, n| schema::MemcgWriteback {
+            cgroup: p.into(),
+            cgroup_id: 1,
+            pages: n,
+            bytes: None,
+            by_source: BTreeMap::new(),
+        };
+        let wb = schema::Writeback {
+            point: "fexit:shrink_memcg_cb".into(),
+            pages: 30,
+            bytes: None,
+            per_memcg: vec![mw("/zb/p/c1", 10), mw("/zb/p/c2", 20)],
+            lru_status: BTreeMap::new(),
+        };
         let x = crosscheck_writeback(&c, Some(&wb));
         assert_eq!(x.len(), 4);
         assert!(x[0].agree, "{:?}", x[0]);
@@ -340,6 +469,9 @@ mod tests {
         assert!(x[2].note.contains("21 vs BPF 20"), "{}", x[2].note);
         assert!(!x[3].agree);
         let none = crosscheck_writeback(&c, None);
-        assert!(none.iter().all(|x| !x.agree && x.note.contains("unavailable")));
+        assert!(
+            none.iter()
+                .all(|x| !x.agree && x.note.contains("unavailable"))
+        );
     }
 }

@@ -72,7 +72,11 @@ fn fill_page(page: &mut [u8], random_bytes: usize, rng: &mut Rng) {
     for (r, chunk) in page.chunks_exact_mut(RUN).enumerate() {
         let noisy = per_run + usize::from(r < extra);
         for (i, b) in chunk.iter_mut().enumerate() {
-            *b = if i < noisy { rng.next_u64() as u8 } else { b"zswap-bench pattern "[i % 20] };
+            *b = if i < noisy {
+                rng.next_u64() as u8
+            } else {
+                b"zswap-bench pattern "[i % 20]
+            };
         }
     }
 }
@@ -90,7 +94,6 @@ fn make_pages(random_bytes: usize, seed: u64, pages: usize) -> Vec<u8> {
 #[derive(Debug, Clone)]
 pub struct Template {
     pub pages: Vec<u8>,
-    pub target: f64,
     pub measured: f64,
 }
 
@@ -111,7 +114,10 @@ impl Template {
             }
             if r < target { lo = mid } else { hi = mid }
         }
-        Template { pages: best.0, target, measured: best.1 }
+        Template {
+            pages: best.0,
+            measured: best.1,
+        }
     }
 
     pub fn page(&self, i: usize) -> &[u8] {
@@ -137,9 +143,24 @@ pub struct Access {
 }
 
 impl Access {
-    pub fn new(pattern: Pattern, first: usize, n: usize, hot_fraction: f64, hot_share: f64, seed: u64) -> Self {
+    pub fn new(
+        pattern: Pattern,
+        first: usize,
+        n: usize,
+        hot_fraction: f64,
+        hot_share: f64,
+        seed: u64,
+    ) -> Self {
         let hot = ((n as f64 * hot_fraction).round() as usize).clamp(1, n.max(1));
-        Access { pattern, first, n: n.max(1), hot, hot_share, pos: 0, rng: Rng::new(seed) }
+        Access {
+            pattern,
+            first,
+            n: n.max(1),
+            hot,
+            hot_share,
+            pos: 0,
+            rng: Rng::new(seed),
+        }
     }
 
     pub fn next_page(&mut self) -> usize {
@@ -172,6 +193,19 @@ pub mod phase {
     pub const FILL: u32 = 1;
     pub const RUN: u32 = 2;
     pub const STOP: u32 = 3;
+    /// Touchers hold still (the runner takes quiet snapshots); RUN resumes.
+    pub const PAUSE: u32 = 4;
+}
+
+/// Waits while the phase is PAUSE; returns the phase that ended the pause.
+fn pause_point(sh: &Shared) -> u32 {
+    loop {
+        let p = sh.phase();
+        if p != phase::PAUSE {
+            return p;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Worker state (worker -> runner).
@@ -188,8 +222,8 @@ pub mod wstate {
 }
 
 /// Per-slot command for churn helpers (runner -> helper).
+/// (0 = no command yet.)
 pub mod hcmd {
-    pub const NONE: u32 = 0;
     pub const ALLOC: u32 = 1;
     pub const FREE: u32 = 2;
 }
@@ -228,13 +262,31 @@ unsafe impl Sync for Shared {}
 
 impl Shared {
     pub fn new(slots: usize) -> Result<Shared> {
-        let len = (std::mem::size_of::<Header>().next_multiple_of(64) + slots.max(1) * std::mem::size_of::<Slot>()).next_multiple_of(PAGE_SZ);
+        let len = (std::mem::size_of::<Header>().next_multiple_of(64)
+            + slots.max(1) * std::mem::size_of::<Slot>())
+        .next_multiple_of(PAGE_SZ);
         // SAFETY: anonymous shared mapping; zero-filled memory is a valid state for atomics.
-        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1, 0) };
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
         if ptr == libc::MAP_FAILED {
-            bail!("mmap of the shared worker region: {}", std::io::Error::last_os_error());
+            bail!(
+                "mmap of the shared worker region: {}",
+                std::io::Error::last_os_error()
+            );
         }
-        Ok(Shared { ptr: ptr.cast(), len, slots })
+        Ok(Shared {
+            ptr: ptr.cast(),
+            len,
+            slots,
+        })
     }
     fn header(&self) -> &Header {
         // SAFETY: the mapping starts with a Header and lives as long as self.
@@ -242,7 +294,8 @@ impl Shared {
     }
     pub fn slot(&self, i: usize) -> &Slot {
         assert!(i < self.slots);
-        let off = std::mem::size_of::<Header>().next_multiple_of(64) + i * std::mem::size_of::<Slot>();
+        let off =
+            std::mem::size_of::<Header>().next_multiple_of(64) + i * std::mem::size_of::<Slot>();
         // SAFETY: in bounds (checked above), aligned (64-aligned start, Slot size a multiple of 8).
         unsafe { &*(self.ptr.add(off) as *const Slot) }
     }
@@ -318,21 +371,40 @@ unsafe impl Sync for Mapping {}
 impl Mapping {
     fn new(len: usize) -> Option<Mapping> {
         // SAFETY: anonymous private mapping of len bytes.
-        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE, -1, 0) };
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
         if ptr == libc::MAP_FAILED {
             return None;
         }
         // 4 KiB pages: zswap stores base pages; THP would change what is measured.
         unsafe { libc::madvise(ptr, len, libc::MADV_NOHUGEPAGE) };
-        Some(Mapping { ptr: ptr.cast(), len })
+        Some(Mapping {
+            ptr: ptr.cast(),
+            len,
+        })
     }
     fn fill(&self, t: &Template, offset_pages: usize) {
         for i in 0..self.len / PAGE_SZ {
             // SAFETY: in bounds of the mapping; template page is PAGE_SZ bytes.
             unsafe {
-                std::ptr::copy_nonoverlapping(t.page(i + offset_pages).as_ptr(), self.ptr.add(i * PAGE_SZ), PAGE_SZ);
+                std::ptr::copy_nonoverlapping(
+                    t.page(i + offset_pages).as_ptr(),
+                    self.ptr.add(i * PAGE_SZ),
+                    PAGE_SZ,
+                );
                 // Stamp the page number so no two pages are identical.
-                std::ptr::write_unaligned(self.ptr.add(i * PAGE_SZ) as *mut u64, (i + offset_pages) as u64);
+                std::ptr::write_unaligned(
+                    self.ptr.add(i * PAGE_SZ) as *mut u64,
+                    (i + offset_pages) as u64,
+                );
             }
         }
     }
@@ -352,7 +424,9 @@ impl Mapping {
         for k in 0..n {
             let i = k * pages / n;
             // SAFETY: in bounds.
-            buf.extend_from_slice(unsafe { std::slice::from_raw_parts(self.ptr.add(i * PAGE_SZ), PAGE_SZ) });
+            buf.extend_from_slice(unsafe {
+                std::slice::from_raw_parts(self.ptr.add(i * PAGE_SZ), PAGE_SZ)
+            });
         }
         measure_ratio(&buf)
     }
@@ -369,8 +443,13 @@ impl WorkerPool {
     /// Calibrates the templates, then forks one process per config. Call while the process is
     /// single-threaded. The children wait (phase HOLD) until [`WorkerPool::start_fill`].
     pub fn spawn(configs: Vec<WorkerConfig>, targets: &[f64], seed: u64) -> Result<WorkerPool> {
-        let templates: Vec<Template> = targets.iter().enumerate().map(|(i, &t)| Template::calibrate(t, seed.wrapping_add(i as u64))).collect();
+        let templates: Vec<Template> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| Template::calibrate(t, seed.wrapping_add(i as u64)))
+            .collect();
         let shared = Shared::new(configs.len())?;
+        shared.set_phase(phase::HOLD);
         let parent = std::process::id() as i32;
         let mut pids = Vec::new();
         for (i, cfg) in configs.iter().enumerate() {
@@ -401,7 +480,12 @@ impl WorkerPool {
             shared.slot(i).state.store(wstate::FORKED, Ordering::SeqCst);
             pids.push(pid);
         }
-        Ok(WorkerPool { shared, configs, pids, template_ratio: templates.iter().map(|t| t.measured).collect() })
+        Ok(WorkerPool {
+            shared,
+            configs,
+            pids,
+            template_ratio: templates.iter().map(|t| t.measured).collect(),
+        })
     }
 
     pub fn set_phase(&self, p: u32) {
@@ -410,7 +494,12 @@ impl WorkerPool {
 
     /// Waits until every toucher reached `state` (or later), failing when a worker died (e.g.
     /// OOM-killed), on timeout, or when `interrupted` says so.
-    pub fn wait_for(&mut self, state: u32, timeout: Duration, interrupted: &dyn Fn() -> bool) -> Result<()> {
+    pub fn wait_for(
+        &mut self,
+        state: u32,
+        timeout: Duration,
+        interrupted: &dyn Fn() -> bool,
+    ) -> Result<()> {
         let end = Instant::now() + timeout;
         loop {
             self.check_alive()?;
@@ -425,8 +514,17 @@ impl WorkerPool {
                 bail!("interrupted");
             }
             if Instant::now() >= end {
-                let names: Vec<String> = pending.iter().take(5).map(|&i| format!("{} (pid {})", self.configs[i].memcg, self.pids[i])).collect();
-                bail!("{} worker(s) did not get ready within {:?}: {}; the guest may be too slow for this scenario (raise phases.setup_timeout)", pending.len(), timeout, names.join(", "));
+                let names: Vec<String> = pending
+                    .iter()
+                    .take(5)
+                    .map(|&i| format!("{} (pid {})", self.configs[i].memcg, self.pids[i]))
+                    .collect();
+                bail!(
+                    "{} worker(s) did not get ready within {:?}: {}; the guest may be too slow for this scenario (raise phases.setup_timeout)",
+                    pending.len(),
+                    timeout,
+                    names.join(", ")
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -445,10 +543,18 @@ impl WorkerPool {
             if r == pid {
                 let how = if libc::WIFSIGNALED(status) {
                     let sig = libc::WTERMSIG(status);
-                    if sig == libc::SIGKILL { "was killed by SIGKILL (the OOM killer? check the memcg's memory.events)".to_string() } else { format!("died from signal {sig}") }
+                    if sig == libc::SIGKILL {
+                        "was killed by SIGKILL (the OOM killer? check the memcg's memory.events)"
+                            .to_string()
+                    } else {
+                        format!("died from signal {sig}")
+                    }
                 } else {
                     let errno = self.shared.slot(i).errno.load(Ordering::SeqCst);
-                    format!("exited with status {} (errno {errno})", libc::WEXITSTATUS(status))
+                    format!(
+                        "exited with status {} (errno {errno})",
+                        libc::WEXITSTATUS(status)
+                    )
                 };
                 self.pids[i] = -pid;
                 if self.shared.phase() != phase::STOP {
@@ -475,34 +581,23 @@ impl WorkerPool {
             .filter(|&i| matches!(self.configs[i].role, Role::Toucher { .. }))
             .map(|i| {
                 let s = self.shared.slot(i);
-                (self.configs[i].memcg.clone(), s.pages_touched.load(Ordering::Relaxed), s.major_faults.load(Ordering::Relaxed))
+                (
+                    self.configs[i].memcg.clone(),
+                    s.pages_touched.load(Ordering::Relaxed),
+                    s.major_faults.load(Ordering::Relaxed),
+                )
             })
             .collect()
     }
 
     /// Mean of the workers' own measurements of their filled pages (compressed/original).
     pub fn measured_ratio(&self) -> Option<f64> {
-        let v: Vec<f64> = (0..self.pids.len()).map(|i| self.shared.slot(i).ratio_ppm.load(Ordering::Relaxed)).filter(|&p| p > 0).map(|p| p as f64 / 1e6).collect();
+        let v: Vec<f64> = (0..self.pids.len())
+            .map(|i| self.shared.slot(i).ratio_ppm.load(Ordering::Relaxed))
+            .filter(|&p| p > 0)
+            .map(|p| p as f64 / 1e6)
+            .collect();
         (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-    }
-
-    /// Helper command (churn): ALLOC or FREE, waiting for the acknowledgement.
-    pub fn helper_cmd(&self, i: usize, cmd: u32, timeout: Duration) -> Result<()> {
-        let s = self.shared.slot(i);
-        let seq = s.seq.load(Ordering::SeqCst).wrapping_add(1);
-        s.cmd.store(cmd, Ordering::SeqCst);
-        s.seq.store(seq, Ordering::SeqCst);
-        let end = Instant::now() + timeout;
-        while s.ack.load(Ordering::SeqCst) != seq {
-            if Instant::now() >= end {
-                bail!("churn helper {i} (pid {}) did not answer within {timeout:?}", self.pids[i]);
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        if s.state.load(Ordering::SeqCst) == wstate::FAILED {
-            bail!("churn helper {i} failed (errno {})", s.errno.load(Ordering::SeqCst));
-        }
-        Ok(())
     }
 
     /// Tells everyone to stop, waits up to `grace`, then SIGKILLs and reaps the rest.
@@ -541,8 +636,14 @@ impl WorkerPool {
     }
 
     /// Pids still running (positive entries).
+    #[cfg(test)]
     pub fn live_pids(&self) -> Vec<(usize, i32)> {
-        self.pids.iter().enumerate().filter(|(_, p)| **p > 0).map(|(i, p)| (i, *p)).collect()
+        self.pids
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| **p > 0)
+            .map(|(i, p)| (i, *p))
+            .collect()
     }
 }
 
@@ -552,9 +653,35 @@ impl Drop for WorkerPool {
     }
 }
 
+/// Helper command (churn): ALLOC or FREE to the helper in slot `i`, waiting for its answer.
+pub fn helper_cmd(sh: &Shared, i: usize, cmd: u32, timeout: Duration) -> Result<()> {
+    let s = sh.slot(i);
+    let seq = s.seq.load(Ordering::SeqCst).wrapping_add(1);
+    s.cmd.store(cmd, Ordering::SeqCst);
+    s.seq.store(seq, Ordering::SeqCst);
+    let end = Instant::now() + timeout;
+    while s.ack.load(Ordering::SeqCst) != seq {
+        if Instant::now() >= end {
+            bail!("churn helper {i} did not answer within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    if s.state.load(Ordering::SeqCst) == wstate::FAILED {
+        bail!(
+            "churn helper {i} failed (errno {})",
+            s.errno.load(Ordering::SeqCst)
+        );
+    }
+    Ok(())
+}
+
+/// Waits until the phase reaches `at_least` in HOLD < FILL < RUN (PAUSE counts as RUN) < STOP.
 fn wait_phase(sh: &Shared, at_least: u32) -> u32 {
     loop {
         let p = sh.phase();
+        if p == phase::STOP || (p == phase::PAUSE && at_least <= phase::RUN) {
+            return p;
+        }
         if p >= at_least {
             return p;
         }
@@ -563,7 +690,10 @@ fn wait_phase(sh: &Shared, at_least: u32) -> u32 {
 }
 
 fn fail(slot: &Slot) -> i32 {
-    slot.errno.store(std::io::Error::last_os_error().raw_os_error().unwrap_or(0) as u32, Ordering::SeqCst);
+    slot.errno.store(
+        std::io::Error::last_os_error().raw_os_error().unwrap_or(0) as u32,
+        Ordering::SeqCst,
+    );
     slot.state.store(wstate::FAILED, Ordering::SeqCst);
     2
 }
@@ -575,7 +705,17 @@ fn child_main(sh: &Shared, i: usize, cfg: &WorkerConfig, templates: &[Template])
     let slot = sh.slot(i);
     match &cfg.role {
         Role::ChurnHelper { size, template } => helper_main(sh, slot, *size, &templates[*template]),
-        Role::Toucher { size, threads, pattern, hot_fraction, hot_share, chunk, interval, seed, template } => {
+        Role::Toucher {
+            size,
+            threads,
+            pattern,
+            hot_fraction,
+            hot_share,
+            chunk,
+            interval,
+            seed,
+            template,
+        } => {
             let t = &templates[*template];
             if wait_phase(sh, phase::FILL) == phase::STOP {
                 return 0;
@@ -587,20 +727,33 @@ fn child_main(sh: &Shared, i: usize, cfg: &WorkerConfig, templates: &[Template])
                     return 0;
                 }
                 slot.state.store(wstate::RUNNING, Ordering::SeqCst);
-                return periodic(sh, slot, *size, *chunk, interval.unwrap_or(Duration::from_millis(2)), t);
+                return periodic(
+                    sh,
+                    slot,
+                    *size,
+                    *chunk,
+                    interval.unwrap_or(Duration::from_millis(2)),
+                    t,
+                );
             }
             let t0 = Instant::now();
-            let Some(m) = Mapping::new(*size as usize) else { return fail(slot) };
+            let Some(m) = Mapping::new(*size as usize) else {
+                return fail(slot);
+            };
             m.fill(t, 0);
-            slot.ratio_ppm.store((m.sample_ratio() * 1e6) as u64, Ordering::SeqCst);
-            slot.fill_ns.store(t0.elapsed().as_nanos() as u64, Ordering::SeqCst);
+            slot.ratio_ppm
+                .store((m.sample_ratio() * 1e6) as u64, Ordering::SeqCst);
+            slot.fill_ns
+                .store(t0.elapsed().as_nanos() as u64, Ordering::SeqCst);
             slot.state.store(wstate::FILLED, Ordering::SeqCst);
             if wait_phase(sh, phase::RUN) == phase::STOP {
                 return 0;
             }
             slot.state.store(wstate::RUNNING, Ordering::SeqCst);
             if *pattern == Pattern::Idle {
-                wait_phase(sh, phase::STOP);
+                while sh.phase() != phase::STOP {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
                 return 0;
             }
             let pages = m.len / PAGE_SZ;
@@ -609,11 +762,21 @@ fn child_main(sh: &Shared, i: usize, cfg: &WorkerConfig, templates: &[Template])
                 for th in 0..nthreads {
                     let mp = SendPtr(&m);
                     let (first, n) = if *pattern == Pattern::Sequential {
-                        (th * pages / nthreads, (th + 1) * pages / nthreads - th * pages / nthreads)
+                        (
+                            th * pages / nthreads,
+                            (th + 1) * pages / nthreads - th * pages / nthreads,
+                        )
                     } else {
                         (0, pages)
                     };
-                    let mut acc = Access::new(*pattern, first, n, *hot_fraction, *hot_share, seed.wrapping_add(th as u64 * 7919));
+                    let mut acc = Access::new(
+                        *pattern,
+                        first,
+                        n,
+                        *hot_fraction,
+                        *hot_share,
+                        seed.wrapping_add(th as u64 * 7919),
+                    );
                     let interval = *interval;
                     sc.spawn(move || {
                         let mp = mp;
@@ -624,10 +787,11 @@ fn child_main(sh: &Shared, i: usize, cfg: &WorkerConfig, templates: &[Template])
                             }
                             slot.pages_touched.fetch_add(256, Ordering::Relaxed);
                             if th == 0 && last_ru.elapsed() >= Duration::from_millis(100) {
-                                slot.major_faults.store(getrusage_majflt(), Ordering::Relaxed);
+                                slot.major_faults
+                                    .store(getrusage_majflt(), Ordering::Relaxed);
                                 last_ru = Instant::now();
                             }
-                            if sh.phase() == phase::STOP {
+                            if pause_point(sh) == phase::STOP {
                                 break;
                             }
                             if let Some(d) = interval {
@@ -637,7 +801,8 @@ fn child_main(sh: &Shared, i: usize, cfg: &WorkerConfig, templates: &[Template])
                     });
                 }
             });
-            slot.major_faults.store(getrusage_majflt(), Ordering::Relaxed);
+            slot.major_faults
+                .store(getrusage_majflt(), Ordering::Relaxed);
             slot.state.store(wstate::EXITED, Ordering::SeqCst);
             0
         }
@@ -646,21 +811,32 @@ fn child_main(sh: &Shared, i: usize, cfg: &WorkerConfig, templates: &[Template])
 
 /// A ring of `chunk`-sized allocations: one new chunk every `interval`, the oldest freed once
 /// the ring holds `size` (the split-series shape: small periodic allocations).
-fn periodic(sh: &Shared, slot: &Slot, size: u64, chunk: u64, interval: Duration, t: &Template) -> i32 {
+fn periodic(
+    sh: &Shared,
+    slot: &Slot,
+    size: u64,
+    chunk: u64,
+    interval: Duration,
+    t: &Template,
+) -> i32 {
     let mut ring = std::collections::VecDeque::new();
     let keep = (size / chunk.max(1)).max(1) as usize;
     let mut k = 0usize;
     let mut next = Instant::now();
-    while sh.phase() != phase::STOP {
-        let Some(m) = Mapping::new(chunk as usize) else { return fail(slot) };
+    while pause_point(sh) != phase::STOP {
+        let Some(m) = Mapping::new(chunk as usize) else {
+            return fail(slot);
+        };
         m.fill(t, k);
         k += m.len / PAGE_SZ;
-        slot.pages_touched.fetch_add((m.len / PAGE_SZ) as u64, Ordering::Relaxed);
+        slot.pages_touched
+            .fetch_add((m.len / PAGE_SZ) as u64, Ordering::Relaxed);
         ring.push_back(m);
         while ring.len() > keep {
             ring.pop_front();
         }
-        slot.major_faults.store(getrusage_majflt(), Ordering::Relaxed);
+        slot.major_faults
+            .store(getrusage_majflt(), Ordering::Relaxed);
         next += interval;
         let now = Instant::now();
         if next > now {
@@ -715,7 +891,11 @@ mod tests {
     fn calibrated_ratio_is_measured_close_to_target() {
         for target in [0.1, 0.3, 0.5, 0.75] {
             let t = Template::calibrate(target, 7);
-            assert!((t.measured - target).abs() < 0.03, "target {target}: measured {}", t.measured);
+            assert!(
+                (t.measured - target).abs() < 0.03,
+                "target {target}: measured {}",
+                t.measured
+            );
             // The measurement is real: recompressing gives the same number.
             assert_eq!(measure_ratio(&t.pages), t.measured);
         }
@@ -764,12 +944,32 @@ mod tests {
         // Runs without root or cgroups: the processes stay in the test's own cgroup.
         let cfg = |pattern| WorkerConfig {
             memcg: "t".into(),
-            role: Role::Toucher { size: 64 * PAGE, threads: 2, pattern, hot_fraction: 0.2, hot_share: 0.9, chunk: PAGE, interval: None, seed: 1, template: 0 },
+            role: Role::Toucher {
+                size: 64 * PAGE,
+                threads: 2,
+                pattern,
+                hot_fraction: 0.2,
+                hot_share: 0.9,
+                chunk: PAGE,
+                interval: None,
+                seed: 1,
+                template: 0,
+            },
         };
-        let mut pool = WorkerPool::spawn(vec![cfg(Pattern::Sequential), cfg(Pattern::Random), cfg(Pattern::Idle)], &[0.4], 9).unwrap();
+        let mut pool = WorkerPool::spawn(
+            vec![
+                cfg(Pattern::Sequential),
+                cfg(Pattern::Random),
+                cfg(Pattern::Idle),
+            ],
+            &[0.4],
+            9,
+        )
+        .unwrap();
         assert!((pool.template_ratio[0] - 0.4).abs() < 0.03);
         pool.set_phase(phase::FILL);
-        pool.wait_for(wstate::FILLED, Duration::from_secs(20), &|| false).unwrap();
+        pool.wait_for(wstate::FILLED, Duration::from_secs(20), &|| false)
+            .unwrap();
         let r = pool.measured_ratio().unwrap();
         assert!((r - 0.4).abs() < 0.05, "ratio measured in the workers: {r}");
         pool.set_phase(phase::RUN);
@@ -777,13 +977,29 @@ mod tests {
         let per = pool.per_worker();
         assert!(per[0].1 > 0 && per[1].1 > 0, "{per:?}");
         assert_eq!(per[2].1, 0, "idle worker touches nothing");
+        // PAUSE: touching stops (after the batch in flight), the idle worker stays alive.
+        pool.set_phase(phase::PAUSE);
+        std::thread::sleep(Duration::from_millis(100));
+        let a = pool.totals().0;
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(pool.totals().0, a, "no touches while paused");
+        pool.check_alive().unwrap();
+        pool.set_phase(phase::RUN);
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(pool.totals().0 > a, "resumed");
         pool.stop(Duration::from_secs(5));
         assert!(pool.live_pids().is_empty());
     }
 
     #[test]
     fn dead_worker_is_reported() {
-        let cfg = WorkerConfig { memcg: "t/x".into(), role: Role::ChurnHelper { size: PAGE, template: 0 } };
+        let cfg = WorkerConfig {
+            memcg: "t/x".into(),
+            role: Role::ChurnHelper {
+                size: PAGE,
+                template: 0,
+            },
+        };
         let mut pool = WorkerPool::spawn(vec![cfg], &[0.5], 1).unwrap();
         unsafe { libc::kill(pool.pids[0], libc::SIGKILL) };
         std::thread::sleep(Duration::from_millis(100));
@@ -793,11 +1009,23 @@ mod tests {
 
     #[test]
     fn churn_helper_allocates_and_frees_on_command() {
-        let cfg = WorkerConfig { memcg: "c".into(), role: Role::ChurnHelper { size: 16 * PAGE, template: 0 } };
+        let cfg = WorkerConfig {
+            memcg: "c".into(),
+            role: Role::ChurnHelper {
+                size: 16 * PAGE,
+                template: 0,
+            },
+        };
         let pool = WorkerPool::spawn(vec![cfg], &[0.5], 1).unwrap();
-        pool.helper_cmd(0, hcmd::ALLOC, Duration::from_secs(5)).unwrap();
-        assert_eq!(pool.shared.slot(0).state.load(Ordering::SeqCst), wstate::HOLDING);
-        pool.helper_cmd(0, hcmd::FREE, Duration::from_secs(5)).unwrap();
-        assert_eq!(pool.shared.slot(0).state.load(Ordering::SeqCst), wstate::EMPTY);
+        helper_cmd(&pool.shared, 0, hcmd::ALLOC, Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            pool.shared.slot(0).state.load(Ordering::SeqCst),
+            wstate::HOLDING
+        );
+        helper_cmd(&pool.shared, 0, hcmd::FREE, Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            pool.shared.slot(0).state.load(Ordering::SeqCst),
+            wstate::EMPTY
+        );
     }
 }

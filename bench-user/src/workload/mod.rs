@@ -30,6 +30,10 @@ impl Stop {
     pub fn stop(&self) {
         self.0.store(true, Ordering::SeqCst);
     }
+    /// Clears the flag (used as a pause switch).
+    pub fn resume(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
     pub fn stopped(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }

@@ -41,15 +41,33 @@ pub fn pause_for(rate: f64, took: Duration) -> Duration {
 /// "max" in the second.
 pub fn squeeze_value(t: Duration, period: Duration, low: u64) -> String {
     let half = period.as_nanos() / 2;
-    if half == 0 || (t.as_nanos() / half) % 2 == 0 { low.to_string() } else { "max".into() }
+    if half == 0 || (t.as_nanos() / half) % 2 == 0 {
+        low.to_string()
+    } else {
+        "max".into()
+    }
 }
 
 /// memory.reclaim writes of `size` bytes at `rate` per second until stopped.
-pub fn reclaim_thread(dir: PathBuf, size: u64, rate: f64, stop: Stop, live: Arc<ReclaimStats>) -> PressureResult {
+pub fn reclaim_thread(
+    dir: PathBuf,
+    size: u64,
+    rate: f64,
+    stop: Stop,
+    pause: Stop,
+    live: Arc<ReclaimStats>,
+) -> PressureResult {
     let file = dir.join("memory.reclaim");
-    let mut res = PressureResult { what: format!("reclaim {size} B on {}", dir.display()), ..Default::default() };
+    let mut res = PressureResult {
+        what: format!("reclaim {size} B on {}", dir.display()),
+        ..Default::default()
+    };
     let text = size.to_string();
     while !stop.stopped() {
+        if pause.stopped() {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
         let t0 = Instant::now();
         let r = write_ctl(&file, &text);
         let took = t0.elapsed();
@@ -57,7 +75,8 @@ pub fn reclaim_thread(dir: PathBuf, size: u64, rate: f64, stop: Stop, live: Arc<
         res.busy += took;
         *res.returns.entry(outcome_key(&r)).or_default() += 1;
         live.writes.fetch_add(1, Ordering::Relaxed);
-        live.busy_ns.fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+        live.busy_ns
+            .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
         if r.as_ref().err().and_then(|e| e.raw_os_error()) == Some(libc::EAGAIN) {
             live.eagain.fetch_add(1, Ordering::Relaxed);
         }
@@ -69,13 +88,27 @@ pub fn reclaim_thread(dir: PathBuf, size: u64, rate: f64, stop: Stop, live: Arc<
 }
 
 /// Alternates memory.high between `low` and "max" every half period; leaves it at "max".
-pub fn squeeze_thread(dir: PathBuf, low: u64, period: Duration, stop: Stop) -> PressureResult {
+pub fn squeeze_thread(
+    dir: PathBuf,
+    low: u64,
+    period: Duration,
+    stop: Stop,
+    pause: Stop,
+) -> PressureResult {
     let file = dir.join("memory.high");
-    let mut res = PressureResult { what: format!("memory.high squeeze to {low} B on {}", dir.display()), ..Default::default() };
+    let mut res = PressureResult {
+        what: format!("memory.high squeeze to {low} B on {}", dir.display()),
+        ..Default::default()
+    };
     let t0 = Instant::now();
     let step = (period / 2).max(Duration::from_millis(5));
     while !stop.stopped() {
-        let v = squeeze_value(t0.elapsed(), period, low);
+        // Paused: no squeeze (memory.high at "max").
+        let v = if pause.stopped() {
+            "max".into()
+        } else {
+            squeeze_value(t0.elapsed(), period, low)
+        };
         let r = write_ctl(&file, &v);
         res.writes += 1;
         *res.returns.entry(outcome_key(&r)).or_default() += 1;
@@ -93,12 +126,18 @@ pub fn apply_limit(dir: &std::path::Path, bytes: u64) -> Result<()> {
     write_ctl(&f, &bytes.to_string()).map_err(|e| ctx(&f, "lowering", e))
 }
 
+/// `push`: one memory.reclaim write of `bytes`; EAGAIN (not all of it) is normal. Returns the
+/// outcome key.
+pub fn push(dir: &std::path::Path, bytes: u64) -> String {
+    outcome_key(&write_ctl(&dir.join("memory.reclaim"), &bytes.to_string()))
+}
+
 /// Threads to start for one spec (the `limit` kind has none).
 pub fn threads_for(spec: &PressureSpec) -> u32 {
     match spec.kind {
         PressureKind::Reclaim => spec.threads,
         PressureKind::HighSqueeze => 1,
-        PressureKind::Limit => 0,
+        PressureKind::Limit | PressureKind::Push => 0,
     }
 }
 
@@ -109,7 +148,10 @@ mod tests {
     #[test]
     fn rate_pacing() {
         assert_eq!(pause_for(0.0, Duration::from_millis(5)), Duration::ZERO);
-        assert_eq!(pause_for(10.0, Duration::from_millis(30)), Duration::from_millis(70));
+        assert_eq!(
+            pause_for(10.0, Duration::from_millis(30)),
+            Duration::from_millis(70)
+        );
         assert_eq!(pause_for(10.0, Duration::from_millis(300)), Duration::ZERO);
     }
 
@@ -128,13 +170,31 @@ mod tests {
         let stop = Stop::new();
         let live = Arc::new(ReclaimStats::default());
         let (s2, l2, d) = (stop.clone(), live.clone(), tmp.path().to_path_buf());
-        let h = std::thread::spawn(move || reclaim_thread(d, 1 << 20, 100.0, s2, l2));
+        let pause = Stop::new();
+        let p2 = pause.clone();
+        let h = std::thread::spawn(move || reclaim_thread(d, 1 << 20, 100.0, s2, p2, l2));
         std::thread::sleep(Duration::from_millis(250));
+        pause.stop();
+        std::thread::sleep(Duration::from_millis(30));
+        let paused_at = live.writes.load(Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(
+            live.writes.load(Ordering::Relaxed),
+            paused_at,
+            "no writes while paused"
+        );
         stop.stop();
         let r = h.join().unwrap();
-        assert!((10..=30).contains(&r.writes), "~100/s for 0.25 s: {}", r.writes);
+        assert!(
+            (10..=30).contains(&r.writes),
+            "~100/s for 0.25 s: {}",
+            r.writes
+        );
         assert_eq!(r.returns["0"], r.writes);
         assert_eq!(live.writes.load(Ordering::Relaxed), r.writes);
-        assert_eq!(std::fs::read_to_string(tmp.path().join("memory.reclaim")).unwrap(), "1048576");
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join("memory.reclaim")).unwrap(),
+            "1048576"
+        );
     }
 }

@@ -44,10 +44,16 @@ impl Attempt {
 /// The control file and text of one request of `bytes`.
 pub fn request(iface: ProactiveInterface, bytes: u64) -> Option<(&'static str, String)> {
     match iface {
-        ProactiveInterface::V5SourceZswap => Some(("memory.reclaim", format!("{bytes} source=zswap"))),
-        ProactiveInterface::V2V4WritebackOnly => Some(("memory.reclaim", format!("{bytes} zswap_writeback_only"))),
+        ProactiveInterface::V5SourceZswap => {
+            Some(("memory.reclaim", format!("{bytes} source=zswap")))
+        }
+        ProactiveInterface::V2V4WritebackOnly => {
+            Some(("memory.reclaim", format!("{bytes} zswap_writeback_only")))
+        }
         // v1: "max=<size> <minimum age in seconds>"; age 0 = any entry.
-        ProactiveInterface::V1ProactiveWriteback => Some(("memory.zswap.proactive_writeback", format!("max={bytes} 0"))),
+        ProactiveInterface::V1ProactiveWriteback => {
+            Some(("memory.zswap.proactive_writeback", format!("max={bytes} 0")))
+        }
         ProactiveInterface::None => None,
     }
 }
@@ -79,29 +85,46 @@ pub fn detect(try_write: &mut dyn FnMut(&str, &str) -> Attempt) -> Detection {
     let mut attempt = |file: &str, text: &str, ev: &mut Vec<String>| {
         let a = try_write(file, text);
         // EINTR: a signal arrived; one retry.
-        let a = if a == Attempt::Errno(libc::EINTR) { try_write(file, text) } else { a };
+        let a = if a == Attempt::Errno(libc::EINTR) {
+            try_write(file, text)
+        } else {
+            a
+        };
         ev.push(format!("{file} <- {text:?}: {}", a.show()));
         a
     };
     let page = 4096;
-    for iface in [ProactiveInterface::V5SourceZswap, ProactiveInterface::V2V4WritebackOnly, ProactiveInterface::V1ProactiveWriteback] {
+    for iface in [
+        ProactiveInterface::V5SourceZswap,
+        ProactiveInterface::V2V4WritebackOnly,
+        ProactiveInterface::V1ProactiveWriteback,
+    ] {
         let (file, text) = request(iface, page).expect("real interface");
         if understood(attempt(file, &text, &mut evidence)) {
-            return Detection { interface: iface, evidence };
+            return Detection {
+                interface: iface,
+                evidence,
+            };
         }
     }
     let plain = attempt("memory.reclaim", &page.to_string(), &mut evidence);
     if !understood(plain) {
         evidence.push("plain memory.reclaim failed too: the probe memcg or cgroup v2 setup is broken, not only the keys".into());
     }
-    Detection { interface: ProactiveInterface::None, evidence }
+    Detection {
+        interface: ProactiveInterface::None,
+        evidence,
+    }
 }
 
 /// Runs [`detect`] on a fresh empty child of `parent_dir` (removed afterwards).
 pub fn detect_in(parent_dir: &Path) -> Detection {
     let dir = parent_dir.join("proactive-probe");
     if let Err(e) = std::fs::create_dir(&dir) {
-        return Detection { interface: ProactiveInterface::None, evidence: vec![format!("cannot create probe memcg {}: {e}", dir.display())] };
+        return Detection {
+            interface: ProactiveInterface::None,
+            evidence: vec![format!("cannot create probe memcg {}: {e}", dir.display())],
+        };
     }
     let _ = write_ctl(&dir.join("memory.zswap.writeback"), "1");
     let d = detect(&mut |file, text| Attempt::from_io(&write_ctl(&dir.join(file), text)));
@@ -155,7 +178,12 @@ impl Recorder {
         let _ = self.latency.record(took.as_nanos().max(1) as u64);
     }
 
-    pub fn into_schema(self, target: String, mode: &str, bytes_achieved: Option<u64>) -> ProactiveThread {
+    pub fn into_schema(
+        self,
+        target: String,
+        mode: &str,
+        bytes_achieved: Option<u64>,
+    ) -> ProactiveThread {
         ProactiveThread {
             target,
             mode: mode.into(),
@@ -163,7 +191,11 @@ impl Recorder {
             returns: self.returns,
             bytes_requested: self.bytes_requested,
             bytes_achieved,
-            latency: if self.latency.is_empty() { Histogram::empty(Unit::Ns) } else { Histogram::from_hdr(Unit::Ns, &self.latency) },
+            latency: if self.latency.is_empty() {
+                Histogram::empty(Unit::Ns)
+            } else {
+                Histogram::from_hdr(Unit::Ns, &self.latency)
+            },
         }
     }
 }
@@ -184,11 +216,16 @@ pub struct Job {
 /// Runs the calls until `count` is reached or `stop`; returns the record.
 pub fn run_thread(job: &Job, stop: &Stop) -> Recorder {
     let mut rec = Recorder::default();
-    let Some((file, text)) = request(job.interface, job.budget) else { return rec };
+    let Some((file, text)) = request(job.interface, job.budget) else {
+        return rec;
+    };
     let path = job.dir.join(file);
     let mut n = 0;
     while !stop.stopped() && (job.count == 0 || n < job.count) {
-        let guard = job.serial.as_ref().map(|m| m.lock().unwrap_or_else(|e| e.into_inner()));
+        let guard = job
+            .serial
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(|e| e.into_inner()));
         let t0 = Instant::now();
         let r = write_ctl(&path, &text);
         let took = t0.elapsed();
@@ -206,10 +243,17 @@ pub fn run_thread(job: &Job, stop: &Stop) -> Recorder {
 mod tests {
     use super::*;
 
-    fn kernel(accepts: &'static [&'static str], v1_file: bool) -> impl FnMut(&str, &str) -> Attempt {
+    fn kernel(
+        accepts: &'static [&'static str],
+        v1_file: bool,
+    ) -> impl FnMut(&str, &str) -> Attempt {
         move |file, text| {
             if file == "memory.zswap.proactive_writeback" {
-                return if v1_file { Attempt::Errno(libc::EAGAIN) } else { Attempt::Missing };
+                return if v1_file {
+                    Attempt::Errno(libc::EAGAIN)
+                } else {
+                    Attempt::Missing
+                };
             }
             let key = text.split_whitespace().nth(1).unwrap_or("");
             if key.is_empty() || accepts.contains(&key) {
@@ -223,14 +267,31 @@ mod tests {
 
     #[test]
     fn detects_each_version() {
-        assert_eq!(detect(&mut kernel(&["source=zswap"], false)).interface, ProactiveInterface::V5SourceZswap);
-        assert_eq!(detect(&mut kernel(&["zswap_writeback_only"], false)).interface, ProactiveInterface::V2V4WritebackOnly);
-        assert_eq!(detect(&mut kernel(&[], true)).interface, ProactiveInterface::V1ProactiveWriteback);
+        assert_eq!(
+            detect(&mut kernel(&["source=zswap"], false)).interface,
+            ProactiveInterface::V5SourceZswap
+        );
+        assert_eq!(
+            detect(&mut kernel(&["zswap_writeback_only"], false)).interface,
+            ProactiveInterface::V2V4WritebackOnly
+        );
+        assert_eq!(
+            detect(&mut kernel(&[], true)).interface,
+            ProactiveInterface::V1ProactiveWriteback
+        );
         let base = detect(&mut kernel(&[], false));
         assert_eq!(base.interface, ProactiveInterface::None);
         assert_eq!(base.evidence.len(), 4, "{:?}", base.evidence);
-        assert!(base.evidence[0].contains("source=zswap") && base.evidence[0].contains("-EINVAL"), "{:?}", base.evidence);
-        assert!(base.evidence[3].ends_with("-EAGAIN"), "plain reclaim works: {:?}", base.evidence);
+        assert!(
+            base.evidence[0].contains("source=zswap") && base.evidence[0].contains("-EINVAL"),
+            "{:?}",
+            base.evidence
+        );
+        assert!(
+            base.evidence[3].ends_with("-EAGAIN"),
+            "plain reclaim works: {:?}",
+            base.evidence
+        );
     }
 
     #[test]
@@ -238,7 +299,11 @@ mod tests {
         let mut calls = 0;
         let d = detect(&mut |_f: &str, _t: &str| {
             calls += 1;
-            if calls == 1 { Attempt::Errno(libc::EINTR) } else { Attempt::Ok }
+            if calls == 1 {
+                Attempt::Errno(libc::EINTR)
+            } else {
+                Attempt::Ok
+            }
         });
         assert_eq!(d.interface, ProactiveInterface::V5SourceZswap);
         assert_eq!(calls, 2);
@@ -248,14 +313,31 @@ mod tests {
     fn broken_reclaim_is_called_out() {
         let d = detect(&mut |_f: &str, _t: &str| Attempt::Missing);
         assert_eq!(d.interface, ProactiveInterface::None);
-        assert!(d.evidence.last().unwrap().contains("broken"), "{:?}", d.evidence);
+        assert!(
+            d.evidence.last().unwrap().contains("broken"),
+            "{:?}",
+            d.evidence
+        );
     }
 
     #[test]
     fn request_texts() {
-        assert_eq!(request(ProactiveInterface::V5SourceZswap, 2 << 20).unwrap(), ("memory.reclaim", "2097152 source=zswap".to_string()));
-        assert_eq!(request(ProactiveInterface::V2V4WritebackOnly, 4096).unwrap().1, "4096 zswap_writeback_only");
-        assert_eq!(request(ProactiveInterface::V1ProactiveWriteback, 4096).unwrap().0, "memory.zswap.proactive_writeback");
+        assert_eq!(
+            request(ProactiveInterface::V5SourceZswap, 2 << 20).unwrap(),
+            ("memory.reclaim", "2097152 source=zswap".to_string())
+        );
+        assert_eq!(
+            request(ProactiveInterface::V2V4WritebackOnly, 4096)
+                .unwrap()
+                .1,
+            "4096 zswap_writeback_only"
+        );
+        assert_eq!(
+            request(ProactiveInterface::V1ProactiveWriteback, 4096)
+                .unwrap()
+                .0,
+            "memory.zswap.proactive_writeback"
+        );
         assert!(request(ProactiveInterface::None, 1).is_none());
     }
 
@@ -278,7 +360,11 @@ mod tests {
         assert_eq!(t.returns["-EAGAIN"], 1);
         assert_eq!(t.bytes_requested, 8192);
         assert_eq!(t.latency.count, 2);
-        assert!(t.latency.min >= 49_000 && t.latency.max <= 71_000, "{:?}", t.latency);
+        assert!(
+            t.latency.min >= 49_000 && t.latency.max <= 71_000,
+            "{:?}",
+            t.latency
+        );
     }
 
     #[test]
@@ -286,12 +372,25 @@ mod tests {
         // A regular file stands in for memory.reclaim: every write succeeds.
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("memory.reclaim"), "").unwrap();
-        let job = Job { dir: tmp.path().into(), interface: ProactiveInterface::V5SourceZswap, budget: 2 << 20, interval: Duration::ZERO, count: 5, serial: Some(Arc::new(Mutex::new(()))) };
+        let job = Job {
+            dir: tmp.path().into(),
+            interface: ProactiveInterface::V5SourceZswap,
+            budget: 2 << 20,
+            interval: Duration::ZERO,
+            count: 5,
+            serial: Some(Arc::new(Mutex::new(()))),
+        };
         let rec = run_thread(&job, &Stop::new());
         assert_eq!(rec.calls, 5);
         assert_eq!(rec.returns["0"], 5);
-        assert_eq!(std::fs::read_to_string(tmp.path().join("memory.reclaim")).unwrap(), "2097152 source=zswap");
-        let none = Job { interface: ProactiveInterface::None, ..job };
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join("memory.reclaim")).unwrap(),
+            "2097152 source=zswap"
+        );
+        let none = Job {
+            interface: ProactiveInterface::None,
+            ..job
+        };
         assert_eq!(run_thread(&none, &Stop::new()).calls, 0);
     }
 }

@@ -69,7 +69,8 @@ impl Guard {
     /// Starts a state file for `run_id` in `dir`. Refuses when an earlier run left one behind
     /// (its changes must be undone first) or another run is active.
     pub fn begin(dir: &Path, run_id: &str) -> Result<Guard> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating state directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating state directory {}", dir.display()))?;
         for (path, st) in read_states(dir)? {
             if pid_alive(st.pid) {
                 bail!(
@@ -106,7 +107,8 @@ impl Guard {
         let tmp = self.file.with_extension("json.tmp");
         std::fs::write(&tmp, serde_json::to_vec_pretty(&self.state)?)
             .with_context(|| format!("writing state file {}", tmp.display()))?;
-        std::fs::rename(&tmp, &self.file).with_context(|| format!("writing state file {}", self.file.display()))?;
+        std::fs::rename(&tmp, &self.file)
+            .with_context(|| format!("writing state file {}", self.file.display()))?;
         Ok(())
     }
 
@@ -127,7 +129,9 @@ impl Guard {
     pub fn record_param(&mut self, dir: &Path, name: &str, original: &str) -> Result<()> {
         self.state.zswap_params_dir = Some(dir.to_path_buf());
         if !self.state.zswap_params.contains_key(name) {
-            self.state.zswap_params.insert(name.into(), original.trim().into());
+            self.state
+                .zswap_params
+                .insert(name.into(), original.trim().into());
             self.save()?;
         }
         Ok(())
@@ -181,7 +185,10 @@ pub fn restore_state(st: &State) -> Vec<String> {
             }
         }
     }
-    let dir = st.zswap_params_dir.clone().unwrap_or_else(|| PathBuf::from(ZSWAP_PARAMS));
+    let dir = st
+        .zswap_params_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(ZSWAP_PARAMS));
     // `enabled` last: restore the configuration first, then the on/off switch.
     let mut params: Vec<_> = st.zswap_params.iter().collect();
     params.sort_by_key(|(k, _)| *k == "enabled");
@@ -203,9 +210,14 @@ fn read_states(dir: &Path) -> Result<Vec<(PathBuf, State)>> {
     for e in rd.flatten() {
         let p = e.path();
         if p.extension().is_some_and(|x| x == "json") {
-            let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-            let st: State = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a zswap-bench state file; remove it if it is stale", p.display()))?;
+            let text =
+                std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+            let st: State = serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "{} is not a zswap-bench state file; remove it if it is stale",
+                    p.display()
+                )
+            })?;
             out.push((p, st));
         }
     }
@@ -235,7 +247,12 @@ pub fn cleanup_dir(dir: &Path) -> Result<()> {
     let mut failed = 0;
     for (path, st) in states {
         if pid_alive(st.pid) {
-            println!("skipping {}: run {} is still active as pid {} (stop it first)", path.display(), st.run_id, st.pid);
+            println!(
+                "skipping {}: run {} is still active as pid {} (stop it first)",
+                path.display(),
+                st.run_id,
+                st.pid
+            );
             failed += 1;
             continue;
         }
@@ -258,7 +275,9 @@ pub fn cleanup_dir(dir: &Path) -> Result<()> {
         }
     }
     if failed > 0 {
-        bail!("{failed} state file(s) could not be fully restored; the files were kept, fix the problems above and re-run `zswap-bench cleanup`");
+        bail!(
+            "{failed} state file(s) could not be fully restored; the files were kept, fix the problems above and re-run `zswap-bench cleanup`"
+        );
     }
     Ok(())
 }
@@ -282,15 +301,22 @@ mod tests {
         std::fs::write(params.join("enabled"), "N").unwrap();
         // A second change of the same parameter keeps the original.
         g.record_param(&params, "max_pool_percent", "1").unwrap();
-        let on_disk: State = serde_json::from_str(&std::fs::read_to_string(g.file()).unwrap()).unwrap();
+        let on_disk: State =
+            serde_json::from_str(&std::fs::read_to_string(g.file()).unwrap()).unwrap();
         assert_eq!(on_disk.zswap_params["max_pool_percent"], "20");
         assert_eq!(on_disk.pid, std::process::id());
         // A second run is refused while this state exists.
         let e = Guard::begin(&sdir, "r2").err().unwrap().to_string();
         assert!(e.contains("interrupted") || e.contains("active"), "{e}");
         assert!(g.restore().is_empty());
-        assert_eq!(std::fs::read_to_string(params.join("max_pool_percent")).unwrap(), "20");
-        assert_eq!(std::fs::read_to_string(params.join("enabled")).unwrap(), "Y");
+        assert_eq!(
+            std::fs::read_to_string(params.join("max_pool_percent")).unwrap(),
+            "20"
+        );
+        assert_eq!(
+            std::fs::read_to_string(params.join("enabled")).unwrap(),
+            "Y"
+        );
         assert!(!g.file().exists());
     }
 
@@ -316,7 +342,10 @@ mod tests {
         std::fs::create_dir_all(&sdir).unwrap();
         std::fs::write(sdir.join("r9.json"), serde_json::to_string(&st).unwrap()).unwrap();
         cleanup_dir(&sdir).unwrap();
-        assert_eq!(std::fs::read_to_string(params.join("shrinker_enabled")).unwrap(), "Y");
+        assert_eq!(
+            std::fs::read_to_string(params.join("shrinker_enabled")).unwrap(),
+            "Y"
+        );
         assert!(!cg.exists(), "tree removed bottom-up");
         assert!(!sdir.join("r9.json").exists());
         // Nothing left: a second cleanup is a no-op.
@@ -328,7 +357,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let sdir = tmp.path().join("state");
         let mut g = Guard::begin(&sdir, "r3").unwrap();
-        g.record_param(&tmp.path().join("no-such-dir"), "enabled", "Y").unwrap();
+        g.record_param(&tmp.path().join("no-such-dir"), "enabled", "Y")
+            .unwrap();
         let problems = g.restore();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("enabled=Y"));

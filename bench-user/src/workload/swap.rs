@@ -47,19 +47,31 @@ pub fn swap_header(bytes: u64, page: usize) -> Vec<u8> {
     let pages = bytes / page as u64;
     // struct swap_header.info: bootbits[1024], version u32, last_page u32, nr_badpages u32.
     h[1024..1028].copy_from_slice(&1u32.to_ne_bytes());
-    h[1028..1032].copy_from_slice(&((pages.saturating_sub(1)).min(u32::MAX as u64) as u32).to_ne_bytes());
+    h[1028..1032]
+        .copy_from_slice(&((pages.saturating_sub(1)).min(u32::MAX as u64) as u32).to_ne_bytes());
     h[page - 10..].copy_from_slice(b"SWAPSPACE2");
     h
 }
 
 /// Why a block device may not be used, or None when it is free: not swapped on, not mounted,
 /// no partitions, and its first 64 KiB are zeros or a swap signature (never clobber data).
-pub fn device_problem(dev: &Path, head: &[u8], mounts: &str, swaps: &[ActiveSwap], has_partitions: bool, page: usize) -> Option<String> {
+pub fn device_problem(
+    dev: &Path,
+    head: &[u8],
+    mounts: &str,
+    swaps: &[ActiveSwap],
+    has_partitions: bool,
+    page: usize,
+) -> Option<String> {
     let d = dev.to_string_lossy();
     if swaps.iter().any(|s| s.path == dev) {
         return Some(format!("{d} is already in use as swap"));
     }
-    if mounts.lines().any(|l| l.split_whitespace().next().is_some_and(|s| s == d || s.starts_with(&*d))) {
+    if mounts.lines().any(|l| {
+        l.split_whitespace()
+            .next()
+            .is_some_and(|s| s == d || s.starts_with(&*d))
+    }) {
         return Some(format!("{d} (or a partition of it) is mounted"));
     }
     if has_partitions {
@@ -67,7 +79,9 @@ pub fn device_problem(dev: &Path, head: &[u8], mounts: &str, swaps: &[ActiveSwap
     }
     let is_swap = head.len() >= page && &head[page - 10..page] == b"SWAPSPACE2";
     if !is_swap && head.iter().any(|&b| b != 0) {
-        return Some(format!("{d} holds data (no swap signature and not zeroed); refusing to overwrite it"));
+        return Some(format!(
+            "{d} holds data (no swap signature and not zeroed); refusing to overwrite it"
+        ));
     }
     None
 }
@@ -79,14 +93,23 @@ fn page_size() -> usize {
 
 fn block_size(dev: &Path) -> Option<u64> {
     let name = dev.file_name()?.to_string_lossy().into_owned();
-    let sectors: u64 = std::fs::read_to_string(format!("/sys/class/block/{name}/size")).ok()?.trim().parse().ok()?;
+    let sectors: u64 = std::fs::read_to_string(format!("/sys/class/block/{name}/size"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     Some(sectors * 512)
 }
 
 fn has_partitions(dev: &Path) -> bool {
-    let Some(name) = dev.file_name().map(|n| n.to_string_lossy().into_owned()) else { return false };
+    let Some(name) = dev.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return false;
+    };
     std::fs::read_dir(format!("/sys/class/block/{name}"))
-        .map(|rd| rd.flatten().any(|e| e.file_name().to_string_lossy().starts_with(&name)))
+        .map(|rd| {
+            rd.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with(&name))
+        })
         .unwrap_or(false)
 }
 
@@ -95,9 +118,17 @@ fn device_usable(dev: &Path) -> Result<u64, String> {
     let page = page_size();
     let mut head = vec![0u8; 65536.min(size as usize)];
     let f = std::fs::File::open(dev).map_err(|e| format!("{}: {e}", dev.display()))?;
-    std::os::unix::fs::FileExt::read_exact_at(&f, &mut head, 0).map_err(|e| format!("{}: {e}", dev.display()))?;
+    std::os::unix::fs::FileExt::read_exact_at(&f, &mut head, 0)
+        .map_err(|e| format!("{}: {e}", dev.display()))?;
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
-    match device_problem(dev, &head, &mounts, &active_swaps(), has_partitions(dev), page) {
+    match device_problem(
+        dev,
+        &head,
+        &mounts,
+        &active_swaps(),
+        has_partitions(dev),
+        page,
+    ) {
         Some(p) => Err(p),
         None => Ok(size),
     }
@@ -114,7 +145,9 @@ pub struct SwapInUse {
 
 /// Sets up swap per the scenario, recording every change in the state file first.
 pub fn setup(spec: &SwapSpec, run_id: &str, guard: &mut Guard) -> Result<SwapInUse> {
-    let choice = spec.choice().context("invalid swap.device (validation should have caught this)")?;
+    let choice = spec
+        .choice()
+        .context("invalid swap.device (validation should have caught this)")?;
     match choice {
         SwapChoice::Existing => {
             let s = active_swaps();
@@ -126,7 +159,11 @@ pub fn setup(spec: &SwapSpec, run_id: &str, guard: &mut Guard) -> Result<SwapInU
                     fmt_bytes(spec.size.0)
                 );
             }
-            Ok(SwapInUse { path: s.first().map(|a| a.path.clone()).unwrap_or_default(), size: free, what: format!("existing swap ({} free)", fmt_bytes(free)) })
+            Ok(SwapInUse {
+                path: s.first().map(|a| a.path.clone()).unwrap_or_default(),
+                size: free,
+                what: format!("existing swap ({} free)", fmt_bytes(free)),
+            })
         }
         SwapChoice::Device(dev) => {
             let size = device_usable(&dev).map_err(|p| anyhow::anyhow!("swap.device: {p}"))?;
@@ -148,16 +185,27 @@ pub fn setup(spec: &SwapSpec, run_id: &str, guard: &mut Guard) -> Result<SwapInU
 
 fn enable_device(dev: &Path, size: u64, guard: &mut Guard) -> Result<SwapInUse> {
     let page = page_size();
-    let f = std::fs::OpenOptions::new().write(true).open(dev).with_context(|| format!("opening {}", dev.display()))?;
-    std::os::unix::fs::FileExt::write_all_at(&f, &swap_header(size, page), 0).with_context(|| format!("writing a swap header to {}", dev.display()))?;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dev)
+        .with_context(|| format!("opening {}", dev.display()))?;
+    std::os::unix::fs::FileExt::write_all_at(&f, &swap_header(size, page), 0)
+        .with_context(|| format!("writing a swap header to {}", dev.display()))?;
     f.sync_all()?;
     guard.record_swap(dev, false)?;
     swapon(dev)?;
-    Ok(SwapInUse { path: dev.into(), size, what: format!("block device {} ({})", dev.display(), fmt_bytes(size)) })
+    Ok(SwapInUse {
+        path: dev.into(),
+        size,
+        what: format!("block device {} ({})", dev.display(), fmt_bytes(size)),
+    })
 }
 
 fn enable_file(spec: &SwapSpec, run_id: &str, guard: &mut Guard) -> Result<SwapInUse> {
-    let path = spec.file.clone().unwrap_or_else(|| PathBuf::from(format!("/var/tmp/zswap-bench-{run_id}.swap")));
+    let path = spec
+        .file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("/var/tmp/zswap-bench-{run_id}.swap")));
     let page = page_size();
     let size = spec.size.0 / page as u64 * page as u64;
     // create_new: never take over (and later delete) a file that is not ours.
@@ -167,7 +215,14 @@ fn enable_file(spec: &SwapSpec, run_id: &str, guard: &mut Guard) -> Result<SwapI
     guard.record_swap(&path, true)?;
     // Swap files must have no holes: allocate, falling back to writing zeros.
     // SAFETY: fallocate on a file we own; no memory is passed.
-    let rc = unsafe { libc::fallocate(std::os::fd::AsRawFd::as_raw_fd(&f), 0, 0, size as libc::off_t) };
+    let rc = unsafe {
+        libc::fallocate(
+            std::os::fd::AsRawFd::as_raw_fd(&f),
+            0,
+            0,
+            size as libc::off_t,
+        )
+    };
     if rc != 0 {
         let zeros = vec![0u8; 1 << 20];
         let mut off = 0;
@@ -181,7 +236,11 @@ fn enable_file(spec: &SwapSpec, run_id: &str, guard: &mut Guard) -> Result<SwapI
     f.sync_all()?;
     drop(f);
     swapon(&path).with_context(|| format!("the filesystem of {} may not support swap files (tmpfs, 9p do not); set swap.file elsewhere or give the VM a swap disk", path.display()))?;
-    Ok(SwapInUse { path: path.clone(), size, what: format!("swap file {} ({})", path.display(), fmt_bytes(size)) })
+    Ok(SwapInUse {
+        path: path.clone(),
+        size,
+        what: format!("swap file {} ({})", path.display(), fmt_bytes(size)),
+    })
 }
 
 pub fn swapon(path: &Path) -> Result<()> {
@@ -204,7 +263,10 @@ pub fn swapoff(path: &Path) -> Result<()> {
     if unsafe { libc::swapoff(c.as_ptr()) } != 0 {
         let e = std::io::Error::last_os_error();
         if e.raw_os_error() != Some(libc::EINVAL) {
-            bail!("swapoff {}: {e} (memory may be short; retry `zswap-bench cleanup` once it is free)", path.display());
+            bail!(
+                "swapoff {}: {e} (memory may be short; retry `zswap-bench cleanup` once it is free)",
+                path.display()
+            );
         }
     }
     Ok(())
@@ -220,7 +282,10 @@ mod tests {
         assert_eq!(h.len(), 4096);
         assert_eq!(&h[4086..], b"SWAPSPACE2");
         assert_eq!(u32::from_ne_bytes(h[1024..1028].try_into().unwrap()), 1);
-        assert_eq!(u32::from_ne_bytes(h[1028..1032].try_into().unwrap()), (64 << 20) / 4096 - 1);
+        assert_eq!(
+            u32::from_ne_bytes(h[1028..1032].try_into().unwrap()),
+            (64 << 20) / 4096 - 1
+        );
         assert!(h[..1024].iter().all(|&b| b == 0));
     }
 
@@ -229,7 +294,14 @@ mod tests {
         let t = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n/dev/vda                                partition\t2097148\t\t1024\t\t-2\n/var/tmp/my\\040swap file 1024 0 -3\n";
         let s = parse_proc_swaps(t);
         assert_eq!(s.len(), 2);
-        assert_eq!(s[0], ActiveSwap { path: "/dev/vda".into(), size: 2097148 * 1024, used: 1024 * 1024 });
+        assert_eq!(
+            s[0],
+            ActiveSwap {
+                path: "/dev/vda".into(),
+                size: 2097148 * 1024,
+                used: 1024 * 1024
+            }
+        );
         assert_eq!(s[1].path, PathBuf::from("/var/tmp/my swap"));
     }
 
@@ -244,10 +316,30 @@ mod tests {
         assert_eq!(device_problem(dev, &sw, "", &[], false, 4096), None);
         let mut data = zero.clone();
         data[510] = 0x55;
-        assert!(device_problem(dev, &data, "", &[], false, 4096).unwrap().contains("holds data"));
-        assert!(device_problem(dev, &zero, "/dev/vda1 / ext4 rw 0 0\n", &[], false, 4096).unwrap().contains("mounted"));
-        assert!(device_problem(dev, &zero, "", &[], true, 4096).unwrap().contains("partitions"));
-        let active = [ActiveSwap { path: dev.into(), size: 1, used: 0 }];
-        assert!(device_problem(dev, &zero, "", &active, false, 4096).unwrap().contains("already in use"));
+        assert!(
+            device_problem(dev, &data, "", &[], false, 4096)
+                .unwrap()
+                .contains("holds data")
+        );
+        assert!(
+            device_problem(dev, &zero, "/dev/vda1 / ext4 rw 0 0\n", &[], false, 4096)
+                .unwrap()
+                .contains("mounted")
+        );
+        assert!(
+            device_problem(dev, &zero, "", &[], true, 4096)
+                .unwrap()
+                .contains("partitions")
+        );
+        let active = [ActiveSwap {
+            path: dev.into(),
+            size: 1,
+            used: 0,
+        }];
+        assert!(
+            device_problem(dev, &zero, "", &active, false, 4096)
+                .unwrap()
+                .contains("already in use")
+        );
     }
 }

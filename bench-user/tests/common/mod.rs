@@ -26,11 +26,18 @@ pub fn full_tier() -> bool {
 
 /// Is this kernel's manifest present (reference series kernels arrive with their patches)?
 pub fn have_kernel(name: &str) -> bool {
-    repo().join("kernels").join(format!("{name}.toml")).is_file()
+    repo()
+        .join("kernels")
+        .join(format!("{name}.toml"))
+        .is_file()
 }
 
 pub fn run(args: &[&str]) -> Output {
-    let out = Command::new(zb()).args(args).current_dir(repo()).output().expect("run zswap-bench");
+    let out = Command::new(zb())
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run zswap-bench");
     eprintln!(
         "$ zswap-bench {}\n--- stdout\n{}--- stderr\n{}",
         args.join(" "),
@@ -45,7 +52,11 @@ pub fn vm(kernel: &str, timeout: &str, cmd: &[&str]) -> (i32, String, String) {
     let mut args = vec!["vm", "--kernel", kernel, "--timeout", timeout, "--"];
     args.extend_from_slice(cmd);
     let out = run(&args);
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 pub fn zb_str() -> String {

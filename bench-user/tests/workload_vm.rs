@@ -1,0 +1,175 @@
+//! Workload tests in a real guest (baseline kernel, TCG). They boot a VM, so they run when
+//! ZSWAP_BENCH_VM_TESTS=1 (scripts/test sets it; each takes 1–3 min).
+mod common;
+use std::path::Path;
+use std::process::Command;
+
+const EXE: &str = env!("CARGO_BIN_EXE_zswap-bench");
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+fn out_dir(name: &str) -> std::path::PathBuf {
+    // Under the target dir: a host path the VM runner can share writable (not a guest tmpfs).
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn quick_in_vm_gives_a_complete_result_with_matching_writeback() {
+    if !common::vm_tests() {
+        return;
+    }
+    let out = out_dir("quick-vm");
+    let st = Command::new(EXE)
+        .args([
+            "run",
+            &format!("{ROOT}/scenarios/quick.toml"),
+            "--kernel",
+            "baseline",
+            "--out",
+        ])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(
+        st.success(),
+        "run failed; see {}/console.log",
+        out.display()
+    );
+    let text = std::fs::read_to_string(out.join("result.json")).unwrap();
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(r["failed"].is_null(), "{}", r["failed"]);
+    assert_eq!(r["kernel"]["manifest"], "baseline");
+    // Baseline has no proactive writeback: said so, never silently nothing.
+    assert_eq!(r["proactive_writes"]["interface"], "none");
+    assert!(
+        r["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("did not run"))
+    );
+    // Per-memcg zswpwb (memory.stat deltas) equals the BPF writeback totals.
+    let xs = r["crosschecks"].as_array().unwrap();
+    assert!(!xs.is_empty());
+    for x in xs {
+        assert_eq!(x["agree"], true, "{x}");
+    }
+    let memcgs = r["counters"]["memcg"].as_array().unwrap();
+    assert_eq!(memcgs.len(), 3);
+    assert!(memcgs[0]["stat_delta"]["zswpout"].as_i64().unwrap() > 0);
+    assert!(r["workload"]["pages_touched"].as_u64().unwrap() > 0);
+    let ratio = r["workload"]["compressibility"].as_f64().unwrap();
+    assert!(
+        (ratio - 0.4).abs() < 0.05,
+        "measured compressibility {ratio}"
+    );
+    assert!(r["timeseries"].as_array().unwrap().len() >= 10);
+    assert!(out.join("timeseries.csv").is_file());
+}
+
+#[test]
+fn kill9_during_a_run_then_cleanup_leaves_nothing_behind() {
+    if !common::vm_tests() {
+        return;
+    }
+    let out = out_dir("kill9-vm");
+    let script = out.join("t.sh");
+    std::fs::write(
+        &script,
+        r#"B=$1; OUT=$2
+before=$(cd /sys/module/zswap/parameters && grep -H . * | sort)
+$B run $3 --host --out $OUT/run > $OUT/run.log 2>&1 &
+pid=$!
+i=0; while [ $i -lt 120 ]; do grep -q "set-up done" $OUT/run.log 2>/dev/null && break; sleep 1; i=$((i+1)); done
+sleep 3
+ls -d /sys/fs/cgroup/zswap-bench-* >/dev/null 2>&1 || { echo "NO TREE BEFORE KILL"; exit 3; }
+kill -9 $pid; sleep 1
+$B cleanup || exit 4
+ls -d /sys/fs/cgroup/zswap-bench-* 2>/dev/null && { echo LEFTOVER CGROUP; exit 5; }
+tail -n +2 /proc/swaps | grep . && { echo LEFTOVER SWAP; exit 6; }
+after=$(cd /sys/module/zswap/parameters && grep -H . * | sort)
+[ "$before" = "$after" ] || { echo PARAMS DIFFER; exit 7; }
+echo CLEAN
+"#,
+    )
+    .unwrap();
+    let o = Command::new(EXE)
+        .args(["vm", "--kernel", "baseline", "--out"])
+        .arg(&out)
+        .args(["--", "/bin/sh"])
+        .arg(&script)
+        .args([
+            EXE,
+            out.to_str().unwrap(),
+            &format!("{ROOT}/scenarios/global-shrinker.toml"),
+        ])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success() && text.contains("CLEAN"), "{text}");
+}
+
+#[test]
+fn sigterm_during_a_run_restores_the_machine_by_itself() {
+    if !common::vm_tests() {
+        return;
+    }
+    let out = out_dir("sigterm-vm");
+    let script = out.join("t.sh");
+    std::fs::write(
+        &script,
+        r#"B=$1; OUT=$2
+before=$(cd /sys/module/zswap/parameters && grep -H . * | sort)
+$B run $3 --host --out $OUT/run > $OUT/run.log 2>&1 &
+pid=$!
+i=0; while [ $i -lt 120 ]; do grep -q "set-up done" $OUT/run.log 2>/dev/null && break; sleep 1; i=$((i+1)); done
+sleep 3
+ls -d /sys/fs/cgroup/zswap-bench-* >/dev/null 2>&1 || { echo "NO TREE BEFORE TERM"; exit 3; }
+kill -TERM $pid
+wait $pid; rc=$?
+echo "runner exit $rc"
+[ $rc -eq 130 ] || { echo "EXIT NOT 130"; cat $OUT/run.log; exit 4; }
+ls -d /sys/fs/cgroup/zswap-bench-* 2>/dev/null && { echo LEFTOVER CGROUP; exit 5; }
+tail -n +2 /proc/swaps | grep . && { echo LEFTOVER SWAP; exit 6; }
+after=$(cd /sys/module/zswap/parameters && grep -H . * | sort)
+[ "$before" = "$after" ] || { echo PARAMS DIFFER; exit 7; }
+ls /run/zswap-bench/*.json 2>/dev/null && { echo LEFTOVER STATE FILE; exit 8; }
+grep -q '"failed"' $OUT/run/result.json || { echo NO RESULT; exit 9; }
+echo CLEAN
+"#,
+    )
+    .unwrap();
+    let o = Command::new(EXE)
+        .args(["vm", "--kernel", "baseline", "--out"])
+        .arg(&out)
+        .args(["--", "/bin/sh"])
+        .arg(&script)
+        .args([
+            EXE,
+            out.to_str().unwrap(),
+            &format!("{ROOT}/scenarios/quick.toml"),
+        ])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success() && text.contains("CLEAN"), "{text}");
+    // The interrupted repeat is kept, marked failed.
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run/result.json")).unwrap())
+            .unwrap();
+    assert!(
+        r["failed"].as_str().unwrap().contains("interrupted"),
+        "{}",
+        r["failed"]
+    );
+}
