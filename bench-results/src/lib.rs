@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod metrics;
+pub mod overhead;
 pub mod plot;
 pub mod schema;
 pub mod stats;

@@ -75,34 +75,28 @@ pub enum SchemaError {
 // Histogram
 // ---------------------------------------------------------------------------------------------
 
-/// Sub-buckets per power of two in the `log2x4` scheme (relative bucket width ≤ 25 %).
-pub const SUB_BUCKETS: u32 = 4;
 /// Number of buckets needed to cover all of `u64` in the `log2x4` scheme.
-pub const BUCKETS: usize = 252;
+pub const BUCKETS: usize = bench_common::hist::BUCKETS;
 
 /// Bucket of `v` in the log-linear `log2x4` scheme: values 0..=3 have their own bucket; above
-/// that each power of two `[2^p, 2^(p+1))` is split into 4 equal sub-buckets, so bucket `i >= 4`
-/// is `p = i/4 + 1`, sub-bucket `i % 4`. The eBPF side mirrors this exactly (no_std, no loops
-/// beyond `leading_zeros`), so kernel-side histograms and userspace ones share bucket indices.
-pub const fn bucket_index(v: u64) -> usize {
-    if v < 4 {
-        return v as usize;
-    }
-    let p = 63 - v.leading_zeros(); // floor(log2 v), >= 2
-    let sub = (v >> (p - 2)) & 3;
-    (4 * (p - 1) + sub as u32) as usize
+/// that each power of two `[2^p, 2^(p+1))` is split into 4 equal sub-buckets. The one
+/// definition lives in bench-common, shared with the eBPF programs, so kernel-side and
+/// userspace histograms have the same bucket indices.
+pub fn bucket_index(v: u64) -> usize {
+    bench_common::hist::bucket_index(v) as usize
 }
 
 /// Inclusive value range `(lo, hi)` of bucket `i` (`i < BUCKETS`).
-pub const fn bucket_bounds(i: usize) -> (u64, u64) {
-    if i < 4 {
-        return (i as u64, i as u64);
-    }
-    let p = (i / 4 + 1) as u32;
-    let sub = (i % 4) as u64;
-    let width = 1u64 << (p - 2);
-    let lo = (1u64 << p) + sub * width;
-    (lo, lo + (width - 1))
+pub fn bucket_bounds(i: usize) -> (u64, u64) {
+    let (lo, hi) = bench_common::hist::bucket_bounds(i as u32);
+    (
+        lo,
+        if hi == u64::MAX && i == BUCKETS - 1 {
+            u64::MAX
+        } else {
+            hi - 1
+        },
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -56,6 +56,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: ReportFormat,
     },
+    /// Probe overhead figures from a scripts/bench-probes output directory (off-*/on-*/bpftrace-*).
+    Overhead { dir: PathBuf },
     /// Kernels x scenarios x repeats, then compare and plot.
     Matrix {
         matrix: PathBuf,
@@ -151,6 +153,9 @@ pub struct RunArgs {
     pub out: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "auto")]
     pub accel: Accel,
+    /// Run without eBPF probes (the workload alone; for overhead comparisons).
+    #[arg(long)]
+    pub no_probes: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -86,6 +86,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             );
         }
+        Command::Overhead { dir } => {
+            let mut labelled = vec![];
+            for e in std::fs::read_dir(&dir)?.flatten() {
+                if e.path().join(bench_results::schema::RESULT_FILE).is_file() {
+                    labelled.push((
+                        e.file_name().to_string_lossy().to_string(),
+                        bench_results::ResultFile::read(&e.path())?,
+                    ));
+                }
+            }
+            print!(
+                "{}",
+                bench_results::overhead::render(&bench_results::overhead::collect(&labelled))
+            );
+        }
         Command::Matrix { matrix, out } => return run::matrix(&matrix, out.as_deref()),
     }
     Ok(ExitCode::SUCCESS)

@@ -36,7 +36,10 @@ use crate::workload::{Stop, churn, swap, write_ctl};
 pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let path = scenario::resolve_path(&args.scenario).map_err(|e| anyhow!(e))?;
     // Validation first: nothing on the machine changes for a malformed scenario.
-    let loaded = scenario::load(&path)?;
+    let mut loaded = scenario::load(&path)?;
+    if args.no_probes {
+        loaded.scenario.probes.enabled = false;
+    }
     let repeats = args.repeat.unwrap_or(loaded.scenario.repeats);
     if repeats == 0 {
         bail!("--repeat 0 runs nothing; use 1 or more");
@@ -321,7 +324,10 @@ fn vm_cell(
             out.to_string_lossy().into_owned(),
             "--repeat".into(),
             repeats.to_string(),
-        ],
+        ]
+        .into_iter()
+        .chain((!l.scenario.probes.enabled).then(|| "--no-probes".to_string()))
+        .collect(),
         out_dir: Some(out.clone()),
         swap: l.scenario.swap.size.0.max(256 << 20),
         accel,
@@ -956,10 +962,14 @@ async fn orchestrate(
     // memory.stat deltas cover the same writeback (see `quiet_snapshots`).
     pool.set_phase(phase::PAUSE);
     pressure_pause.stop();
+    let popts = &s.probes;
     let mut probes = match tokio::task::block_in_place(|| {
+        if !popts.enabled {
+            anyhow::bail!("disabled (--no-probes or [probes] enabled = false)");
+        }
         crate::probes::ProbeSession::attach(&crate::probes::ProbeOptions {
-            crosscheck: false,
-            ..Default::default()
+            crosscheck: popts.crosscheck,
+            extra_locks: popts.watch_locks.clone(),
         })
     }) {
         Ok(p) => Some(p),
@@ -1141,6 +1151,10 @@ async fn orchestrate(
             (src.snapshot(), None)
         }
     };
+    // Two independent mechanisms counting the same calls (fentry and kprobe on shrink_memcg).
+    let xcheck = probes
+        .as_ref()
+        .and_then(|p| p.shrink_memcg_xcheck().ok().flatten());
     drop(probes);
 
     res.duration_ns = duration.as_nanos() as u64;
@@ -1189,6 +1203,15 @@ async fn orchestrate(
             writeback_delta(p0.as_ref(), &p1).as_ref(),
         );
         res.probes = p1;
+        if let Some((primary, kprobe)) = xcheck {
+            res.crosschecks.push(schema::Crosscheck {
+                what: "shrink_memcg calls: fentry vs kprobe".into(),
+                bpf: primary as i64,
+                kernel: kprobe as i64,
+                agree: primary == kprobe,
+                note: "both counted since attach; 'kernel' holds the kprobe count".into(),
+            });
+        }
         for c in res.crosschecks.iter().filter(|c| !c.agree) {
             eprintln!(
                 "crosscheck disagreement: {}: memory.stat {} vs BPF {} {}",

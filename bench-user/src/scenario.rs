@@ -175,6 +175,33 @@ pub struct Scenario {
     pub proactive: Vec<ProactiveSpec>,
     #[serde(default)]
     pub churn: Option<ChurnSpec>,
+    #[serde(default)]
+    pub probes: ProbesSpec,
+}
+
+/// What the probe layer attaches for the measured phase.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbesSpec {
+    /// false = measure the workload without probes (overhead baselines); `--no-probes` too.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Attach second, independent mechanisms and record the agreement in `crosschecks`.
+    #[serde(default)]
+    pub crosscheck: bool,
+    /// Extra locks to watch by kallsyms name.
+    #[serde(default)]
+    pub watch_locks: Vec<String>,
+}
+
+impl Default for ProbesSpec {
+    fn default() -> Self {
+        ProbesSpec {
+            enabled: true,
+            crosscheck: false,
+            watch_locks: vec![],
+        }
+    }
 }
 
 fn default_seed() -> u64 {
