@@ -77,6 +77,13 @@ pub enum KernelCmd {
     List,
     /// Print the path of a built kernel's bzImage (building it if needed).
     Path { kernel: String },
+    /// Run the kernel's own zswap selftest (test_zswap) inside the kernel.
+    Selftest {
+        kernel: String,
+        /// Fail if a test that passes on this kernel does not pass on `kernel`.
+        #[arg(long)]
+        against: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -54,6 +54,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             KernelCmd::List => kernel::list()?,
             KernelCmd::Path { kernel } => println!("{}", kernel::build(&kernel)?.bzimage.display()),
+            KernelCmd::Selftest { kernel, against } => {
+                return kernel::selftest::cli(&kernel, against.as_deref());
+            }
         },
         Command::Vm(args) => return vm::run_cli(&args),
         Command::Doctor { json } => return doctor::run(json),

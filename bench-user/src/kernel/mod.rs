@@ -8,6 +8,7 @@
 //!   ccache/               compiler cache (switching back to a series is a cache hit)
 //!   kernels/<key>/        bzImage, config, System.map, meta.json, build.log
 pub mod manifest;
+pub mod selftest;
 pub mod source;
 
 use std::io::{BufRead, BufReader};

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Guest side of tests/series.rs: proactive writeback semantics on a patched kernel.
+
+Prints one line per check: 'CHECK <name> <ok|FAIL> <detail>'. Arguments: the key the kernel
+should accept ("source=zswap" or "zswap_writeback_only")."""
+import errno, os, subprocess, sys, time
+
+key = sys.argv[1]
+subprocess.run(["mkswap", "/dev/vda"], check=True, stdout=subprocess.DEVNULL)
+subprocess.run(["swapon", "/dev/vda"], check=True)
+cg = "/sys/fs/cgroup/pw"
+os.mkdir(cg)
+
+def stat(name):
+    for l in open(f"{cg}/memory.stat"):
+        k, v = l.split()
+        if k == name:
+            return int(v)
+    return None
+
+def write(f, text):
+    try:
+        with open(f"{cg}/{f}", "w") as fh:
+            fh.write(text)
+        return 0
+    except OSError as e:
+        return e.errno
+
+def check(name, ok, detail=""):
+    print(f"CHECK {name} {'ok' if ok else 'FAIL'} {detail}", flush=True)
+
+# Fill the memcg with half-compressible anonymous memory and push it into zswap.
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    with open(f"{cg}/cgroup.procs", "w") as fh:
+        fh.write(str(os.getpid()))
+    b = bytearray(os.urandom(2048) + bytes(2048)) * 24000   # ~94 MiB
+    os.write(w, b"1")
+    time.sleep(3600)
+    os._exit(0)
+os.read(r, 1)
+write("memory.reclaim", "80M")
+time.sleep(2)
+zswapped = stat("zswapped") or 0
+check("data_in_zswap", zswapped > 8 << 20, f"zswapped={zswapped}")
+
+wb0, pb0 = stat("zswpwb"), stat("zswpwb_proactive_b")
+check("stat_present", pb0 is not None, "memory.stat has zswpwb_proactive_b")
+rc = write("memory.reclaim", f"2M {key}")
+time.sleep(2.5)  # memory.stat is flushed every 2 s
+wb1, pb1 = stat("zswpwb"), stat("zswpwb_proactive_b") or 0
+check("budget_writes_back", rc in (0, errno.EAGAIN) and wb1 > wb0 and pb1 > (pb0 or 0),
+      f"rc={rc} zswpwb {wb0}->{wb1} proactive_b {pb0}->{pb1}")
+check("proactive_le_total", pb1 <= (wb1 * 4096), f"proactive_b={pb1} zswpwb_bytes<={wb1 * 4096}")
+rc = write("memory.reclaim", f"100G {key}")
+check("eagain_when_short", rc == errno.EAGAIN, f"rc={errno.errorcode.get(rc, rc)}")
+rc = write("memory.reclaim", f"2M {key} swappiness=10")
+check("einval_with_swappiness", rc == errno.EINVAL, f"rc={errno.errorcode.get(rc, rc)}")
+write("memory.zswap.writeback", "0")
+rc = write("memory.reclaim", f"2M {key}")
+check("einval_writeback_disabled", rc == errno.EINVAL, f"rc={errno.errorcode.get(rc, rc)}")
+write("memory.zswap.writeback", "1")
+other = "zswap_writeback_only" if key == "source=zswap" else "source=zswap"
+rc = write("memory.reclaim", f"2M {other}")
+check("other_key_rejected", rc == errno.EINVAL, f"{other}: rc={errno.errorcode.get(rc, rc)}")
+os.kill(pid, 9)
+os.waitpid(pid, 0)

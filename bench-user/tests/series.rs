@@ -1,0 +1,147 @@
+//! The reference series on real patched kernels (kernels/ref-*.toml): the kernel's own zswap
+//! selftest passes wherever it passes on baseline, doctor sees each variant's interface and
+//! cursor, and proactive writeback has the v5 semantics (budget, EAGAIN, EINVAL cases).
+mod common;
+use common::*;
+
+const VARIANTS: &[&str] = &[
+    "ref-nocursor",
+    "ref-percg-lock",
+    "ref-global-lock",
+    "ref-cmpxchg",
+    "ref-key-v2",
+];
+
+fn variants() -> Vec<&'static str> {
+    VARIANTS
+        .iter()
+        .copied()
+        .filter(|v| have_kernel(v))
+        .collect()
+}
+
+#[test]
+fn selftest_passes_wherever_baseline_passes() {
+    if !vm_tests() {
+        return;
+    }
+    for v in variants() {
+        let out = run(&["kernel", "selftest", v, "--against", "baseline"]);
+        assert!(
+            out.status.success(),
+            "{v}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn doctor_sees_each_variants_interface_and_cursor() {
+    if !vm_tests() {
+        return;
+    }
+    for v in variants() {
+        let (code, out, _) = vm(v, "300s", &[&zb_str(), "doctor", "--json"]);
+        assert_eq!(code, 0, "{v}");
+        let j: serde_json::Value =
+            serde_json::from_str(out[out.find('{').unwrap()..].trim()).unwrap();
+        let t = |n: &str| {
+            j["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["name"].as_str().unwrap().starts_with(n))
+                .cloned()
+                .unwrap()
+        };
+        let want = if v == "ref-key-v2" {
+            "v2-v4 zswap_writeback_only"
+        } else {
+            "v5 source=zswap"
+        };
+        assert_eq!(j["proactive_interface"], want, "{v}");
+        assert_eq!(t("zswap_proactive_writeback")["kallsyms"], true, "{v}");
+        assert_eq!(
+            t("zswap_writeback_entry")["kallsyms"],
+            true,
+            "{v}: noinline in ref-base"
+        );
+        let iter = t("zswap_mem_cgroup_iter")["kallsyms"].as_bool().unwrap();
+        assert_eq!(
+            iter,
+            matches!(v, "ref-percg-lock" | "ref-global-lock" | "ref-cmpxchg"),
+            "{v}: cursor iterator"
+        );
+        assert_eq!(
+            t("mem_cgroup.zswap_wb_iter")["btf"],
+            true,
+            "{v}: per-memcg cursor in struct mem_cgroup"
+        );
+        if v == "ref-global-lock" {
+            assert_eq!(
+                t("zswap_shrink_lock")["kallsyms"],
+                true,
+                "{v}: the one global lock"
+            );
+        }
+    }
+}
+
+#[test]
+fn proactive_writeback_semantics() {
+    if !vm_tests() {
+        return;
+    }
+    let script = repo().join("bench-user/tests/guest/proactive.py");
+    for v in variants() {
+        let key = if v == "ref-key-v2" {
+            "zswap_writeback_only"
+        } else {
+            "source=zswap"
+        };
+        let (code, out, _) = vm(
+            v,
+            "400s",
+            &["/usr/bin/python3", script.to_str().unwrap(), key],
+        );
+        assert_eq!(code, 0, "{v}");
+        let checks: Vec<&str> = out.lines().filter(|l| l.starts_with("CHECK ")).collect();
+        assert!(checks.len() >= 8, "{v}: {out}");
+        let failed: Vec<&&str> = checks.iter().filter(|l| l.contains(" FAIL ")).collect();
+        assert!(failed.is_empty(), "{v}: {failed:#?}");
+    }
+}
+
+/// Slow tier (ZSWAP_BENCH_TEST_TIER=full): memcg churn during concurrent proactive writeback on
+/// each variant's debug kernel (PROVE_LOCKING, DEBUG_VM, DEBUG_LIST, DEBUG_ATOMIC_SLEEP). The VM
+/// runner fails the run on any lockdep splat, BUG, WARNING or hung task on the console.
+#[test]
+fn churn_runs_clean_on_debug_kernels() {
+    if !vm_tests() || !full_tier() {
+        eprintln!("skipped: slow tier (ZSWAP_BENCH_TEST_TIER=full)");
+        return;
+    }
+    for v in variants() {
+        let dbg = format!("{v}-debug");
+        if !have_kernel(&dbg) {
+            continue;
+        }
+        let out_dir = tempfile::Builder::new()
+            .prefix("churn-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap();
+        let out = run(&[
+            "run",
+            "scenarios/churn.toml",
+            "--kernel",
+            &dbg,
+            "--out",
+            out_dir.path().to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{dbg}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
