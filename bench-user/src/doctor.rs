@@ -4,12 +4,11 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use aya::programs::{BtfTracePoint, FEntry, FExit, KProbe, TracePoint};
 use aya::{Btf, EbpfLoader};
 use bench_common::names::prog;
 use serde::Serialize;
 
-use crate::probes::attach::FuncPresence;
+use crate::probes::attach::{Attacher, FuncPresence, Hook};
 use crate::probes::btf::KernelBtf;
 use crate::probes::kallsyms::Kallsyms;
 use crate::probes::{CURSOR_FUNCS, PROACTIVE_FUNCS};
@@ -253,110 +252,35 @@ pub fn collect() -> Report {
     }
 }
 
-/// Load and attach one program of each type, then drop it (detaches).
+/// Load and attach one program of each type with the probe layer's own attach code, then drop
+/// them all (dropping the object detaches).
 fn program_types(have_btf: bool) -> Vec<Check> {
-    let mut out = vec![];
     let btf = Btf::from_sys_fs().ok();
-    let mut ebpf = match EbpfLoader::new()
-        .btf(btf.as_ref())
-        .load(crate::probes::object())
-    {
+    let mut ebpf = match EbpfLoader::new().btf(btf.as_ref()).load(crate::probes::object()) {
         Ok(e) => e,
-        Err(e) => {
-            out.push(check(
-                "load eBPF object",
-                false,
-                format!("{e}"),
-                "run as root; kernel needs CONFIG_BPF_SYSCALL=y",
-            ));
-            return out;
-        }
+        Err(e) => return vec![check("load eBPF object", false, format!("{e}"), "run as root; kernel needs CONFIG_BPF_SYSCALL=y")],
     };
-    // A function every kernel has; fentry programs here only touch their context.
-    let target = ["zswap_store", "vfs_read"]
+    // A function every kernel has; these programs only touch their context.
+    let func = if have_btf && btf.is_some() && kallsyms_has("zswap_store") { "zswap_store" } else { "vfs_read" }.to_string();
+    let fentry_fix = "kernel lockdown or no DYNAMIC_FTRACE_WITH_DIRECT_CALLS: kprobes are the fallback";
+    let cases = [
+        ("fentry", Hook::Fentry { prog: prog::FENTRY_SHRINKER_SCAN, func: func.clone() }, fentry_fix),
+        ("fexit", Hook::Fexit { prog: prog::FEXIT_SHRINKER_SCAN, func: func.clone() }, fentry_fix),
+        ("kprobe", Hook::Kprobe { prog: prog::KPROBE_SHRINK_MEMCG_XCHECK, func }, "build with CONFIG_KPROBES=y and CONFIG_KPROBE_EVENTS=y; tracepoints are the fallback"),
+        ("tracepoint", Hook::Tracepoint { prog: prog::TP_CONTENTION_BEGIN, category: "lock", name: "contention_begin" }, "mount tracefs; CONFIG_TRACEPOINTS"),
+        ("tp_btf", Hook::TpBtf { prog: prog::TP_BTF_CONTENTION_BEGIN, tp: "contention_begin" }, "needs BTF (CONFIG_DEBUG_INFO_BTF=y)"),
+    ];
+    let Some(b) = btf.as_ref() else {
+        return cases.iter().map(|(n, _, fix)| check(n, false, "no kernel BTF", fix)).collect();
+    };
+    let mut a = Attacher { ebpf: &mut ebpf, btf: b, plan: vec![], attached: vec![] };
+    cases
         .into_iter()
-        .find(|f| {
-            Path::new("/proc/kallsyms").exists() && btf.is_some() && have_btf && kallsyms_has(f)
+        .map(|(name, hook, fix)| {
+            let r = a.try_hook(&hook);
+            check(name, r.is_ok(), r.err().unwrap_or_else(|| "loads and attaches".into()), fix)
         })
-        .unwrap_or("vfs_read");
-    let mut try_one =
-        |name: &str, fix: &str, f: &mut dyn FnMut(&mut aya::Ebpf) -> Result<(), String>| {
-            let r = f(&mut ebpf);
-            out.push(check(
-                name,
-                r.is_ok(),
-                r.err().unwrap_or_else(|| "loads and attaches".into()),
-                fix,
-            ));
-        };
-    let b = btf.as_ref();
-    try_one(
-        "fentry",
-        "kernel lockdown or no CONFIG_FUNCTION_TRACER/DYNAMIC_FTRACE_WITH_DIRECT_CALLS: kprobes are the fallback",
-        &mut |e| {
-            let b = b.ok_or("no BTF")?;
-            let p: &mut FEntry = e
-                .program_mut(prog::FENTRY_SHRINKER_SCAN)
-                .ok_or("missing")?
-                .try_into()
-                .map_err(|e| format!("{e}"))?;
-            p.load(target, b).map_err(|e| format!("{e}"))?;
-            p.attach().map_err(|e| format!("{e}"))?;
-            Ok(())
-        },
-    );
-    try_one("fexit", "as fentry", &mut |e| {
-        let b = b.ok_or("no BTF")?;
-        let p: &mut FExit = e
-            .program_mut(prog::FEXIT_SHRINKER_SCAN)
-            .ok_or("missing")?
-            .try_into()
-            .map_err(|e| format!("{e}"))?;
-        p.load(target, b).map_err(|e| format!("{e}"))?;
-        p.attach().map_err(|e| format!("{e}"))?;
-        Ok(())
-    });
-    try_one(
-        "kprobe",
-        "build with CONFIG_KPROBES=y and CONFIG_KPROBE_EVENTS=y; tracepoints are the fallback",
-        &mut |e| {
-            let p: &mut KProbe = e
-                .program_mut(prog::KPROBE_SHRINK_MEMCG_XCHECK)
-                .ok_or("missing")?
-                .try_into()
-                .map_err(|e| format!("{e}"))?;
-            p.load().map_err(|e| format!("{e}"))?;
-            p.attach(target, 0).map_err(|e| format!("{e}"))?;
-            Ok(())
-        },
-    );
-    try_one(
-        "tracepoint",
-        "mount tracefs; CONFIG_TRACEPOINTS",
-        &mut |e| {
-            let p: &mut TracePoint = e
-                .program_mut(prog::TP_CONTENTION_BEGIN)
-                .ok_or("missing")?
-                .try_into()
-                .map_err(|e| format!("{e}"))?;
-            p.load().map_err(|e| format!("{e}"))?;
-            p.attach("lock", "contention_begin")
-                .map_err(|e| format!("{e}"))?;
-            Ok(())
-        },
-    );
-    try_one("tp_btf", "needs BTF (CONFIG_DEBUG_INFO_BTF=y)", &mut |e| {
-        let b = b.ok_or("no BTF")?;
-        let p: &mut BtfTracePoint = e
-            .program_mut(prog::TP_BTF_CONTENTION_BEGIN)
-            .ok_or("missing")?
-            .try_into()
-            .map_err(|e| format!("{e}"))?;
-        p.load("contention_begin", b).map_err(|e| format!("{e}"))?;
-        p.attach().map_err(|e| format!("{e}"))?;
-        Ok(())
-    });
-    out
+        .collect()
 }
 
 fn kallsyms_has(f: &str) -> bool {

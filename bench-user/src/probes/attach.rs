@@ -86,7 +86,7 @@ pub struct Attacher<'a> {
 }
 
 impl Attacher<'_> {
-    fn try_hook(&mut self, h: &Hook) -> Result<(), String> {
+    pub fn try_hook(&mut self, h: &Hook) -> Result<(), String> {
         let name = h.prog();
         let p = self
             .ebpf
