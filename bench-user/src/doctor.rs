@@ -256,29 +256,94 @@ pub fn collect() -> Report {
 /// them all (dropping the object detaches).
 fn program_types(have_btf: bool) -> Vec<Check> {
     let btf = Btf::from_sys_fs().ok();
-    let mut ebpf = match EbpfLoader::new().btf(btf.as_ref()).load(crate::probes::object()) {
+    let mut ebpf = match EbpfLoader::new()
+        .btf(btf.as_ref())
+        .load(crate::probes::object())
+    {
         Ok(e) => e,
-        Err(e) => return vec![check("load eBPF object", false, format!("{e}"), "run as root; kernel needs CONFIG_BPF_SYSCALL=y")],
+        Err(e) => {
+            return vec![check(
+                "load eBPF object",
+                false,
+                format!("{e}"),
+                "run as root; kernel needs CONFIG_BPF_SYSCALL=y",
+            )];
+        }
     };
     // A function every kernel has; these programs only touch their context.
-    let func = if have_btf && btf.is_some() && kallsyms_has("zswap_store") { "zswap_store" } else { "vfs_read" }.to_string();
-    let fentry_fix = "kernel lockdown or no DYNAMIC_FTRACE_WITH_DIRECT_CALLS: kprobes are the fallback";
+    let func = if have_btf && btf.is_some() && kallsyms_has("zswap_store") {
+        "zswap_store"
+    } else {
+        "vfs_read"
+    }
+    .to_string();
+    let fentry_fix =
+        "kernel lockdown or no DYNAMIC_FTRACE_WITH_DIRECT_CALLS: kprobes are the fallback";
     let cases = [
-        ("fentry", Hook::Fentry { prog: prog::FENTRY_SHRINKER_SCAN, func: func.clone() }, fentry_fix),
-        ("fexit", Hook::Fexit { prog: prog::FEXIT_SHRINKER_SCAN, func: func.clone() }, fentry_fix),
-        ("kprobe", Hook::Kprobe { prog: prog::KPROBE_SHRINK_MEMCG_XCHECK, func }, "build with CONFIG_KPROBES=y and CONFIG_KPROBE_EVENTS=y; tracepoints are the fallback"),
-        ("tracepoint", Hook::Tracepoint { prog: prog::TP_CONTENTION_BEGIN, category: "lock", name: "contention_begin" }, "mount tracefs; CONFIG_TRACEPOINTS"),
-        ("tp_btf", Hook::TpBtf { prog: prog::TP_BTF_CONTENTION_BEGIN, tp: "contention_begin" }, "needs BTF (CONFIG_DEBUG_INFO_BTF=y)"),
+        (
+            "fentry",
+            Hook::Fentry {
+                prog: prog::FENTRY_SHRINKER_SCAN,
+                func: func.clone(),
+            },
+            fentry_fix,
+        ),
+        (
+            "fexit",
+            Hook::Fexit {
+                prog: prog::FEXIT_SHRINKER_SCAN,
+                func: func.clone(),
+            },
+            fentry_fix,
+        ),
+        (
+            "kprobe",
+            Hook::Kprobe {
+                prog: prog::KPROBE_SHRINK_MEMCG_XCHECK,
+                func,
+            },
+            "build with CONFIG_KPROBES=y and CONFIG_KPROBE_EVENTS=y; tracepoints are the fallback",
+        ),
+        (
+            "tracepoint",
+            Hook::Tracepoint {
+                prog: prog::TP_CONTENTION_BEGIN,
+                category: "lock",
+                name: "contention_begin",
+            },
+            "mount tracefs; CONFIG_TRACEPOINTS",
+        ),
+        (
+            "tp_btf",
+            Hook::TpBtf {
+                prog: prog::TP_BTF_CONTENTION_BEGIN,
+                tp: "contention_begin",
+            },
+            "needs BTF (CONFIG_DEBUG_INFO_BTF=y)",
+        ),
     ];
     let Some(b) = btf.as_ref() else {
-        return cases.iter().map(|(n, _, fix)| check(n, false, "no kernel BTF", fix)).collect();
+        return cases
+            .iter()
+            .map(|(n, _, fix)| check(n, false, "no kernel BTF", fix))
+            .collect();
     };
-    let mut a = Attacher { ebpf: &mut ebpf, btf: b, plan: vec![], attached: vec![] };
+    let mut a = Attacher {
+        ebpf: &mut ebpf,
+        btf: b,
+        plan: vec![],
+        attached: vec![],
+    };
     cases
         .into_iter()
         .map(|(name, hook, fix)| {
             let r = a.try_hook(&hook);
-            check(name, r.is_ok(), r.err().unwrap_or_else(|| "loads and attaches".into()), fix)
+            check(
+                name,
+                r.is_ok(),
+                r.err().unwrap_or_else(|| "loads and attaches".into()),
+                fix,
+            )
         })
         .collect()
 }

@@ -5,7 +5,7 @@
 #        "none" on baseline (interface checks skipped)
 #   checks: iface selftest churn (default: iface selftest)
 # A single comma-separated argument is accepted too (kernel command line).
-BIN=/var/cache/zswap-bench/work/guest
+BIN=${ZSB_BIN:-/var/cache/zswap-bench/work/guest}
 ZSB=$BIN/zsb
 [ $# = 1 ] && set -- ${1//,/ }
 KEY=${1:-source=zswap}
@@ -167,7 +167,7 @@ check_churn() {
 for c in $CHECKS; do
 	if [ "$KEY" = none ] && [ $c = iface ]; then check_iface_base; else check_$c; fi
 done
-if dmesg | grep -E "BUG|WARNING|Oops|lockdep|circular locking|refcount_t|list_add corruption|list_del corruption|general protection|INFO: task"; then
+if dmesg | grep -E "BUG|WARNING|Oops|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|lock held when returning|refcount_t|list_add corruption|list_del corruption|general protection|INFO: task|Call Trace"; then
 	ko "dmesg has warnings"
 else
 	ok "dmesg clean"

@@ -92,11 +92,11 @@ fn build(k: &BuiltKernel) -> Result<PathBuf> {
     Ok(bin)
 }
 
-/// Run the selftest in `kernel`'s guest; results are cached next to the kernel.
-pub fn run(kernel: &str) -> Result<BTreeMap<String, Outcome>> {
+/// Run the selftest in `kernel`'s guest; results are cached next to the kernel unless `fresh`.
+pub fn run(kernel: &str, fresh: bool) -> Result<BTreeMap<String, Outcome>> {
     let k = super::build(kernel)?;
     let tap = k.dir.join("test_zswap.tap");
-    if let Ok(t) = std::fs::read_to_string(&tap) {
+    if let (false, Ok(t)) = (fresh, std::fs::read_to_string(&tap)) {
         return Ok(parse_tap(&t));
     }
     let bin = build(&k)?;
@@ -126,7 +126,7 @@ pub fn run(kernel: &str) -> Result<BTreeMap<String, Outcome>> {
 
 /// `zswap-bench kernel selftest <kernel> [--against <base>]`
 pub fn cli(kernel: &str, against: Option<&str>) -> Result<ExitCode> {
-    let mine = run(kernel)?;
+    let mut mine = run(kernel, false)?;
     for (n, o) in &mine {
         println!(
             "{:<5} {n}",
@@ -144,8 +144,23 @@ pub fn cli(kernel: &str, against: Option<&str>) -> Result<ExitCode> {
             ExitCode::SUCCESS
         });
     };
-    let theirs = run(base)?;
-    let reg = regressions(&theirs, &mine);
+    let theirs = run(base, false)?;
+    let mut reg = regressions(&theirs, &mine);
+    if !reg.is_empty() {
+        // Some of these tests are timing-sensitive under TCG (test_no_kmem_bypass, and
+        // test_zswap_usage fails on 7.3.4 itself): a regression must reproduce on a second boot.
+        eprintln!(
+            "not passing on {kernel}: {}; running the selftest again to rule out flakes",
+            reg.join(", ")
+        );
+        let again = run(kernel, true)?;
+        for (n, o) in again {
+            if o == Outcome::Pass {
+                mine.insert(n, o);
+            }
+        }
+        reg = regressions(&theirs, &mine);
+    }
     if reg.is_empty() {
         println!("every test that passes on {base} passes on {kernel}");
         Ok(ExitCode::SUCCESS)

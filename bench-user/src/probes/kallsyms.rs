@@ -4,6 +4,9 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 
+/// Larger offsets from the nearest symbol are not inside it.
+const MAX_FUNC_SIZE: u64 = 1 << 20;
+
 pub struct Kallsyms {
     by_name: HashMap<String, u64>,
     /// (address, name) sorted by address, text symbols only, for symbolisation.
@@ -27,11 +30,17 @@ impl Kallsyms {
             let Ok(addr) = u64::from_str_radix(a, 16) else {
                 continue;
             };
-            if it.next().is_some() {
-                continue; // module symbol: "[module]" suffix
+            let text = matches!(kind, "t" | "T" | "W" | "w");
+            if let Some(module) = it.next() {
+                // Module and BPF symbols ("[bpf]": programs, trampolines) only symbolise
+                // stacks; they never name a kernel target.
+                if text {
+                    syms.push((addr, format!("{name} {module}")));
+                }
+                continue;
             }
             by_name.entry(name.to_string()).or_insert(addr);
-            if matches!(kind, "t" | "T" | "W" | "w") {
+            if text {
                 syms.push((addr, name.to_string()));
             }
         }
@@ -71,6 +80,9 @@ impl Kallsyms {
         match self.text.binary_search_by(|(a, _)| a.cmp(&addr)) {
             Ok(i) => self.text[i].1.clone(),
             Err(0) => format!("{addr:#x}"),
+            // Further from the previous symbol than any function is long: an address kallsyms
+            // does not cover (e.g. a BPF trampoline), not "<sym>+huge".
+            Err(i) if addr - self.text[i - 1].0 > MAX_FUNC_SIZE => format!("{addr:#x}"),
             Err(i) => {
                 let (a, n) = &self.text[i - 1];
                 format!("{n}+{:#x}", addr - a)
@@ -102,7 +114,17 @@ ffffffffc0000000 t foo\t[somemod]
             k.variants("zswap_writeback_entry"),
             ["zswap_writeback_entry.isra.0"]
         );
-        assert_eq!(k.addr("foo"), None, "module symbols are not kernel text");
+        assert_eq!(
+            k.addr("foo"),
+            None,
+            "module symbols never name a kernel target"
+        );
+        assert_eq!(k.symbolize(0xffffffffc0000010), "foo [somemod]+0x10");
+        assert_eq!(
+            k.symbolize(0xffffffff8263ab08 + (8 << 20)),
+            "0xffffffff82e3ab08",
+            "far from any symbol"
+        );
     }
 
     #[test]

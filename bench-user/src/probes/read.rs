@@ -110,15 +110,21 @@ fn ret_name(r: i64) -> String {
 const LOCK_FRAMES: &[&str] = &[
     "queued_spin_lock_slowpath",
     "native_queued_spin_lock_slowpath",
+    "__pv_queued_spin_lock_slowpath",
     "_raw_spin_lock",
     "do_raw_spin_lock",
     "__lock_acquire",
     "lock_acquire",
-    "__pv_queued_spin_lock_slowpath",
+    "__mutex_lock",
+    "mutex_lock",
+    "rwsem_down_",
+    "down_read",
+    "down_write",
     "bpf_",
     "__bpf_trace",
     "__traceiter",
     "trace_contention",
+    "0x", // addresses kallsyms does not cover (BPF trampolines)
 ];
 
 pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
