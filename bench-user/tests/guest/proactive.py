@@ -3,7 +3,7 @@
 
 Prints one line per check: 'CHECK <name> <ok|FAIL> <detail>'. Arguments: the key the kernel
 should accept ("source=zswap" or "zswap_writeback_only")."""
-import errno, os, subprocess, sys, time
+import ctypes, errno, os, signal, subprocess, sys, time
 
 key = sys.argv[1]
 subprocess.run(["mkswap", "/dev/vda"], check=True, stdout=subprocess.DEVNULL)
@@ -57,10 +57,25 @@ rc = write("memory.reclaim", f"100G {key}")
 check("eagain_when_short", rc == errno.EAGAIN, f"rc={errno.errorcode.get(rc, rc)}")
 rc = write("memory.reclaim", f"2M {key} swappiness=10")
 check("einval_with_swappiness", rc == errno.EINVAL, f"rc={errno.errorcode.get(rc, rc)}")
+rc = write("memory.reclaim", f"2M swappiness=10 {key}")
+check("einval_swappiness_first", rc == errno.EINVAL, f"rc={errno.errorcode.get(rc, rc)}")
+# A signal during a long proactive writeback: libc write() directly (Python retries EINTR).
+libc = ctypes.CDLL(None, use_errno=True)
+signal.signal(signal.SIGALRM, lambda *_: None)
+fd = os.open(f"{cg}/memory.reclaim", os.O_WRONLY)
+req = f"100G {key}".encode()
+signal.setitimer(signal.ITIMER_REAL, 0.2)
+n = libc.write(fd, req, len(req))
+rc = 0 if n >= 0 else ctypes.get_errno()
+signal.setitimer(signal.ITIMER_REAL, 0)
+os.close(fd)
+check("eintr_on_signal", rc in (errno.EINTR, errno.EAGAIN), f"rc={errno.errorcode.get(rc, rc)} (EAGAIN: finished before the signal)")
 write("memory.zswap.writeback", "0")
 rc = write("memory.reclaim", f"2M {key}")
 check("einval_writeback_disabled", rc == errno.EINVAL, f"rc={errno.errorcode.get(rc, rc)}")
 write("memory.zswap.writeback", "1")
+rc = write("memory.reclaim", "2M source=foo")
+check("einval_unknown_source", rc == errno.EINVAL, f"rc={errno.errorcode.get(rc, rc)}")
 other = "zswap_writeback_only" if key == "source=zswap" else "source=zswap"
 rc = write("memory.reclaim", f"2M {other}")
 check("other_key_rejected", rc == errno.EINVAL, f"{other}: rc={errno.errorcode.get(rc, rc)}")
