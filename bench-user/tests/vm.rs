@@ -119,7 +119,7 @@ fn patch_that_does_not_apply_names_the_patch() {
     std::fs::create_dir_all(d.path().join("series")).unwrap();
     std::fs::write(
         d.path().join("series/0001-bad.patch"),
-        "--- a/mm/zswap.c\n+++ b/mm/zswap.c\n@@ -1,3 +1,3 @@\n-this line is not in zswap.c\n+neither is this\n context\n",
+        "--- a/mm/zswap.c\n+++ b/mm/zswap.c\n@@ -1,3 +1,3 @@\n-this line is not in zswap.c\n+neither is this\n context\n more context\n",
     )
     .unwrap();
     let m = d.path().join("bad.toml");
