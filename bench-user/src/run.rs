@@ -881,6 +881,9 @@ async fn wait_phase(
 
 fn progress_bar(d: Duration) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(d.as_millis() as u64);
+    if std::env::var_os(crate::vm::NO_PROGRESS_ENV).is_some() {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
     bar.set_style(
         indicatif::ProgressStyle::with_template("{msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),

@@ -15,7 +15,10 @@ fn fairness_small_budget_separates_nocursor_from_percg_lock() {
     if !have_kernel("ref-nocursor") || !have_kernel("ref-percg-lock") {
         panic!("reference kernels missing");
     }
-    let d = tempfile::Builder::new().prefix("fairness-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let d = tempfile::Builder::new()
+        .prefix("fairness-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
     let m = d.path().join("m.toml");
     std::fs::write(
         &m,
@@ -23,25 +26,66 @@ fn fairness_small_budget_separates_nocursor_from_percg_lock() {
     )
     .unwrap();
     let out = d.path().join("out");
-    let r = run(&["matrix", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let r = run(&[
+        "matrix",
+        m.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(r.status.success(), "matrix failed");
-    let c = run(&["compare", out.to_str().unwrap(), "--baseline", "ref-nocursor", "--format", "json"]);
+    let c = run(&[
+        "compare",
+        out.to_str().unwrap(),
+        "--baseline",
+        "ref-nocursor",
+        "--format",
+        "json",
+    ]);
     assert!(c.status.success());
     let j: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap();
     let metrics = j["scenarios"][0]["metrics"].as_array().unwrap();
-    let metric = |n: &str| metrics.iter().find(|m| m["name"] == n).unwrap_or_else(|| panic!("no {n}")).clone();
-    let cell = |m: &serde_json::Value, k: &str| m["cells"].as_array().unwrap().iter().find(|c| c["kernel"] == k).unwrap().clone();
+    let metric = |n: &str| {
+        metrics
+            .iter()
+            .find(|m| m["name"] == n)
+            .unwrap_or_else(|| panic!("no {n}"))
+            .clone()
+    };
+    let cell = |m: &serde_json::Value, k: &str| {
+        m["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["kernel"] == k)
+            .unwrap()
+            .clone()
+    };
     let first = metric("fairness.first_child_share");
-    let nocursor = cell(&first, "ref-nocursor")["summary"]["median"].as_f64().unwrap();
-    assert!(nocursor > 2.0 / 8.0, "ref-nocursor first-child share {nocursor} should be far above 1/8");
+    let nocursor = cell(&first, "ref-nocursor")["summary"]["median"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        nocursor > 2.0 / 8.0,
+        "ref-nocursor first-child share {nocursor} should be far above 1/8"
+    );
     let jain = metric("fairness.proactive_jain");
-    let percg = cell(&jain, "ref-percg-lock")["summary"]["median"].as_f64().unwrap();
+    let percg = cell(&jain, "ref-percg-lock")["summary"]["median"]
+        .as_f64()
+        .unwrap();
     assert!(percg >= 0.9, "ref-percg-lock Jain index {percg} < 0.9");
     let v = &cell(&first, "ref-percg-lock")["vs_baseline"]["verdict"];
-    assert!(v == "improvement" || v == "changed", "first-child share difference must be significant: {v}");
+    assert!(
+        v == "improvement" || v == "changed",
+        "first-child share difference must be significant: {v}"
+    );
     // Re-plotting needs only the result files.
     let plots = d.path().join("plots");
-    let p = run(&["plot", out.to_str().unwrap(), "--out", plots.to_str().unwrap()]);
+    let p = run(&[
+        "plot",
+        out.to_str().unwrap(),
+        "--out",
+        plots.to_str().unwrap(),
+    ]);
     assert!(p.status.success());
     assert!(std::fs::read_dir(&plots).unwrap().count() >= 4);
 }

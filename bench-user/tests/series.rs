@@ -145,3 +145,44 @@ fn churn_runs_clean_on_debug_kernels() {
         );
     }
 }
+
+#[test]
+fn patched_kernels_make_series_metrics_live() {
+    if !vm_tests() {
+        return;
+    }
+    for v in ["ref-percg-lock", "ref-cmpxchg", "ref-global-lock"] {
+        if !have_kernel(v) {
+            continue;
+        }
+        let (code, out, _) = vm(v, "300s", &[&zb_str(), "probe", "--plan"]);
+        assert_eq!(code, 0, "{v}");
+        let line = |m: &str| {
+            out.lines()
+                .find(|l| l.trim_start().starts_with(&format!("{m} ")))
+                .unwrap_or_else(|| panic!("{v}: {m} not in plan:\n{out}"))
+                .to_string()
+        };
+        assert!(
+            line("proactive").contains("fentry:zswap_proactive_writeback"),
+            "{v}: {}",
+            line("proactive")
+        );
+        assert!(line("cursor_iter").contains("zswap_mem_cgroup_iter"), "{v}");
+        assert!(
+            line("locks.per_memcg").contains("zswap_wb_iter.lock"),
+            "{v}: {}",
+            line("locks.per_memcg")
+        );
+        assert!(
+            line("writeback.entry").contains("fentry:zswap_writeback_entry"),
+            "{v}"
+        );
+        let global = line("locks.global");
+        assert_eq!(
+            global.contains("unavailable"),
+            v != "ref-global-lock",
+            "{v}: zswap_shrink_lock exists only where the design keeps it: {global}"
+        );
+    }
+}

@@ -362,16 +362,19 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
         let stacks: StackTraceMap<&MapData> =
             StackTraceMap::try_from(e.map(names::STACKS).context("STACKS")?)?;
         let mut locks = vec![];
-        // Every watched global lock is listed even with zero contention: "0 contended" is a
-        // measurement there. Per-memcg locks are listed once seen contended.
+        // Every watched lock is listed, contended or not: "0 contended" on a lock the kernel
+        // really has is a measurement, and per-memcg cursor locks are known once their memcg
+        // was seen by a probe.
         let mut addrs: Vec<u64> = s.global_locks.iter().map(|(a, _)| *a).collect();
-        addrs.extend(
-            stats
-                .keys()
-                .filter(|a| !addrs.contains(a))
-                .copied()
-                .collect::<Vec<_>>(),
-        );
+        let mut learnt: Vec<u64> = info
+            .keys()
+            .chain(stats.keys())
+            .filter(|a| !addrs.contains(a))
+            .copied()
+            .collect();
+        learnt.sort_unstable();
+        learnt.dedup();
+        addrs.extend(learnt);
         for addr in addrs {
             let st = stats.get(&addr).copied().unwrap_or_default();
             let li = info.get(&addr).copied().unwrap_or_default();

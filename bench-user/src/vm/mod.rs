@@ -14,6 +14,9 @@ use anyhow::{Context, Result, bail};
 use crate::cli::{Accel, VmArgs};
 use crate::kernel;
 
+/// Set in the guest when the host's output is not a terminal: no progress bars.
+pub const NO_PROGRESS_ENV: &str = "ZSWAP_BENCH_NO_PROGRESS";
+
 /// One guest run.
 #[derive(Debug, Clone)]
 pub struct GuestRun {
@@ -194,6 +197,11 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
         ("ZSWAP_BENCH_KERNEL_KEY".into(), k.key.clone()),
         ("ZSWAP_BENCH_ACCEL".into(), accel.into()),
     ];
+    // The guest's console is a tty, so progress bars would draw; when the host side is not a
+    // terminal (CI logs, matrix runs captured to files) they only add escape-code noise.
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        env.push((NO_PROGRESS_ENV.into(), "1".into()));
+    }
     for key in ["RUST_LOG", "RUST_BACKTRACE"] {
         if let Ok(v) = std::env::var(key) {
             env.push((key.into(), v));
