@@ -357,6 +357,7 @@ fn per_memcg_bars(scenario: &str, kernels: &KernelGroups, proactive: bool) -> Op
     let mut categories: Vec<String> = Vec::new();
     let mut per_kernel: Vec<(String, usize, BTreeMap<String, Vec<f64>>)> = Vec::new();
     let mut source = String::new();
+    let mut parent = String::new();
     for (ki, (k, runs)) in kernels.iter().enumerate() {
         let mut vals: BTreeMap<String, Vec<f64>> = BTreeMap::new();
         for r in runs {
@@ -367,7 +368,13 @@ fn per_memcg_bars(scenario: &str, kernels: &KernelGroups, proactive: bool) -> Op
             };
             let Ok(f) = f else { continue };
             source = f.source.clone();
-            for (c, v) in f.children {
+            for (path, v) in f.children {
+                // Run-specific cgroup prefixes differ per run and kernel: the child's name is
+                // what lines runs up.
+                if parent.is_empty() {
+                    parent = basename(parent_of(&path)).to_string();
+                }
+                let c = basename(&path).to_string();
                 if !categories.contains(&c) {
                     categories.push(c.clone());
                 }
@@ -404,16 +411,13 @@ fn per_memcg_bars(scenario: &str, kernels: &KernelGroups, proactive: bool) -> Op
     } else {
         "Writeback per memcg (all sources)"
     };
-    let parent = categories
-        .first()
-        .map(|c| parent_of(c).to_string())
-        .unwrap_or_default();
+    let _ = source; // the measuring point is in each result's probe plan
     Some(Figure::Bars(BarChart {
         title: title(what, scenario, kernels),
-        x_label: format!("child memcg of {parent} (source: {source})"),
-        y_label: "written back per run (mean, min..max)".into(),
+        x_label: format!("child memcg of {parent}"),
+        y_label: "pages written back per run (mean, min..max)".into(),
         y_unit: MetricUnit::Count,
-        categories: categories.iter().map(|c| basename(c)).collect(),
+        categories: categories.clone(),
         groups,
         stacked: false,
         reference: None,
