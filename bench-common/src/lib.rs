@@ -154,17 +154,7 @@ pub mod lock_kind {
     pub const PER_MEMCG: u32 = 2;
 }
 
-/// Per-memcg zswap events seen on memcg:count_memcg_events (ZSWPOUT/ZSWPIN/ZSWPWB).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub struct MemcgEventKey {
-    pub cgroup_id: u64,
-    /// One of [`event`].
-    pub event: u32,
-    /// Caller context at the time of the event.
-    pub ctx: u32,
-}
-
+/// zswap events recognised on memcg:count_memcg_events.
 pub mod event {
     pub const ZSWPOUT: u32 = 0;
     pub const ZSWPIN: u32 = 1;
@@ -185,5 +175,4 @@ mod pod {
     unsafe impl aya::Pod for LockStat {}
     unsafe impl aya::Pod for LockCallerKey {}
     unsafe impl aya::Pod for LockInfo {}
-    unsafe impl aya::Pod for MemcgEventKey {}
 }

@@ -8,7 +8,6 @@ pub const SHRINK_RETS: &str = "SHRINK_RETS";
 pub const WB_STATS: &str = "WB_STATS";
 pub const LRU_STATUS: &str = "LRU_STATUS";
 pub const PROACTIVE_STATS: &str = "PROACTIVE_STATS";
-pub const MEMCG_EVENTS: &str = "MEMCG_EVENTS";
 pub const WATCHED_LOCKS: &str = "WATCHED_LOCKS";
 pub const LOCK_STATS: &str = "LOCK_STATS";
 pub const LOCK_CALLERS: &str = "LOCK_CALLERS";

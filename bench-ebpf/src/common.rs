@@ -5,8 +5,8 @@ use aya_ebpf::{
     maps::{HashMap, PerCpuArray, PerCpuHashMap, StackTrace},
 };
 use bench_common::{
-    HistKey, LockCallerKey, LockInfo, LockStat, MemcgCtxKey, MemcgEventKey, ProactiveStat,
-    ShrinkStat, WbStat, counter, hist, lock_kind,
+    HistKey, LockCallerKey, LockInfo, LockStat, MemcgCtxKey, ProactiveStat, ShrinkStat, WbStat,
+    counter, hist, lock_kind,
 };
 
 // ---- load-time globals (bench-common::names::G_*), set by the loader from the kernel's BTF ----
@@ -57,9 +57,6 @@ pub static LRU_STATUS: PerCpuArray<u64> =
 #[map]
 pub static PROACTIVE_STATS: PerCpuHashMap<u64, ProactiveStat> =
     PerCpuHashMap::with_max_entries(4096, 0);
-#[map]
-pub static MEMCG_EVENTS: PerCpuHashMap<MemcgEventKey, u64> =
-    PerCpuHashMap::with_max_entries(8192, 0);
 /// Locks whose contention we account: address -> origin. Filled by userspace (global locks) and
 /// by the programs themselves (per-memcg cursor locks learnt from memcg pointers).
 #[map]

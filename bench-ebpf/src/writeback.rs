@@ -10,7 +10,7 @@ use aya_ebpf::{
         TracePointContext,
     },
 };
-use bench_common::{LRU_STATUS_MAX, MemcgCtxKey, MemcgEventKey, counter, event};
+use bench_common::{LRU_STATUS_MAX, MemcgCtxKey, counter, event};
 
 use crate::common::*;
 
@@ -121,12 +121,6 @@ fn memcg_event(cgroup_id: u64, item: u64, val: u64) {
         return;
     };
     let c = ctx_current();
-    let key = MemcgEventKey {
-        cgroup_id,
-        event: ev,
-        ctx: c,
-    };
-    upsert(&MEMCG_EVENTS, &key, counter::LOST_STATS_MAP, |n| *n += val);
     if ev == event::ZSWPWB {
         let len = current_entry_len();
         let key = MemcgCtxKey {

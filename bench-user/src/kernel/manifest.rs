@@ -20,8 +20,10 @@ pub struct Manifest {
     pub config: ConfigSpec,
     #[serde(default)]
     pub boot: BootSpec,
-    /// Free-form notes (e.g. which functions a series marks noinline and why).
+    /// Free-form notes for readers (e.g. which functions a series marks noinline and why);
+    /// parsed so that typos elsewhere are still caught, not used by the build.
     #[serde(default)]
+    #[allow(dead_code)]
     pub notes: BTreeMap<String, toml::Value>,
 }
 
@@ -86,13 +88,12 @@ pub struct PatchInput {
 #[derive(Debug, Clone)]
 pub struct Resolved {
     pub name: String,
-    pub manifest_path: PathBuf,
+    pub description: String,
     pub source: Source,
     pub patches: Vec<PatchInput>,
     /// Fragments concatenated, then options: what merge_config.sh receives.
     pub config_fragment: String,
     pub cmdline: String,
-    pub notes: BTreeMap<String, toml::Value>,
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -274,12 +275,11 @@ impl Manifest {
         }
         Ok(Resolved {
             name: self.name,
-            manifest_path: manifest_path.to_path_buf(),
+            description: self.description,
             source,
             patches,
             config_fragment,
             cmdline: self.boot.cmdline,
-            notes: self.notes,
         })
     }
 }
@@ -289,17 +289,6 @@ const RECIPE: &str =
     "zswap-bench kernel recipe 1: allnoconfig+merge_config -m+olddefconfig, bzImage";
 
 impl Resolved {
-    /// Identity of the source (what a source tree is cached under).
-    pub fn source_id(&self, debian_version: Option<&str>) -> String {
-        match &self.source {
-            Source::Debian { package } => {
-                format!("debian:{package}={}", debian_version.unwrap_or("?"))
-            }
-            Source::Tarball { path } => format!("tarball:{}", path.display()),
-            Source::Git { path, rev } => format!("git:{}@{rev}", path.display()),
-        }
-    }
-
     /// Cache key over what determines the built kernel: source identity, patch contents in
     /// order, the resolved config fragment and the command line. Names, descriptions, notes and
     /// the order of TOML keys do not matter.

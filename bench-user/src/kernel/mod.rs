@@ -80,7 +80,9 @@ pub fn load(arg: &str) -> Result<manifest::Resolved> {
 
 /// Exclusive lock on a cache file for the duration of a build (two builds sharing a source tree
 /// would fight over its checkout).
-struct Lock(std::fs::File);
+struct Lock {
+    _file: std::fs::File,
+}
 impl Lock {
     fn take(path: &Path) -> Result<Lock> {
         use std::os::fd::AsRawFd;
@@ -99,7 +101,7 @@ impl Lock {
                 );
             }
         }
-        Ok(Lock(f))
+        Ok(Lock { _file: f })
     }
 }
 
@@ -136,7 +138,10 @@ pub fn build(arg: &str) -> Result<BuiltKernel> {
     if out_dir.join("bzImage").is_file() {
         return read_meta(&out_dir);
     }
-    eprintln!("building kernel {} (key {key}) from {}", r.name, tree.id);
+    eprintln!(
+        "building kernel {} (key {key}) from {}: {}",
+        r.name, tree.id, r.description
+    );
     source::checkout_series(&tree, &format!("zb/{key}"), &r.patches)?;
     let build_dir = cache.join("build").join(format!(
         "{}-{}",

@@ -13,7 +13,6 @@ pub struct KernelBtf {
 /// A function as BTF describes it.
 #[derive(Debug, Clone)]
 pub struct FuncInfo {
-    pub nargs: usize,
     /// Size in bytes of the return type (0 = void).
     pub ret_size: usize,
 }
@@ -143,8 +142,7 @@ impl KernelBtf {
                             .and_then(|t| self.strip(t).ok())
                             .map_or(0, |t| self.size_of(&t)),
                     };
-                    let nargs = p.parameters.iter().filter(|a| !a.is_variadic()).count();
-                    return Some(FuncInfo { nargs, ret_size });
+                    return Some(FuncInfo { ret_size });
                 }
             }
         }

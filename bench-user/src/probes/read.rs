@@ -6,8 +6,8 @@ use anyhow::{Context, Result};
 use aya::Ebpf;
 use aya::maps::{HashMap as AyaHashMap, MapData, PerCpuArray, PerCpuHashMap, StackTraceMap};
 use bench_common::{
-    HistKey, LockCallerKey, LockInfo, LockStat, MemcgCtxKey, MemcgEventKey, ProactiveStat,
-    ShrinkStat, WbStat, counter, ctx, hist, hist_id, lock_kind, names,
+    HistKey, LockCallerKey, LockInfo, LockStat, MemcgCtxKey, ProactiveStat, ShrinkStat, WbStat,
+    counter, ctx, hist, hist_id, lock_kind, names,
 };
 use bench_results::schema::{
     CursorIter, Histogram, LockCaller, LockKind, LockStats, MemcgCalls, MemcgProactive,
@@ -454,20 +454,4 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
         }
     }
     Ok(probes)
-}
-
-/// Per-memcg event totals from count_memcg_events (ZSWPOUT/ZSWPIN/ZSWPWB), for cross-checks
-/// against memory.stat: (cgroup path, event name) -> count.
-pub fn memcg_events(s: &mut ProbeSession) -> Result<BTreeMap<(String, &'static str), u64>> {
-    let ev = summed::<MemcgEventKey, u64>(&s.ebpf, names::MEMCG_EVENTS, |a, b| *a += b)?;
-    let mut out = BTreeMap::new();
-    for (k, v) in ev {
-        let n = match k.event {
-            bench_common::event::ZSWPOUT => "zswpout",
-            bench_common::event::ZSWPIN => "zswpin",
-            _ => "zswpwb",
-        };
-        *out.entry((s.cg.name(k.cgroup_id), n)).or_insert(0) += v;
-    }
-    Ok(out)
 }
