@@ -69,32 +69,35 @@ fn quick_in_vm_gives_a_complete_result_with_matching_writeback() {
     assert!(out.join("timeseries.csv").is_file());
 }
 
-#[test]
-fn kill9_during_a_run_then_cleanup_leaves_nothing_behind() {
-    if !common::vm_tests() {
-        return;
-    }
-    let out = out_dir("kill9-vm");
+/// Start a run in the guest, wait until set-up is done (tree exists), do `interrupt`, then
+/// check nothing is left behind: no memcg, no swap, zswap parameters as before, then `extra`.
+/// Returns the guest's output; asserts the script reached "CLEAN".
+fn interrupted_run(
+    name: &str,
+    scenario: &str,
+    interrupt: &str,
+    extra: &str,
+) -> (std::path::PathBuf, String) {
+    let out = out_dir(name);
     let script = out.join("t.sh");
-    std::fs::write(
-        &script,
+    let body = format!(
         r#"B=$1; OUT=$2
 before=$(cd /sys/module/zswap/parameters && grep -H . * | sort)
 $B run $3 --host --out $OUT/run > $OUT/run.log 2>&1 &
 pid=$!
 i=0; while [ $i -lt 120 ]; do grep -q "set-up done" $OUT/run.log 2>/dev/null && break; sleep 1; i=$((i+1)); done
 sleep 3
-ls -d /sys/fs/cgroup/zswap-bench-* >/dev/null 2>&1 || { echo "NO TREE BEFORE KILL"; exit 3; }
-kill -9 $pid; sleep 1
-$B cleanup || exit 4
-ls -d /sys/fs/cgroup/zswap-bench-* 2>/dev/null && { echo LEFTOVER CGROUP; exit 5; }
-tail -n +2 /proc/swaps | grep . && { echo LEFTOVER SWAP; exit 6; }
+ls -d /sys/fs/cgroup/zswap-bench-* >/dev/null 2>&1 || {{ echo "NO TREE BEFORE INTERRUPT"; exit 3; }}
+{interrupt}
+ls -d /sys/fs/cgroup/zswap-bench-* 2>/dev/null && {{ echo LEFTOVER CGROUP; exit 5; }}
+tail -n +2 /proc/swaps | grep . && {{ echo LEFTOVER SWAP; exit 6; }}
 after=$(cd /sys/module/zswap/parameters && grep -H . * | sort)
-[ "$before" = "$after" ] || { echo PARAMS DIFFER; exit 7; }
+[ "$before" = "$after" ] || {{ echo PARAMS DIFFER; exit 7; }}
+{extra}
 echo CLEAN
-"#,
-    )
-    .unwrap();
+"#
+    );
+    std::fs::write(&script, body).unwrap();
     let o = Command::new(EXE)
         .args(["vm", "--kernel", "baseline", "--out"])
         .arg(&out)
@@ -103,7 +106,7 @@ echo CLEAN
         .args([
             EXE,
             out.to_str().unwrap(),
-            &format!("{ROOT}/scenarios/global-shrinker.toml"),
+            &format!("{ROOT}/scenarios/{scenario}"),
         ])
         .output()
         .unwrap();
@@ -113,6 +116,20 @@ echo CLEAN
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(o.status.success() && text.contains("CLEAN"), "{text}");
+    (out, text)
+}
+
+#[test]
+fn kill9_during_a_run_then_cleanup_leaves_nothing_behind() {
+    if !common::vm_tests() {
+        return;
+    }
+    interrupted_run(
+        "kill9-vm",
+        "global-shrinker.toml",
+        "kill -9 $pid; sleep 1\n$B cleanup || exit 4",
+        "",
+    );
 }
 
 #[test]
@@ -120,49 +137,12 @@ fn sigterm_during_a_run_restores_the_machine_by_itself() {
     if !common::vm_tests() {
         return;
     }
-    let out = out_dir("sigterm-vm");
-    let script = out.join("t.sh");
-    std::fs::write(
-        &script,
-        r#"B=$1; OUT=$2
-before=$(cd /sys/module/zswap/parameters && grep -H . * | sort)
-$B run $3 --host --out $OUT/run > $OUT/run.log 2>&1 &
-pid=$!
-i=0; while [ $i -lt 120 ]; do grep -q "set-up done" $OUT/run.log 2>/dev/null && break; sleep 1; i=$((i+1)); done
-sleep 3
-ls -d /sys/fs/cgroup/zswap-bench-* >/dev/null 2>&1 || { echo "NO TREE BEFORE TERM"; exit 3; }
-kill -TERM $pid
-wait $pid; rc=$?
-echo "runner exit $rc"
-[ $rc -eq 130 ] || { echo "EXIT NOT 130"; cat $OUT/run.log; exit 4; }
-ls -d /sys/fs/cgroup/zswap-bench-* 2>/dev/null && { echo LEFTOVER CGROUP; exit 5; }
-tail -n +2 /proc/swaps | grep . && { echo LEFTOVER SWAP; exit 6; }
-after=$(cd /sys/module/zswap/parameters && grep -H . * | sort)
-[ "$before" = "$after" ] || { echo PARAMS DIFFER; exit 7; }
-ls /run/zswap-bench/*.json 2>/dev/null && { echo LEFTOVER STATE FILE; exit 8; }
-grep -q '"failed"' $OUT/run/result.json || { echo NO RESULT; exit 9; }
-echo CLEAN
-"#,
-    )
-    .unwrap();
-    let o = Command::new(EXE)
-        .args(["vm", "--kernel", "baseline", "--out"])
-        .arg(&out)
-        .args(["--", "/bin/sh"])
-        .arg(&script)
-        .args([
-            EXE,
-            out.to_str().unwrap(),
-            &format!("{ROOT}/scenarios/quick.toml"),
-        ])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+    let (out, _) = interrupted_run(
+        "sigterm-vm",
+        "quick.toml",
+        "kill -TERM $pid\nwait $pid; rc=$?\necho \"runner exit $rc\"\n[ $rc -eq 130 ] || { echo \"EXIT NOT 130\"; cat $OUT/run.log; exit 4; }",
+        "ls /run/zswap-bench/*.json 2>/dev/null && { echo LEFTOVER STATE FILE; exit 8; }\ngrep -q '\"failed\"' $OUT/run/result.json || { echo NO RESULT; exit 9; }",
     );
-    assert!(o.status.success() && text.contains("CLEAN"), "{text}");
     // The interrupted repeat is kept, marked failed.
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("run/result.json")).unwrap())
