@@ -177,7 +177,7 @@ pub fn collect() -> Report {
         "mount debugfs (CONFIG_DEBUG_FS=y): pool_limit_hit, written_back_pages, reject_* counters",
     ));
 
-    let program_types = program_types(kbtf.is_ok());
+    let program_types = program_types(kbtf.is_ok(), ksyms.as_ref());
 
     let mut targets = vec![];
     if let (Ok(b), Some(k)) = (&kbtf, &ksyms) {
@@ -254,7 +254,7 @@ pub fn collect() -> Report {
 
 /// Load and attach one program of each type with the probe layer's own attach code, then drop
 /// them all (dropping the object detaches).
-fn program_types(have_btf: bool) -> Vec<Check> {
+fn program_types(have_btf: bool, ksyms: Option<&Kallsyms>) -> Vec<Check> {
     let btf = Btf::from_sys_fs().ok();
     let mut ebpf = match EbpfLoader::new()
         .btf(btf.as_ref())
@@ -271,12 +271,13 @@ fn program_types(have_btf: bool) -> Vec<Check> {
         }
     };
     // A function every kernel has; these programs only touch their context.
-    let func = if have_btf && btf.is_some() && kallsyms_has("zswap_store") {
-        "zswap_store"
-    } else {
-        "vfs_read"
-    }
-    .to_string();
+    let func =
+        if have_btf && btf.is_some() && ksyms.is_some_and(|k| k.addr("zswap_store").is_some()) {
+            "zswap_store"
+        } else {
+            "vfs_read"
+        }
+        .to_string();
     let fentry_fix =
         "kernel lockdown or no DYNAMIC_FTRACE_WITH_DIRECT_CALLS: kprobes are the fallback";
     let cases = [
@@ -346,10 +347,6 @@ fn program_types(have_btf: bool) -> Vec<Check> {
             )
         })
         .collect()
-}
-
-fn kallsyms_has(f: &str) -> bool {
-    Kallsyms::load().ok().and_then(|k| k.addr(f)).is_some()
 }
 
 pub fn render(r: &Report) -> String {

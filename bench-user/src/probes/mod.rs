@@ -542,24 +542,20 @@ impl Globals {
             names::G_RET32_PROACTIVE,
             Some(proactive_ret.is_none_or(|f| f.ret_size <= 4) as u64),
         );
-        set(
-            names::G_ITEM_ZSWPOUT,
-            b.enum_value("vm_event_item", "ZSWPOUT")
-                .ok()
-                .or(Some(u32::MAX as u64)),
-        );
-        set(
-            names::G_ITEM_ZSWPIN,
-            b.enum_value("vm_event_item", "ZSWPIN")
-                .ok()
-                .or(Some(u32::MAX as u64)),
-        );
-        set(
-            names::G_ITEM_ZSWPWB,
-            b.enum_value("vm_event_item", "ZSWPWB")
-                .ok()
-                .or(Some(u32::MAX as u64)),
-        );
+        // Absent enumerators map to a value no event has, so the filter never matches.
+        for (g, item) in [
+            (names::G_ITEM_ZSWPOUT, "ZSWPOUT"),
+            (names::G_ITEM_ZSWPIN, "ZSWPIN"),
+            (names::G_ITEM_ZSWPWB, "ZSWPWB"),
+        ] {
+            set(
+                g,
+                Some(
+                    b.enum_value("vm_event_item", item)
+                        .unwrap_or(u32::MAX as u64),
+                ),
+            );
+        }
         set(
             names::G_LRU_REMOVED_RETRY,
             b.enum_value("lru_status", "LRU_REMOVED_RETRY").ok(),

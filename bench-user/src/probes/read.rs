@@ -182,12 +182,17 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
         });
     }
 
-    if let Some(point) = &live.wb_per_memcg {
-        let wb = summed::<MemcgCtxKey, WbStat>(e, names::WB_STATS, |a, b| {
+    // Writeback per (memcg, caller): read once, used by the writeback and proactive families.
+    let wb = if live.wb_per_memcg.is_some() || live.proactive.is_some() {
+        summed::<MemcgCtxKey, WbStat>(e, names::WB_STATS, |a, b| {
             a.pages += b.pages;
             a.bytes += b.bytes;
             a.pages_with_bytes += b.pages_with_bytes;
-        })?;
+        })?
+    } else {
+        HashMap::new()
+    };
+    if let Some(point) = &live.wb_per_memcg {
         let mut per: BTreeMap<u64, (MemcgWriteback, u64)> = BTreeMap::new();
         for (k, v) in &wb {
             let src = ctx::NAMES
@@ -290,10 +295,6 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
             a.lat_ns += b.lat_ns;
         })?;
         // Bytes written back while a task was inside proactive writeback, per memcg.
-        let wb = summed::<MemcgCtxKey, WbStat>(e, names::WB_STATS, |a, b| {
-            a.pages += b.pages;
-            a.bytes += b.bytes;
-        })?;
         let mut returns = BTreeMap::new();
         let mut per_memcg = vec![];
         for (id, p) in &st {
