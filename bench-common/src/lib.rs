@@ -36,6 +36,8 @@ pub mod hist_id {
     /// Lock wait; [`super::HistKey::id`] is the lock address.
     pub const LOCK_WAIT: u32 = 4;
     pub const WRITEBACK_ENTRY_LAT: u32 = 5;
+    /// Cursor-lock hold time (upper bound); [`super::HistKey::id`] is the lock id.
+    pub const LOCK_HOLD: u32 = 6;
 }
 
 /// Slots of the per-CPU `COUNTERS` array.
@@ -60,7 +62,17 @@ pub mod counter {
     pub const LOST_HIST_MAP: u32 = 15;
     pub const LOST_LOCK_MAP: u32 = 16;
     pub const STACK_ERRORS: u32 = 17;
-    pub const LEN: u32 = 20;
+    /// Spin slow-path exits that did not match the entry on top of the per-CPU stack (or a
+    /// stack deeper than [`super::SPIN_NEST`]): contention we could not time. Reported as lost.
+    pub const SPIN_UNMATCHED: u32 = 18;
+    /// Watched spinlock slow-path entries (an independent tally of LOCK_STATS' contended sum).
+    pub const SPIN_WATCHED_ENTRIES: u32 = 19;
+    /// Second, independent count of watched spin slow-path entries (kprobe, cross-check).
+    pub const SPIN_XCHECK: u32 = 20;
+    /// Contended acquisitions timed by lock:contention_begin/end (sleeping locks), so the
+    /// spin-only part of LOCK_STATS can be compared with SPIN_XCHECK.
+    pub const SLEEP_CONTENDED: u32 = 21;
+    pub const LEN: u32 = 24;
 }
 
 /// Key of the per-CPU `HISTS` hash: one bucket of one histogram.
@@ -131,11 +143,21 @@ pub struct LockStat {
     pub max_wait_ns: u64,
 }
 
-/// Per (lock, caller stack) contention.
+/// Acquisitions and hold time of a cursor lock, measured around the cursor function that
+/// takes it once per call (hold = call duration minus spin wait: an upper bound).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LockHold {
+    pub acquisitions: u64,
+    pub hold_total_ns: u64,
+    pub hold_max_ns: u64,
+}
+
+/// Per (lock, caller stack) contention. `lock` is the lock id (see [`lock_id`]).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct LockCallerKey {
-    pub addr: u64,
+    pub lock: u64,
     pub stack_id: i64,
 }
 
@@ -152,6 +174,35 @@ pub struct LockInfo {
 pub mod lock_kind {
     pub const GLOBAL: u32 = 1;
     pub const PER_MEMCG: u32 = 2;
+}
+
+/// The key every per-lock statistic is stored under. A global lock is its address. A
+/// per-memcg lock is its memcg's cgroup id: memcgs are freed and their memory reused, so an
+/// address can belong to several memcgs over a run, while cgroup ids are never reused.
+#[inline(always)]
+pub fn lock_id(addr: u64, info: &LockInfo) -> u64 {
+    if info.kind == lock_kind::PER_MEMCG && info.cgroup_id != 0 {
+        info.cgroup_id
+    } else {
+        addr
+    }
+}
+
+/// Nesting levels of the spin slow path we time per CPU (task, softirq, hardirq, NMI: the
+/// kernel's own qnode nesting limit is 4 too).
+pub const SPIN_NEST: usize = 4;
+
+/// Kernel variables read once through a BPF program (for facts no file shows, such as the
+/// state of the `virt_spin_lock_key` static key). Slot index -> address in, value out.
+pub const KVAR_SLOTS: u32 = 4;
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KVar {
+    pub addr: u64,
+    pub value: u64,
+    /// 1 once the program has read `addr` (0 = not run, or the read faulted: see `ok`).
+    pub done: u64,
+    pub ok: u64,
 }
 
 /// zswap events recognised on memcg:count_memcg_events.
@@ -175,4 +226,6 @@ mod pod {
     unsafe impl aya::Pod for LockStat {}
     unsafe impl aya::Pod for LockCallerKey {}
     unsafe impl aya::Pod for LockInfo {}
+    unsafe impl aya::Pod for LockHold {}
+    unsafe impl aya::Pod for KVar {}
 }

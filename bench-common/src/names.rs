@@ -12,6 +12,16 @@ pub const WATCHED_LOCKS: &str = "WATCHED_LOCKS";
 pub const LOCK_STATS: &str = "LOCK_STATS";
 pub const LOCK_CALLERS: &str = "LOCK_CALLERS";
 pub const STACKS: &str = "STACKS";
+pub const LOCK_HOLD: &str = "LOCK_HOLD";
+pub const KVARS: &str = "KVARS";
+/// Runtime switches set by userspace after attaching (index into the SETTINGS array).
+pub const SETTINGS: &str = "SETTINGS";
+pub mod setting {
+    /// 1 = spinlock contention is served by the slow-path hook, so lock:contention_begin/end
+    /// skip spinlocks (they would count the MCS-queue case twice).
+    pub const SPIN_VIA_SLOWPATH: u32 = 0;
+    pub const LEN: u32 = 4;
+}
 
 // Globals (set with EbpfLoader::set_global before load). Offsets come from the running kernel's
 // BTF because Rust eBPF has no CO-RE relocations.
@@ -38,6 +48,10 @@ pub const G_ITEM_ZSWPWB: &str = "ITEM_ZSWPWB";
 pub const G_LRU_REMOVED_RETRY: &str = "LRU_REMOVED_RETRY";
 /// Learn per-memcg cursor locks from memcg pointers seen by the probes (1 = on).
 pub const G_LEARN_MEMCG_LOCKS: &str = "LEARN_MEMCG_LOCKS";
+/// Address of the global cursor lock (zswap_shrink_lock), 0 if the kernel has none.
+pub const G_ADDR_GLOBAL_CURSOR_LOCK: &str = "ADDR_GLOBAL_CURSOR_LOCK";
+/// The thread group whose syscalls trigger the kernel-variable reader.
+pub const G_KVAR_TGID: &str = "KVAR_TGID";
 
 /// Programs. One eBPF function per (hook, mechanism); the loader picks per metric.
 pub mod prog {
@@ -83,4 +97,31 @@ pub mod prog {
     pub const TP_BTF_CONTENTION_END: &str = "tp_btf_contention_end";
     pub const TP_CONTENTION_BEGIN: &str = "tp_contention_begin";
     pub const TP_CONTENTION_END: &str = "tp_contention_end";
+
+    /// Spinlock slow path (queued_spin_lock_slowpath and its paravirt/native names).
+    pub const FENTRY_SPIN_SLOW: &str = "fentry_spin_slowpath";
+    pub const FEXIT_SPIN_SLOW: &str = "fexit_spin_slowpath";
+    pub const KPROBE_SPIN_SLOW: &str = "kprobe_spin_slowpath";
+    pub const KRETPROBE_SPIN_SLOW: &str = "kretprobe_spin_slowpath";
+    /// Independent count of watched slow-path entries (cross-check of the timed waits).
+    pub const KPROBE_SPIN_SLOW_XCHECK: &str = "kprobe_spin_slowpath_xcheck";
+    /// A freed memcg's cursor lock address is forgotten (memory is reused by later memcgs).
+    pub const FENTRY_MEMCG_FREE: &str = "fentry_memcg_free";
+    /// One-shot kernel-variable reader, triggered by our own syscall.
+    pub const TP_BTF_KVAR: &str = "tp_btf_kvar_sys_enter";
+}
+
+/// Kernel function names the probe layer hooks, in one place for the loader and `doctor`.
+pub mod kfunc {
+    /// The spinlock slow path under its possible names, first match wins: the generic name,
+    /// the native one when CONFIG_PARAVIRT_SPINLOCKS renames it, and the paravirt slow path.
+    pub const SPIN_SLOWPATH: &[&str] = &[
+        "queued_spin_lock_slowpath",
+        "native_queued_spin_lock_slowpath",
+    ];
+    pub const PV_SPIN_SLOWPATH: &str = "__pv_queued_spin_lock_slowpath";
+    pub const MEMCG_FREE: &str = "mem_cgroup_css_free";
+    /// The static key that turns spinlocks into test-and-set locks under a hypervisor.
+    pub const VIRT_SPIN_LOCK_KEY: &str = "virt_spin_lock_key";
+    pub const GLOBAL_CURSOR_LOCK: &str = "zswap_shrink_lock";
 }

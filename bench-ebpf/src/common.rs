@@ -2,11 +2,11 @@
 use aya_ebpf::{
     helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel},
     macros::map,
-    maps::{HashMap, PerCpuArray, PerCpuHashMap, StackTrace},
+    maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, StackTrace},
 };
 use bench_common::{
-    HistKey, LockCallerKey, LockInfo, LockStat, MemcgCtxKey, ProactiveStat, ShrinkStat, WbStat,
-    counter, hist, lock_kind,
+    HistKey, KVar, LockCallerKey, LockHold, LockInfo, LockStat, MemcgCtxKey, ProactiveStat,
+    SPIN_NEST, ShrinkStat, WbStat, counter, hist, lock_kind, names::setting,
 };
 
 // ---- load-time globals (bench-common::names::G_*), set by the loader from the kernel's BTF ----
@@ -32,6 +32,8 @@ global!(LRU_REMOVED_RETRY);
 global!(LEARN_MEMCG_LOCKS);
 // Address of the `root_mem_cgroup` pointer variable (kallsyms), 0 if unknown.
 global!(ADDR_ROOT_MEMCG_PTR);
+global!(ADDR_GLOBAL_CURSOR_LOCK);
+global!(KVAR_TGID);
 
 #[inline(always)]
 pub fn g(v: &'static u64) -> u64 {
@@ -68,6 +70,51 @@ pub static LOCK_CALLERS: PerCpuHashMap<LockCallerKey, LockStat> =
     PerCpuHashMap::with_max_entries(8192, 0);
 #[map]
 pub static STACKS: StackTrace = StackTrace::with_max_entries(2048, 0);
+/// Lock id -> acquisitions and hold time (cursor locks taken by the cursor function).
+#[map]
+pub static LOCK_HOLD: PerCpuHashMap<u64, LockHold> = PerCpuHashMap::with_max_entries(8192, 0);
+#[map]
+pub static KVARS: Array<KVar> = Array::with_max_entries(bench_common::KVAR_SLOTS, 0);
+#[map]
+pub static SETTINGS: Array<u64> = Array::with_max_entries(setting::LEN, 0);
+
+#[inline(always)]
+pub fn setting(i: u32) -> u64 {
+    SETTINGS.get(i).copied().unwrap_or(0)
+}
+
+/// Per-CPU stack of spin slow-path entries being timed. A CPU spins with preemption off, so
+/// only interrupts can nest a second slow path on it; `SPIN_NEST` levels cover them.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct SpinStack {
+    pub depth: u64,
+    pub addr: [u64; SPIN_NEST],
+    pub ts: [u64; SPIN_NEST],
+    pub stack: [i64; SPIN_NEST],
+    /// Lock id when the lock is watched, else 0 (entry kept only so exits pair up).
+    pub id: [u64; SPIN_NEST],
+}
+#[map]
+pub static SPIN_STACK: PerCpuArray<SpinStack> = PerCpuArray::with_max_entries(1, 0);
+
+/// Per-task state inside the cursor function: which locks it could take, whether the walk
+/// step inside it saw them held, and how long it spun.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct CursorState {
+    pub t0: u64,
+    /// The per-memcg cursor lock of the walk's root (0: the kernel has no such member).
+    pub memcg_lock: u64,
+    pub held_memcg: u64,
+    pub held_global: u64,
+    /// Walk steps seen inside this call.
+    pub steps: u64,
+    /// Spin wait on watched locks during this call (subtracted from the hold time).
+    pub spin_ns: u64,
+}
+#[map]
+pub static CURSOR_STATE: HashMap<u32, CursorState> = HashMap::with_max_entries(4096, 0);
 
 /// Per-task state: entry timestamps and argument stashes, keyed by thread id.
 #[repr(C)]
@@ -89,9 +136,6 @@ pub static START_CB: HashMap<u32, Start> = HashMap::with_max_entries(16384, 0);
 pub static START_WB: HashMap<u32, Start> = HashMap::with_max_entries(16384, 0);
 #[map]
 pub static START_LOCK: HashMap<u32, Start> = HashMap::with_max_entries(16384, 0);
-/// Nesting depth of the cursor iterator per task (inner calls count as restarts).
-#[map]
-pub static IN_CURSOR: HashMap<u32, u64> = HashMap::with_max_entries(4096, 0);
 /// Caller-context stack per task: 4-bit contexts, innermost in the low nibble.
 #[map]
 pub static CTX: HashMap<u32, u32> = HashMap::with_max_entries(16384, 0);
@@ -208,11 +252,16 @@ pub fn learn_memcg_lock(memcg: u64) {
         return;
     }
     let addr = memcg + off;
-    if unsafe { WATCHED_LOCKS.get(&addr) }.is_some() {
-        return;
+    let id = memcg_id(memcg);
+    // Known and still the same memcg: nothing to do. A different cgroup id means the memory
+    // was freed and reused by a new memcg, which must not inherit the old one's figures.
+    if let Some(info) = unsafe { WATCHED_LOCKS.get(&addr) } {
+        if info.kind != lock_kind::PER_MEMCG || info.cgroup_id == id {
+            return;
+        }
     }
     let info = LockInfo {
-        cgroup_id: memcg_id(memcg),
+        cgroup_id: id,
         kind: lock_kind::PER_MEMCG,
         _pad: 0,
     };
@@ -264,4 +313,21 @@ pub fn ret_value(raw: u64, ret32: bool) -> i64 {
     } else {
         raw as i64
     }
+}
+
+/// Account one contended acquisition of lock `id` that waited `wait` ns, from caller stack
+/// `stack_id` (the columns of `perf lock contention`), whatever mechanism timed it.
+#[inline(always)]
+pub fn account_wait(id: u64, stack_id: i64, wait: u64) {
+    let f = |s: &mut LockStat| {
+        s.contended += 1;
+        s.total_wait_ns += wait;
+        if wait > s.max_wait_ns {
+            s.max_wait_ns = wait;
+        }
+    };
+    upsert(&LOCK_STATS, &id, counter::LOST_STATS_MAP, f);
+    let key = LockCallerKey { lock: id, stack_id };
+    upsert(&LOCK_CALLERS, &key, counter::LOST_STATS_MAP, f);
+    hist_add(bench_common::hist_id::LOCK_WAIT, id, wait);
 }

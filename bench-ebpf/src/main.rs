@@ -8,9 +8,11 @@
 mod common;
 mod context;
 mod cursor;
+mod kvar;
 mod locks;
 mod proactive;
 mod shrink_memcg;
+mod spinlock;
 mod writeback;
 
 // GPL: bpf_probe_read_kernel, bpf_get_stackid and the tracing attach types need it.

@@ -62,6 +62,13 @@ pub struct KernelIdentity {
     pub accel: String,
     pub cpus: u32,
     pub mem_bytes: u64,
+    /// How contended spinlocks waited ("native qspinlock", ...); contention figures only
+    /// compare between runs with the same.
+    #[serde(default)]
+    pub spinlocks: Option<String>,
+    /// Set when the guest had more vCPUs than the host had cores.
+    #[serde(default)]
+    pub overcommit: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,10 +144,15 @@ pub fn compare(results: &[ResultFile], opts: &CompareOptions) -> Comparison {
         let id = identity(r);
         match kernels.iter().find(|k| k.label == id.label) {
             None => kernels.push(id),
-            Some(k) if k.release != id.release || k.config_sha256 != id.config_sha256 => {
+            Some(k)
+                if k.release != id.release
+                    || k.config_sha256 != id.config_sha256
+                    || k.spinlocks != id.spinlocks
+                    || k.cpus != id.cpus =>
+            {
                 let w = format!(
-                    "kernel {} differs between results (release or config): {} vs {}",
-                    id.label, k.release, id.release
+                    "kernel {} differs between results (release, config, spinlocks or vCPUs): {} {:?} {} vCPUs vs {} {:?} {} vCPUs",
+                    id.label, k.release, k.spinlocks, k.cpus, id.release, id.spinlocks, id.cpus
                 );
                 if !warnings.contains(&w) {
                     warnings.push(w);
@@ -308,6 +320,11 @@ fn identity(r: &ResultFile) -> KernelIdentity {
             .unwrap_or_default(),
         cpus: k.cpus,
         mem_bytes: k.mem_bytes,
+        spinlocks: k
+            .spinlocks
+            .as_ref()
+            .map(|s| s.implementation.describe().to_string()),
+        overcommit: k.overcommit_note(),
     }
 }
 
@@ -390,6 +407,16 @@ fn verdict_text(d: &Difference) -> &'static str {
     d.verdict.map_or("n<min", |v| v.as_str())
 }
 
+/// "n/a: <why>", unless the reason already says so itself (e.g. a lock family's "n/a: never
+/// taken: ..."), which would otherwise read "n/a: n/a: ...".
+fn na(why: &str) -> String {
+    if why.starts_with("n/a") {
+        why.to_string()
+    } else {
+        format!("n/a: {why}")
+    }
+}
+
 fn mib(b: u64) -> String {
     format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64)
 }
@@ -409,6 +436,12 @@ pub fn render_text(c: &Comparison) -> String {
             None => desc += ", no series",
         }
         desc += &format!(", {}, {} CPUs, {}", k.accel, k.cpus, mib(k.mem_bytes));
+        if let Some(sl) = &k.spinlocks {
+            desc += &format!(", {sl}");
+        }
+        if let Some(n) = &k.overcommit {
+            desc += &format!("; {n}");
+        }
         let first = format!("  {} ", kcol(&k.label));
         let mut block = String::new();
         wrap(&mut block, &desc, &" ".repeat(first.len()), TEXT_WIDTH);
@@ -533,12 +566,7 @@ pub fn render_text(c: &Comparison) -> String {
                         let why = cell.unavailable.as_deref().unwrap_or("no data");
                         let head = format!("  {} ", kcol(&cell.kernel));
                         let mut block = String::new();
-                        wrap(
-                            &mut block,
-                            &format!("n/a: {why}"),
-                            &" ".repeat(head.len()),
-                            TEXT_WIDTH,
-                        );
+                        wrap(&mut block, &na(why), &" ".repeat(head.len()), TEXT_WIDTH);
                         o.push_str(&head);
                         o.push_str(block.trim_start());
                     }
@@ -587,12 +615,12 @@ pub fn render_text(c: &Comparison) -> String {
 /// Markdown report: kernel list, method, one table per scenario.
 pub fn render_markdown(c: &Comparison) -> String {
     let mut o = String::from("# zswap-bench compare\n\n## Kernels\n\n");
-    o.push_str("| kernel | release | config | series | accel | CPUs | memory |\n");
-    o.push_str("|---|---|---|---|---|---:|---:|\n");
+    o.push_str("| kernel | release | config | series | accel | CPUs | memory | spinlocks |\n");
+    o.push_str("|---|---|---|---|---|---:|---:|---|\n");
     for k in &c.kernels {
         let _ = writeln!(
             o,
-            "| {} | {} {} | {} | {} | {} | {} | {} |",
+            "| {} | {} {} | {} | {} | {} | {}{} | {} | {} |",
             k.label,
             k.release,
             k.machine,
@@ -603,7 +631,13 @@ pub fn render_markdown(c: &Comparison) -> String {
                 .unwrap_or_else(|| "-".into()),
             k.accel,
             k.cpus,
-            mib(k.mem_bytes)
+            if k.overcommit.is_some() {
+                " (overcommitted)"
+            } else {
+                ""
+            },
+            mib(k.mem_bytes),
+            k.spinlocks.as_deref().unwrap_or("-")
         );
     }
     let _ = writeln!(o, "\n**Method.** {}", c.method_text);
@@ -639,13 +673,7 @@ pub fn render_markdown(c: &Comparison) -> String {
                     ),
                     None => (
                         "0".into(),
-                        format!(
-                            "n/a: {}",
-                            cell.unavailable
-                                .as_deref()
-                                .unwrap_or("no data")
-                                .replace('|', "/")
-                        ),
+                        na(cell.unavailable.as_deref().unwrap_or("no data")).replace('|', "/"),
                         String::new(),
                         String::new(),
                     ),
@@ -809,6 +837,28 @@ mod tests {
             }
         }
         assert!(checked >= 15, "only {checked} metrics compared");
+    }
+
+    #[test]
+    fn spinlocks_and_overcommitted_vcpus_are_named_per_kernel() {
+        let mut results = repeats(2, MockResult::percg);
+        for r in &mut results {
+            r.kernel.cpus = 8;
+        }
+        let c = compare(&results, &CompareOptions::default());
+        let t = render_text(&c);
+        assert!(t.contains("native qspinlock"), "{t}");
+        assert!(t.contains("overcommitted vCPUs (8 on 2 host"), "{t}");
+        assert!(render_markdown(&c).contains("(overcommitted)"));
+        // A label whose runs used different spinlock implementations is flagged.
+        results[1].kernel.spinlocks.as_mut().unwrap().implementation =
+            crate::schema::SpinlockImpl::VirtTestAndSet;
+        let c = compare(&results, &CompareOptions::default());
+        assert!(
+            c.warnings.iter().any(|w| w.contains("spinlocks")),
+            "{:?}",
+            c.warnings
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod metrics;
 pub mod overhead;
 pub mod plot;
+pub mod scaling;
 pub mod schema;
 pub mod stats;
 #[cfg(any(test, feature = "testing"))]
@@ -15,4 +16,5 @@ pub use compare::{
     CompareOptions, Comparison, Format, compare, render_json, render_markdown, render_text,
 };
 pub use plot::plot_all;
+pub use scaling::plot_scaling;
 pub use schema::{Histogram, ResultFile, SCHEMA_VERSION, SchemaError};

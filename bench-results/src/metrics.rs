@@ -5,7 +5,7 @@
 //! to `Err(reason)`, shown as "n/a" — never as 0, which would read as a measurement.
 
 use crate::schema::Histogram;
-use crate::schema::{LockKind, LockStats, ProactiveInterface, ResultFile, Unit, caller, ret};
+use crate::schema::{ProactiveInterface, ResultFile, Unit, caller, ret};
 use crate::stats::{Direction, jain_index, shares};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -83,6 +83,8 @@ impl MetricUnit {
                 format!("{}{u}{suffix}", sig3(x))
             }
             MetricUnit::Ratio => format!("{a:.3}"),
+            // Whole counts (axis ticks of thread or vCPU counts, lost events) read as integers.
+            MetricUnit::Count if a < 1e3 && a.fract() == 0.0 => format!("{a:.0}"),
             MetricUnit::PerSecond | MetricUnit::PagesPerSecond | MetricUnit::Count => {
                 let (x, u) = if a >= 1e9 {
                     (a / 1e9, "G")
@@ -145,9 +147,13 @@ macro_rules! metric {
     };
 }
 
+// After the macro: the submodule defines its metrics with it.
+mod cursor;
+pub use cursor::{GLOBAL_CURSOR_LOCK, is_cursor_lock, locks};
+
 /// Every metric `compare` reports, in report order.
 pub fn all() -> Vec<Metric> {
-    vec![
+    let mut v = vec![
         metric!(
             "workload.pages_per_s",
             U::PagesPerSecond,
@@ -162,87 +168,9 @@ pub fn all() -> Vec<Metric> {
             "major faults of the workers per second",
             |r| { per_s(r, r.workload.major_faults as f64) }
         ),
-        metric!(
-            "lock.cursor.contended_per_s",
-            U::PerSecond,
-            Lower,
-            "contended acquisitions of all cursor locks per second",
-            |r| {
-                let l = locks(r, None)?;
-                per_s(r, l.iter().map(|l| l.contended as f64).sum())
-            }
-        ),
-        metric!(
-            "lock.cursor.wait_ns_per_s",
-            U::NsPerSecond,
-            Lower,
-            "time spent waiting for cursor locks per second",
-            |r| {
-                let l = locks(r, None)?;
-                per_s(r, l.iter().map(|l| l.total_wait_ns as f64).sum())
-            }
-        ),
-        metric!(
-            "lock.cursor.max_wait_ns",
-            U::Ns,
-            Lower,
-            "longest single wait for a cursor lock",
-            |r| {
-                Ok(locks(r, None)?
-                    .iter()
-                    .map(|l| l.max_wait_ns as f64)
-                    .fold(0.0, f64::max))
-            }
-        ),
-        metric!(
-            "lock.cursor.wait_p99_ns",
-            U::Ns,
-            Lower,
-            "99th percentile of contended waits, all cursor locks",
-            |r| {
-                let mut h = Histogram::empty(Unit::Ns);
-                for l in locks(r, None)? {
-                    h.merge(&l.wait).map_err(|e| e.to_string())?;
-                }
-                h.quantile(0.99)
-                    .ok_or_else(|| "no contended wait recorded".to_string())
-            }
-        ),
-        metric!(
-            "lock.cursor.contended_share",
-            U::Ratio,
-            Lower,
-            "contended / all acquisitions of cursor locks",
-            |r| {
-                let l = locks(r, None)?;
-                let acq: Option<u64> = l.iter().map(|l| l.acquisitions).sum();
-                let acq = acq.ok_or("acquisitions not counted on this kernel")?;
-                ratio(
-                    l.iter().map(|l| l.contended).sum::<u64>() as f64,
-                    acq as f64,
-                )
-            }
-        ),
-        metric!(
-            "lock.global.contended_per_s",
-            U::PerSecond,
-            Lower,
-            "contended acquisitions of the global zswap_shrink_lock per second",
-            |r| {
-                let l = locks(r, Some(LockKind::Global))?;
-                per_s(r, l.iter().map(|l| l.contended as f64).sum())
-            }
-        ),
-        metric!(
-            "lock.per_memcg.contended_per_s",
-            U::PerSecond,
-            Lower,
-            "contended acquisitions of per-memcg cursor locks per second",
-            |r| {
-                let l = locks(r, Some(LockKind::PerMemcg))?;
-                per_s(r, l.iter().map(|l| l.contended as f64).sum())
-            }
-        ),
+    ];
+    v.extend(cursor::metrics());
+    v.extend([
         metric!(
             "cursor_iter.restart_share",
             U::Ratio,
@@ -440,7 +368,8 @@ pub fn all() -> Vec<Metric> {
             "events the probes dropped (should be 0)",
             |r| Ok(r.probes.lost_events as f64)
         ),
-    ]
+    ]);
+    v
 }
 
 pub fn by_name(name: &str) -> Option<Metric> {
@@ -483,28 +412,6 @@ fn unavailable(r: &ResultFile, family: &str) -> String {
         Some(why) => format!("{family} unavailable: {why}"),
         None => format!("{family} unavailable on this kernel"),
     }
-}
-
-/// Tracked cursor locks, optionally of one kind; Err when contention was not measured or no
-/// lock of that kind exists on this kernel.
-pub fn locks(r: &ResultFile, kind: Option<LockKind>) -> Result<Vec<&LockStats>, String> {
-    let all = r
-        .probes
-        .locks
-        .as_ref()
-        .ok_or_else(|| unavailable(r, "locks"))?;
-    let v: Vec<&LockStats> = all
-        .iter()
-        .filter(|l| kind.is_none_or(|k| l.kind == k))
-        .collect();
-    if v.is_empty() {
-        return Err(match kind {
-            Some(LockKind::PerMemcg) => "no per-memcg cursor lock on this kernel".into(),
-            Some(LockKind::Global) => "no global cursor lock on this kernel".into(),
-            None => "no cursor lock tracked".into(),
-        });
-    }
-    Ok(v)
 }
 
 fn no_interface(r: &ResultFile) -> Result<(), String> {
@@ -752,6 +659,9 @@ mod tests {
         assert_eq!(MetricUnit::PerSecond.format(12_345.0, true), "+12.3k");
         assert_eq!(MetricUnit::Ratio.format(0.9123, false), "0.912");
         assert_eq!(MetricUnit::Ratio.format(f64::NAN, false), "n/a");
+        assert_eq!(MetricUnit::Count.format(16.0, false), "16");
+        assert_eq!(MetricUnit::Count.format(2.5, false), "2.50");
+        assert_eq!(MetricUnit::Count.format(12_345.0, false), "12.3k");
     }
 
     #[test]

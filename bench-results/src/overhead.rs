@@ -2,9 +2,10 @@
 //! equivalent bpftrace script ("bpftrace"), alternating in one boot (scripts/bench-probes).
 //! Figures: throughput ratio on/off (goal >= 0.98), events/s the programs handled, BPF ns per
 //! event (BPF run-time statistics), lost events (goal 0).
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use crate::schema::ResultFile;
+use crate::schema::{ResultFile, SelfCost};
 use crate::stats;
 
 /// Pages touched per second of the measured phase.
@@ -23,6 +24,60 @@ pub struct Overhead {
     /// BPF run time per program run, ns.
     pub ns_per_event: Vec<f64>,
     pub lost: u64,
+    /// Every BPF program seen in an attached run, whatever its name, so a newly added program
+    /// cannot hide in the totals.
+    pub programs: BTreeMap<String, ProgramCost>,
+    /// The spinlock slow-path hook, apart: it runs only on contended spinlocks, so its cost
+    /// scales with contention rather than with the workload's event rate.
+    pub spin_slowpath: SpinHook,
+}
+
+/// One program's runs per second and BPF ns per run, one value per attached run.
+#[derive(Debug, Default)]
+pub struct ProgramCost {
+    pub runs_per_s: Vec<f64>,
+    pub ns_per_run: Vec<f64>,
+}
+
+/// The programs on `queued_spin_lock_slowpath` (entry, exit and any cross-check) taken as one
+/// hook: a slow-path entry runs each of them once, so the entries are the largest run count
+/// among them, and the cost of an entry is their run time together.
+#[derive(Debug, Default)]
+pub struct SpinHook {
+    pub programs: BTreeSet<String>,
+    pub entries_per_s: Vec<f64>,
+    pub ns_per_entry: Vec<f64>,
+}
+
+/// Programs of the spinlock slow-path hook: "fentry_spin_slowpath"/"fexit_spin_slowpath" or
+/// "kprobe_spin_slowpath"/"kretprobe_spin_slowpath" (and "kprobe_spin_slowpath_xcheck").
+pub fn is_spin_slowpath(program: &str) -> bool {
+    program.contains("spin_slowpath")
+}
+
+fn add_programs(o: &mut Overhead, costs: &[SelfCost], secs: f64) {
+    for c in costs {
+        let p = o.programs.entry(c.program.clone()).or_default();
+        p.runs_per_s.push(c.run_count as f64 / secs);
+        if c.run_count > 0 {
+            p.ns_per_run.push(c.run_time_ns as f64 / c.run_count as f64);
+        }
+    }
+    let spin: Vec<&SelfCost> = costs
+        .iter()
+        .filter(|c| is_spin_slowpath(&c.program))
+        .collect();
+    if spin.is_empty() {
+        return;
+    }
+    let h = &mut o.spin_slowpath;
+    h.programs.extend(spin.iter().map(|c| c.program.clone()));
+    let entries = spin.iter().map(|c| c.run_count).max().unwrap_or(0);
+    h.entries_per_s.push(entries as f64 / secs);
+    if entries > 0 {
+        let ns: u64 = spin.iter().map(|c| c.run_time_ns).sum();
+        h.ns_per_entry.push(ns as f64 / entries as f64);
+    }
 }
 
 /// Results labelled by the name of the directory they sit in: off-*, on-*, bpftrace-*.
@@ -41,6 +96,7 @@ pub fn collect(results: &[(String, ResultFile)]) -> Overhead {
             let secs = r.duration_ns as f64 / 1e9;
             if secs > 0.0 {
                 o.events_per_s.push(runs as f64 / secs);
+                add_programs(&mut o, &r.probes.self_cost, secs);
             }
             if runs > 0 {
                 o.ns_per_event.push(ns as f64 / runs as f64);
@@ -98,11 +154,38 @@ pub fn render(o: &Overhead) -> String {
         "  BPF ns per run                    {}",
         med(&o.ns_per_event)
     );
+    let h = &o.spin_slowpath;
+    if h.programs.is_empty() {
+        let _ = writeln!(s, "  spin slow-path hook               not attached");
+    } else {
+        let _ = writeln!(
+            s,
+            "  spin slow-path hook runs/s        {}  ns/run {}  (contended spinlocks only; {})",
+            med(&h.entries_per_s),
+            med(&h.ns_per_entry),
+            h.programs.iter().cloned().collect::<Vec<_>>().join("+")
+        );
+    }
     let _ = writeln!(
         s,
         "  lost events                       {}  (goal 0)",
         o.lost
     );
+    if !o.programs.is_empty() {
+        let _ = writeln!(
+            s,
+            "  {:<33} {:>10} {:>10}",
+            "per BPF program (medians)", "runs/s", "ns/run"
+        );
+        for (name, p) in &o.programs {
+            let _ = writeln!(
+                s,
+                "    {name:<31} {:>10} {:>10}",
+                med(&p.runs_per_s),
+                med(&p.ns_per_run)
+            );
+        }
+    }
     s
 }
 
@@ -140,5 +223,70 @@ mod tests {
         assert!(t.contains("throughput ratio bpftrace/off     0.900"), "{t}");
         assert!(t.contains("BPF program runs/s                5000"), "{t}");
         assert!(t.contains("BPF ns per run                    100"), "{t}");
+        assert!(
+            t.contains("spin slow-path hook               not attached"),
+            "{t}"
+        );
+        assert!(
+            t.contains("  per BPF program (medians)             runs/s     ns/run\n    p "),
+            "{t}"
+        );
+    }
+
+    fn cost(program: &str, run_count: u64, run_time_ns: u64) -> crate::schema::SelfCost {
+        crate::schema::SelfCost {
+            program: program.into(),
+            run_count,
+            run_time_ns,
+        }
+    }
+
+    #[test]
+    fn every_program_is_listed_and_the_spin_hook_apart() {
+        let mut on = with(990_000, 0, 0);
+        on.probes.self_cost = vec![
+            cost("shrink_memcg_exit", 1_000, 300_000),
+            cost("fentry_spin_slowpath", 500, 50_000),
+            cost("fexit_spin_slowpath", 500, 100_000),
+        ];
+        let mut kp = with(990_000, 0, 0);
+        kp.probes.self_cost = vec![
+            cost("shrink_memcg_exit", 1_000, 300_000),
+            cost("kprobe_spin_slowpath", 300, 90_000),
+            cost("kretprobe_spin_slowpath", 300, 120_000),
+        ];
+        let rs = vec![
+            ("off-1".to_string(), with(1_000_000, 0, 0)),
+            ("on-1".to_string(), on.clone()),
+            ("on-2".to_string(), on),
+        ];
+        let t = render(&collect(&rs));
+        // 500 slow-path entries in 10 s, 150 us of BPF time for both programs together.
+        assert!(
+            t.contains("spin slow-path hook runs/s        50  ns/run 300  (contended spinlocks only; fentry_spin_slowpath+fexit_spin_slowpath)"),
+            "{t}"
+        );
+        for line in [
+            "    fentry_spin_slowpath                    50        100",
+            "    fexit_spin_slowpath                     50        200",
+            "    shrink_memcg_exit                      100        300",
+        ] {
+            assert!(t.contains(line), "missing {line:?} in\n{t}");
+        }
+        // The totals still include the hook.
+        assert!(t.contains("BPF program runs/s                200"), "{t}");
+        let t = render(&collect(&[("on-1".to_string(), kp)]));
+        assert!(
+            t.contains("spin slow-path hook runs/s        30  ns/run 700"),
+            "{t}"
+        );
+        assert!(
+            t.contains("    kretprobe_spin_slowpath                 30        400"),
+            "{t}"
+        );
+        assert!(
+            t.contains("    kprobe_spin_slowpath                    30        300"),
+            "{t}"
+        );
     }
 }

@@ -19,6 +19,9 @@ use crate::metrics::{self, MetricUnit, parent_of, proactive_fairness, writeback_
 use crate::schema::{Histogram, ResultFile, Unit, ts_key};
 use crate::stats;
 
+mod extras;
+pub use extras::{Band, BandPoint, Extras};
+
 /// One line of a line chart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Line {
@@ -42,6 +45,8 @@ pub struct LineChart {
     pub x_log: bool,
     pub y_range: Option<(f64, f64)>,
     pub lines: Vec<Line>,
+    /// Error bars, median markers and notes (figures of summarised points, e.g. scaling).
+    pub extras: Extras,
 }
 
 /// Bars: one cluster per category, one bar per group inside it (or stacked).
@@ -128,13 +133,17 @@ pub fn save(fig: &Figure, out: &Path, stem: &str) -> Result<Vec<PathBuf>> {
     register_font();
     let svg = out.join(format!("{stem}.svg"));
     let png = out.join(format!("{stem}.png"));
+    let size = match fig {
+        Figure::Lines(c) => (SIZE.0, SIZE.1 + extras::notes_height(&c.extras)),
+        Figure::Bars(_) => SIZE,
+    };
     {
-        let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
+        let root = SVGBackend::new(&svg, size).into_drawing_area();
         draw(&root, fig).with_context(|| format!("drawing {}", svg.display()))?;
         root.present().map_err(pe)?;
     }
     {
-        let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
+        let root = BitMapBackend::new(&png, size).into_drawing_area();
         draw(&root, fig).with_context(|| format!("drawing {}", png.display()))?;
         root.present().map_err(pe)?;
     }
@@ -178,7 +187,8 @@ fn title(what: &str, scenario: &str, kernels: &KernelGroups) -> String {
     format!("{what} - {scenario} - {}", names.join(" vs "))
 }
 
-fn slug(s: &str) -> String {
+/// A file-name-safe form of a name.
+pub(crate) fn slug(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' {
@@ -269,6 +279,7 @@ fn cdf_chart(
             x_log: true,
             y_range: Some((0.0, 1.0)),
             lines,
+            extras: Extras::default(),
         })
     })
 }
@@ -278,7 +289,12 @@ fn lock_wait_cdf(scenario: &str, kernels: &KernelGroups) -> Option<Figure> {
     let mut lines = Vec::new();
     for (ki, (k, runs)) in kernels.iter().enumerate() {
         let mut merged: BTreeMap<String, Histogram> = BTreeMap::new();
-        for l in runs.iter().flat_map(|r| r.probes.locks.iter().flatten()) {
+        // Only cursor locks: locks watched by name are not what this figure is about.
+        for l in runs
+            .iter()
+            .flat_map(|r| r.probes.locks.iter().flatten())
+            .filter(|l| metrics::is_cursor_lock(l))
+        {
             let h = merged
                 .entry(l.name.clone())
                 .or_insert_with(|| Histogram::empty(Unit::Ns));
@@ -335,6 +351,7 @@ fn lock_contended_rate(scenario: &str, kernels: &KernelGroups) -> Option<Figure>
             x_log: false,
             y_range: None,
             lines,
+            extras: Extras::default(),
         })
     })
 }
@@ -530,6 +547,7 @@ fn lorenz(scenario: &str, kernels: &KernelGroups) -> Option<Figure> {
         x_log: false,
         y_range: Some((0.0, 1.0)),
         lines,
+        extras: Extras::default(),
     }))
 }
 
@@ -582,6 +600,7 @@ fn jain_over_time(scenario: &str, kernels: &KernelGroups) -> Option<Figure> {
             x_log: false,
             y_range: Some((0.0, 1.05)),
             lines,
+            extras: Extras::default(),
         })
     })
 }
@@ -719,6 +738,7 @@ fn workload_throughput(scenario: &str, kernels: &KernelGroups) -> Option<Figure>
             x_log: false,
             y_range: None,
             lines,
+            extras: Extras::default(),
         })
     })
 }
@@ -730,7 +750,7 @@ fn workload_throughput(scenario: &str, kernels: &KernelGroups) -> Option<Figure>
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Result<()> {
     root.fill(&WHITE).map_err(pe)?;
     match fig {
-        Figure::Lines(c) => draw_lines(root, c),
+        Figure::Lines(c) => draw_lines(&extras::split_notes(root, &c.extras)?, c),
         Figure::Bars(c) => draw_bars(root, c),
     }
 }
@@ -758,8 +778,9 @@ fn draw_lines<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
     let (y0, y1) = match c.y_range {
         Some(r) => r,
         None => {
-            let (lo, hi) = bounds(c.lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)))
-                .ok_or_else(|| anyhow!("no points"))?;
+            let ys = c.lines.iter().flat_map(|l| l.points.iter().map(|p| p.1));
+            let (lo, hi) =
+                bounds(ys.chain(extras::band_ys(&c.extras))).ok_or_else(|| anyhow!("no points"))?;
             pad(lo.min(0.0), hi)
         }
     };
@@ -771,7 +792,13 @@ fn draw_lines<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
         finish_lines(chart, c)
     } else {
         let (x0, x1) = if x1 > x0 {
-            (x0, x1)
+            // Markers at the first and last x would be cut in half at the plot's edges.
+            let m = if c.extras.bands.is_empty() {
+                0.0
+            } else {
+                (x1 - x0) * 0.04
+            };
+            (x0 - m, x1 + m)
         } else {
             (x0 - 1.0, x1 + 1.0)
         };
@@ -841,6 +868,7 @@ where
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], style));
         }
     }
+    extras::draw_bands(&mut chart, &c.extras)?;
     chart
         .configure_series_labels()
         .label_font((FONT, 15))

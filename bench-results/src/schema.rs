@@ -449,9 +449,57 @@ pub struct KernelInfo {
     pub accel: Accel,
     pub cpus: u32,
     pub mem_bytes: u64,
+    /// The spinlock implementation that ran: it decides how a contended spinlock waits, so
+    /// contention figures are only comparable between runs with the same one.
+    #[serde(default)]
+    pub spinlocks: Option<Spinlocks>,
+    /// Cores of the machine that ran the guest (VM runs): more vCPUs than this are
+    /// overcommitted, and lock-holder preemption then inflates lock waits.
+    #[serde(default)]
+    pub host_cpus: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpinlockImpl {
+    /// Queued spinlocks (pending bit, then an MCS queue), as on bare metal.
+    NativeQspinlock,
+    /// `virt_spin_lock()`: an unfair test-and-set loop, used by guests that see the hypervisor
+    /// CPUID bit but have no paravirt spinlocks.
+    VirtTestAndSet,
+    /// Paravirt queued spinlocks (waiters halt and are kicked by the hypervisor).
+    Paravirt,
+}
+
+impl SpinlockImpl {
+    pub fn describe(self) -> &'static str {
+        match self {
+            SpinlockImpl::NativeQspinlock => "native qspinlock",
+            SpinlockImpl::VirtTestAndSet => "virt test-and-set",
+            SpinlockImpl::Paravirt => "paravirt qspinlock",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Spinlocks {
+    pub implementation: SpinlockImpl,
+    /// How it was determined, e.g. "virt_spin_lock_key=0 (read by BPF); no hypervisor bit".
+    pub evidence: String,
 }
 
 impl KernelInfo {
+    /// Label for runs whose guest had more vCPUs than the host has cores.
+    pub fn overcommit_note(&self) -> Option<String> {
+        match self.host_cpus {
+            Some(h) if self.cpus > h => Some(format!(
+                "overcommitted vCPUs ({} on {h} host cores): lock-holder preemption inflates waits",
+                self.cpus
+            )),
+            _ => None,
+        }
+    }
+
     /// The name results are grouped and compared by: the manifest, else `uname -r`.
     pub fn label(&self) -> &str {
         self.manifest.as_deref().unwrap_or(&self.release)
@@ -533,6 +581,10 @@ pub struct Probes {
     /// tracepoints unavailable.
     #[serde(default)]
     pub locks: Option<Vec<LockStats>>,
+    /// Lock families that are not reported, with the reason (e.g. a per-memcg lock member the
+    /// design never takes: "n/a: never taken", which is not the same as 0 contended).
+    #[serde(default)]
+    pub locks_unavailable: Vec<LockUnavailable>,
     #[serde(default)]
     pub cursor_iter: Option<CursorIter>,
     #[serde(default)]
@@ -652,6 +704,39 @@ pub struct LockStats {
     pub acquisitions: Option<u64>,
     #[serde(default)]
     pub callers: Vec<LockCaller>,
+    /// What measured the contention, e.g. "fentry:queued_spin_lock_slowpath".
+    #[serde(default)]
+    pub mechanism: Option<String>,
+    /// Hold time per acquisition (an upper bound: the cursor call's duration minus its spin
+    /// wait); `count` = acquisitions. `None` where acquisitions are not measured.
+    #[serde(default)]
+    pub hold: Option<Histogram>,
+}
+
+impl LockStats {
+    /// Contended acquisitions / acquisitions, where acquisitions are measured.
+    pub fn contended_share(&self) -> Option<f64> {
+        match self.acquisitions {
+            Some(a) if a > 0 => Some(self.contended as f64 / a as f64),
+            _ => None,
+        }
+    }
+    /// Lock utilization over `duration_ns`: acquisitions/s × mean hold time, i.e. the fraction
+    /// of time the lock is held. It predicts contention on machines with more CPUs.
+    pub fn utilization(&self, duration_ns: u64) -> Option<f64> {
+        let h = self.hold.as_ref()?;
+        if duration_ns == 0 {
+            return None;
+        }
+        Some(h.sum as f64 / duration_ns as f64)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockUnavailable {
+    /// The lock or lock family, e.g. "per-memcg cursor locks (mem_cgroup.zswap_wb_iter.lock)".
+    pub name: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -127,6 +127,11 @@ impl MockResult {
             accel: Accel::Tcg,
             cpus: 2,
             mem_bytes: 2 << 30,
+            spinlocks: Some(crate::schema::Spinlocks {
+                implementation: crate::schema::SpinlockImpl::NativeQspinlock,
+                evidence: "synthetic".into(),
+            }),
+            host_cpus: Some(2),
         };
         let mut params = BTreeMap::new();
         params.insert("children".into(), self.children.to_string());
@@ -457,6 +462,11 @@ impl MockResult {
                 max_wait_ns: wait.max,
                 wait,
                 acquisitions: Some(contended * 20 + 1_000),
+                mechanism: Some("fentry:queued_spin_lock_slowpath".into()),
+                hold: Some(Histogram::from_values(
+                    Unit::Ns,
+                    (0..contended * 20 + 1_000).map(|_| lognormal(rng, 2_000.0, 0.5)),
+                )),
                 callers: vec![LockCaller {
                     stack: vec![
                         "_raw_spin_lock".into(),

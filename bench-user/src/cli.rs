@@ -98,6 +98,10 @@ pub struct VmArgs {
     pub mem: u64,
     #[arg(long, value_enum, default_value = "auto")]
     pub accel: Accel,
+    /// Guest spinlocks: native queued spinlocks as on bare metal (the hypervisor CPUID bit is
+    /// hidden), or virt = the test-and-set locks a guest uses when it sees a hypervisor.
+    #[arg(long, value_enum, default_value = "native")]
+    pub spinlocks: SpinlockMode,
     /// Kill the guest after this long, e.g. 90s or 10m.
     #[arg(long, default_value = "10m", value_parser = crate::units::parse_duration)]
     pub timeout: Duration,
@@ -120,6 +124,30 @@ pub enum Accel {
     Auto,
     Kvm,
     Tcg,
+}
+
+/// How guest spinlocks behave. A guest that sees the hypervisor CPUID bit and has no paravirt
+/// spinlocks turns every spinlock into an unfair test-and-set loop (`virt_spin_lock()`), which
+/// contends differently from the queued spinlocks of the machines users deploy on.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpinlockMode {
+    /// Hide the hypervisor CPUID bit: native queued spinlocks.
+    #[default]
+    Native,
+    /// Show it: virt test-and-set spinlocks.
+    Virt,
+}
+
+impl SpinlockMode {
+    /// QEMU `-cpu` model for an accelerator.
+    pub fn cpu_model(self, accel: &str) -> String {
+        let base = if accel == "kvm" { "host" } else { "max" };
+        match self {
+            SpinlockMode::Native => format!("{base},-hypervisor"),
+            SpinlockMode::Virt => base.to_string(),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -160,6 +188,13 @@ pub struct RunArgs {
     pub out: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "auto")]
     pub accel: Accel,
+    /// Guest vCPUs (with --kernel). More than the host's cores is allowed under TCG; results
+    /// are then labelled "overcommitted vCPUs".
+    #[arg(long, default_value_t = 2)]
+    pub cpus: u32,
+    /// Guest spinlocks (with --kernel): native (default) or virt, see `zswap-bench vm --help`.
+    #[arg(long, value_enum, default_value = "native")]
+    pub spinlocks: SpinlockMode,
     /// Run without eBPF probes (the workload alone; for overhead comparisons).
     #[arg(long)]
     pub no_probes: bool,

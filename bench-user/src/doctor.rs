@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use aya::{Btf, EbpfLoader};
-use bench_common::names::prog;
+use bench_common::names::{kfunc, prog};
 use serde::Serialize;
 
 use crate::probes::attach::{Attacher, FuncPresence, Hook};
@@ -20,6 +20,8 @@ pub struct Report {
     pub program_types: Vec<Check>,
     pub targets: Vec<Target>,
     pub proactive_interface: String,
+    /// The spinlock implementation (decides how contended spinlocks wait).
+    pub spinlocks: bench_results::schema::Spinlocks,
 }
 
 #[derive(Debug, Serialize)]
@@ -193,6 +195,12 @@ pub fn collect() -> Report {
         ];
         funcs.extend(PROACTIVE_FUNCS.iter().map(|f| (*f, "proactive writeback")));
         funcs.extend(CURSOR_FUNCS.iter().map(|f| (*f, "cursor iterator")));
+        funcs.extend(
+            kfunc::SPIN_SLOWPATH
+                .iter()
+                .map(|f| (*f, "spinlock slow path")),
+        );
+        funcs.push((kfunc::MEMCG_FREE, "memcg free"));
         for (f, kind) in funcs {
             let p = FuncPresence::of(f, b, k);
             let status = match (p.in_btf, p.in_kallsyms) {
@@ -243,12 +251,14 @@ pub fn collect() -> Report {
     } else {
         "unknown (needs root and cgroup v2 memory)".into()
     };
+    let spinlocks = crate::probes::spinlocks::detect_standalone(ksyms.as_ref());
     Report {
         kernel,
         checks,
         program_types,
         targets,
         proactive_interface,
+        spinlocks,
     }
 }
 
@@ -392,6 +402,12 @@ pub fn render(r: &Report) -> String {
         "\nproactive writeback interface: {}",
         r.proactive_interface
     );
+    let _ = writeln!(
+        s,
+        "spinlocks: {} ({})",
+        r.spinlocks.implementation.describe(),
+        r.spinlocks.evidence
+    );
     s
 }
 
@@ -412,8 +428,13 @@ mod tests {
             program_types: vec![check("fentry", true, "loads and attaches", "")],
             targets: vec![],
             proactive_interface: "none".into(),
+            spinlocks: crate::probes::spinlocks::classify(Some(Some(1)), true, false),
         };
         let t = render(&r);
+        assert!(
+            t.contains("spinlocks: virt test-and-set (virt_spin_lock_key=1"),
+            "{t}"
+        );
         assert!(t.contains("NO   cgroup v2 memory controller"), "{t}");
         assert!(t.contains("fix: run in the VM"), "{t}");
         assert!(!t.contains("fix: \n"), "{t}");

@@ -69,6 +69,45 @@ pub struct MatrixFile {
     /// Kernel the others are compared against (default: "baseline" if listed, else the first).
     #[serde(default)]
     pub baseline: Option<String>,
+    /// Guest vCPU counts: every scenario runs at each (default [2]).
+    #[serde(default = "two_cpus")]
+    pub cpus: Vec<u32>,
+    #[serde(default)]
+    pub spinlocks: crate::cli::SpinlockMode,
+    /// Further (scenarios × cpus) blocks, for sweeps that are not a full cross product, e.g.
+    /// thread counts at 2 vCPUs plus vCPU counts at one thread count.
+    #[serde(default, rename = "sweep")]
+    pub sweeps: Vec<Sweep>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    pub scenarios: Vec<String>,
+    pub cpus: Vec<u32>,
+}
+
+fn two_cpus() -> Vec<u32> {
+    vec![2]
+}
+
+impl MatrixFile {
+    /// (scenario, cpus) blocks in run order, each scenario × vCPU count once.
+    pub fn blocks(&self) -> Vec<(String, u32)> {
+        let mut v: Vec<(String, u32)> = vec![];
+        let all = std::iter::once((&self.scenarios, &self.cpus))
+            .chain(self.sweeps.iter().map(|s| (&s.scenarios, &s.cpus)));
+        for (scen, cpus) in all {
+            for s in scen {
+                for c in cpus {
+                    if !v.contains(&(s.clone(), *c)) {
+                        v.push((s.clone(), *c));
+                    }
+                }
+            }
+        }
+        v
+    }
 }
 
 fn one() -> u32 {
@@ -106,19 +145,24 @@ pub fn matrix(path: &Path, out: Option<&Path>) -> Result<ExitCode> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let m: MatrixFile = toml::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    if m.kernels.is_empty() || m.scenarios.is_empty() || m.repeats == 0 {
+    if m.kernels.is_empty() || m.scenarios.is_empty() || m.repeats == 0 || m.cpus.is_empty() {
         bail!(
-            "{}: needs at least one kernel, one scenario and repeats >= 1",
+            "{}: needs at least one kernel, one scenario, one cpus value and repeats >= 1",
             path.display()
         );
     }
+    if let Some(c) = m.blocks().iter().map(|b| b.1).find(|c| *c == 0 || *c > 64) {
+        bail!("{}: cpus = {c}: use 1 to 64 vCPUs", path.display());
+    }
     // Every scenario is validated before the first VM boots.
-    let mut scen = Vec::new();
-    for s in &m.scenarios {
+    let blocks = m.blocks();
+    let mut scen: Vec<(PathBuf, Loaded, u32)> = Vec::new();
+    for (s, cpus) in &blocks {
         let p = scenario::resolve_path(s).map_err(|e| anyhow!("{}: {e}", path.display()))?;
         let l = scenario::load(&p)?;
-        scen.push((p, l));
+        scen.push((p, l, *cpus));
     }
+    let several_cpus = blocks.iter().any(|b| b.1 != blocks[0].1);
     let name = m.name.clone().unwrap_or_else(|| {
         path.file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -141,8 +185,18 @@ pub fn matrix(path: &Path, out: Option<&Path>) -> Result<ExitCode> {
     let mut failed = Vec::new();
     for (n, c) in cells.iter().enumerate() {
         let kernel = &m.kernels[c.kernel];
-        let (spath, l) = &scen[c.scenario];
-        let dir = out.join(format!("{}-{}-r{}", l.name, kernel_name(kernel), c.repeat));
+        let (spath, l, cpus) = &scen[c.scenario];
+        let cpu_tag = if several_cpus {
+            format!("-c{cpus}")
+        } else {
+            String::new()
+        };
+        let dir = out.join(format!(
+            "{}-{}{cpu_tag}-r{}",
+            l.name,
+            kernel_name(kernel),
+            c.repeat
+        ));
         let left = if n == 0 {
             "?".to_string()
         } else {
@@ -152,29 +206,43 @@ pub fn matrix(path: &Path, out: Option<&Path>) -> Result<ExitCode> {
             )
         };
         eprintln!(
-            "== matrix cell {}/{} ({left} left): {} on {kernel}, repeat {}",
+            "== matrix cell {}/{} ({left} left): {} on {kernel}, {cpus} vCPUs, repeat {}",
             n + 1,
             cells.len(),
             l.name,
             c.repeat
         );
-        let r = vm_cell(kernel, spath, l, &dir, 1, crate::cli::Accel::Auto);
+        let shape = Shape {
+            cpus: *cpus,
+            accel: crate::cli::Accel::Auto,
+            spinlocks: m.spinlocks,
+        };
+        let r = vm_cell(kernel, spath, l, &dir, 1, shape);
         if let Err(e) = &r {
             eprintln!("zswap-bench: cell failed (continuing): {e:#}");
-            failed.push(format!("{} on {kernel} r{}: {e:#}", l.name, c.repeat));
+            failed.push(format!(
+                "{} on {kernel} ({cpus} vCPUs) r{}: {e:#}",
+                l.name, c.repeat
+            ));
         }
         status.push(serde_json::json!({
-            "kernel": kernel, "scenario": l.name, "repeat": c.repeat, "dir": dir,
+            "kernel": kernel, "scenario": l.name, "cpus": cpus, "repeat": c.repeat, "dir": dir,
             "ok": r.is_ok(), "error": r.as_ref().err().map(|e| format!("{e:#}")),
         }));
         std::fs::write(out.join("matrix.json"), serde_json::to_vec_pretty(&status)?)?;
     }
     // Compare and plot per scenario (results of different scenarios are never pooled).
     let files = ResultFile::read_all(&[out.clone()]).unwrap_or_default();
-    for (_, l) in &scen {
+    // Runs of one scenario at different vCPU counts are never pooled either.
+    for (_, l, cpus) in &scen {
+        let tag = if several_cpus {
+            format!("-c{cpus}")
+        } else {
+            String::new()
+        };
         let group: Vec<ResultFile> = files
             .iter()
-            .filter(|f| f.scenario.name == l.name && f.failed.is_none())
+            .filter(|f| f.scenario.name == l.name && f.kernel.cpus == *cpus && f.failed.is_none())
             .cloned()
             .collect();
         if group.is_empty() {
@@ -185,14 +253,29 @@ pub fn matrix(path: &Path, out: Option<&Path>) -> Result<ExitCode> {
             ..Default::default()
         };
         let report = bench_results::render_text(&bench_results::compare(&group, &opts));
-        let rp = out.join(format!("report-{}.txt", l.name));
+        let rp = out.join(format!("report-{}{tag}.txt", l.name));
         std::fs::write(&rp, &report)?;
         println!("{report}");
-        match bench_results::plot_all(&group, &out.join(format!("plots-{}", l.name))) {
+        match bench_results::plot_all(&group, &out.join(format!("plots-{}{tag}", l.name))) {
             Ok(p) => eprintln!("{} plot(s) for {} in {}", p.len(), l.name, out.display()),
             Err(e) => eprintln!("zswap-bench: plotting {}: {e:#}", l.name),
         }
         eprintln!("report: {}", rp.display());
+    }
+    if blocks.len() > 1 {
+        let ok: Vec<ResultFile> = files
+            .iter()
+            .filter(|f| f.failed.is_none())
+            .cloned()
+            .collect();
+        match bench_results::plot_scaling(&ok, &out.join("plots-scaling")) {
+            Ok(p) => eprintln!(
+                "{} scaling plot(s) in {}",
+                p.len(),
+                out.join("plots-scaling").display()
+            ),
+            Err(e) => eprintln!("zswap-bench: scaling plots: {e:#}"),
+        }
     }
     eprintln!(
         "matrix done in {:.0} min: {} of {} cells ok; everything under {}",
@@ -287,8 +370,36 @@ fn run_vm(
             .join("results")
             .join(make_run_id(&l.name, &kernel_name(kernel))),
     };
-    vm_cell(kernel, scenario_path, l, &out, repeats, args.accel)?;
+    let shape = Shape {
+        cpus: args.cpus,
+        accel: args.accel,
+        spinlocks: args.spinlocks,
+    };
+    vm_cell(kernel, scenario_path, l, &out, repeats, shape)?;
     Ok(ExitCode::SUCCESS)
+}
+
+type Pair = Option<(u64, u64)>;
+
+/// (shrink_memcg primary vs kprobe, spin waits timed vs kprobe entries), cumulative.
+fn xcheck_counts(p: &crate::probes::ProbeSession) -> (Pair, Pair) {
+    (
+        p.shrink_memcg_xcheck().ok().flatten(),
+        p.spin_xcheck().ok().flatten(),
+    )
+}
+
+fn delta2(a: Pair, b: Pair) -> Pair {
+    let ((a0, a1), (b0, b1)) = (a?, b?);
+    Some((b0.saturating_sub(a0), b1.saturating_sub(a1)))
+}
+
+/// The guest a cell runs in.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub cpus: u32,
+    pub accel: crate::cli::Accel,
+    pub spinlocks: crate::cli::SpinlockMode,
 }
 
 /// Boots `kernel`, runs the scenario inside with `--host`, and adds the kernel identity to the
@@ -300,7 +411,7 @@ fn vm_cell(
     l: &Loaded,
     out: &Path,
     repeats: u32,
-    accel: crate::cli::Accel,
+    shape: Shape,
 ) -> Result<PathBuf> {
     let exe = std::env::current_exe().context("finding this executable")?;
     let scen = std::fs::canonicalize(scenario_path)
@@ -312,7 +423,10 @@ fn vm_cell(
     // TCG is slow and uneven (probe attach alone takes ~10-30 s): generous, but bounded.
     let per_repeat =
         ph.setup_timeout.0 + (ph.warmup.0 + ph.measure.0) * 2 + Duration::from_secs(90);
-    let timeout = per_repeat * repeats + Duration::from_secs(120);
+    // Overcommitted vCPUs (TCG, more vCPUs than cores) slow everything down in proportion.
+    let host = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    let slow = shape.cpus.div_ceil(host).max(1);
+    let timeout = (per_repeat * repeats + Duration::from_secs(120)) * slow;
     let req = crate::vm::GuestRun {
         kernel: kernel.to_string(),
         command: vec![
@@ -330,7 +444,9 @@ fn vm_cell(
         .collect(),
         out_dir: Some(out.clone()),
         swap: l.scenario.swap.size.0.max(256 << 20),
-        accel,
+        accel: shape.accel,
+        cpus: shape.cpus,
+        spinlocks: shape.spinlocks,
         timeout,
         ..Default::default()
     };
@@ -364,6 +480,9 @@ fn annotate(out: &Path, manifest: &str, o: &crate::vm::GuestOutcome) -> Result<u
         let mut r = ResultFile::read(&dir)?;
         r.kernel.manifest = Some(manifest.to_string());
         r.kernel.config_sha256 = Some(o.kernel.config_sha256.clone());
+        r.kernel.host_cpus = std::thread::available_parallelism()
+            .ok()
+            .map(|n| n.get() as u32);
         r.kernel.accel = if o.accel.contains("kvm") {
             schema::Accel::Kvm
         } else {
@@ -567,6 +686,8 @@ pub fn kernel_info(mem_total: u64) -> KernelInfo {
             .map(|n| n.get() as u32)
             .unwrap_or(1),
         mem_bytes: mem_total,
+        spinlocks: None,
+        host_cpus: None,
     }
 }
 
@@ -994,6 +1115,10 @@ async fn orchestrate(
         p.refresh_cgroup_names();
         res.probe_plan = p.plan();
     }
+    res.kernel.spinlocks = Some(match probes.as_ref() {
+        Some(p) => p.spinlocks(),
+        None => crate::probes::spinlocks::detect(None, None),
+    });
     let memcg_sources: Vec<(String, PathBuf)> = l
         .memcgs
         .iter()
@@ -1001,6 +1126,9 @@ async fn orchestrate(
         .collect();
     let src = Sources::system(memcg_sources);
     let quiet = quiet_snapshots(&src, probes.as_mut(), &mut res.warnings, interrupted).await;
+    // Cross-check counters at the same quiet point: both mechanisms are then compared over
+    // the measured window, not over their different attach times.
+    let xcheck0 = probes.as_ref().map(xcheck_counts);
     pool.set_phase(phase::RUN);
     pressure_pause.resume();
     let (c0, p0) = match quiet {
@@ -1017,7 +1145,9 @@ async fn orchestrate(
         .unwrap_or_default()
         .as_nanos() as u64;
 
-    // Sampler: kernel counters + workload counters.
+    // Sampler: kernel counters + workload counters + per-lock contention.
+    // The sampler's callback is `Fn`; the lock reader caches cgroup names, hence the mutex.
+    let lock_sampler = Mutex::new(probes.as_ref().and_then(|p| p.lock_sampler()));
     let shared_totals = {
         let pool_ptr = &pool.shared as *const memory::Shared as usize;
         let n = pool.pids.len();
@@ -1049,6 +1179,13 @@ async fn orchestrate(
                 schema::ts_key::workload("reclaim_eagain"),
                 reclaim.eagain.load(Ordering::Relaxed) as f64,
             );
+            if let Some(ls) = lock_sampler
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_mut()
+            {
+                m.extend(ls.sample());
+            }
             m
         }
     };
@@ -1155,9 +1292,10 @@ async fn orchestrate(
         }
     };
     // Two independent mechanisms counting the same calls (fentry and kprobe on shrink_memcg).
-    let xcheck = probes
-        .as_ref()
-        .and_then(|p| p.shrink_memcg_xcheck().ok().flatten());
+    let (xcheck, spin_xcheck) = match (xcheck0, probes.as_ref().map(xcheck_counts)) {
+        (Some(a), Some(b)) => (delta2(a.0, b.0), delta2(a.1, b.1)),
+        _ => (None, None),
+    };
     drop(probes);
 
     res.duration_ns = duration.as_nanos() as u64;
@@ -1212,7 +1350,16 @@ async fn orchestrate(
                 bpf: primary as i64,
                 kernel: kprobe as i64,
                 agree: primary == kprobe,
-                note: "both counted since attach; 'kernel' holds the kprobe count".into(),
+                note: "both over the measured window; 'kernel' holds the kprobe count".into(),
+            });
+        }
+        if let Some((timed, entries)) = spin_xcheck {
+            res.crosschecks.push(schema::Crosscheck {
+                what: "watched spinlock waits: slow-path waits timed vs kprobe entries".into(),
+                bpf: timed as i64,
+                kernel: entries as i64,
+                agree: timed == entries,
+                note: "both over the measured window; 'kernel' holds the kprobe count".into(),
             });
         }
         for c in res.crosschecks.iter().filter(|c| !c.agree) {
@@ -1407,12 +1554,25 @@ mod tests {
     }
 
     #[test]
+    fn sweeps_add_blocks_without_repeating_any() {
+        let m: MatrixFile = toml::from_str(
+            "kernels = [\"a\"]\nscenarios = [\"s4\", \"s8\"]\n[[sweep]]\nscenarios = [\"s8\"]\ncpus = [2, 4]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            m.blocks(),
+            vec![("s4".into(), 2), ("s8".into(), 2), ("s8".into(), 4)]
+        );
+        assert_eq!(m.spinlocks, crate::cli::SpinlockMode::Native);
+    }
+
+    #[test]
     fn shipped_matrix_files_parse() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/matrix");
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
             let m: MatrixFile = toml::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-            for s in &m.scenarios {
+            for (s, _) in &m.blocks() {
                 let sp =
                     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../scenarios/{s}.toml"));
                 scenario::load(&sp).unwrap();

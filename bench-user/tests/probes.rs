@@ -4,13 +4,6 @@
 mod common;
 use common::*;
 
-fn field<'a>(out: &'a str, tag: &str) -> &'a str {
-    out.lines()
-        .find_map(|l| l.strip_prefix(tag))
-        .unwrap_or_else(|| panic!("no {tag} in guest output"))
-        .trim()
-}
-
 #[test]
 fn writeback_per_memcg_matches_kernel_counters_and_fentry_matches_kprobe() {
     if !vm_tests() {
@@ -130,4 +123,78 @@ fn baseline_plan_marks_series_only_metrics_unavailable_with_reasons() {
     assert!(line("shrink_memcg").contains("fentry:shrink_memcg"));
     assert!(line("writeback.per_memcg").contains("count_memcg_events"));
     assert!(line("locks.global").contains("zswap_shrink_lock@0x"));
+}
+
+/// Positive control on a *spinlock* (the cursor locks are spinlocks): N processes calling
+/// sysinfo(2) contend on swap_lock through the spin slow path. The suite must count it, time
+/// every wait, attribute it to si_swapinfo, and agree exactly with two independent counts:
+/// its own kprobe cross-check and bpftrace in the guest.
+fn spin_control(cpus: &str, procs: &str) {
+    let script = repo().join("bench-user/tests/guest/spin-contention.sh");
+    let (code, out, _) = vm_with(
+        "baseline",
+        "500s",
+        &["--cpus", cpus],
+        &[script.to_str().unwrap(), &zb_str(), procs, "10"],
+    );
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(field(&out, "PROBE_JSON ")).unwrap();
+    let locks = v["probes"]["locks"].as_array().expect("locks measured");
+    let l = locks
+        .iter()
+        .find(|l| l["name"] == "swap_lock")
+        .expect("swap_lock listed");
+    let contended = l["contended"].as_u64().unwrap();
+    assert!(
+        contended > 0,
+        "{procs} sysinfo loops on {cpus} vCPUs must contend swap_lock"
+    );
+    assert!(
+        l["mechanism"]
+            .as_str()
+            .unwrap()
+            .contains("queued_spin_lock_slowpath"),
+        "served by the slow-path hook: {}",
+        l["mechanism"]
+    );
+    assert_eq!(l["wait"]["count"].as_u64().unwrap(), contended);
+    assert!(l["total_wait_ns"].as_u64().unwrap() > 0);
+    let callers = l["callers"].as_array().unwrap();
+    let n: u64 = callers
+        .iter()
+        .map(|c| c["contended"].as_u64().unwrap())
+        .sum();
+    assert_eq!(n, contended, "callers add up to the lock's total");
+    let top = callers[0]["stack"][0].as_str().unwrap();
+    assert!(
+        top.starts_with("si_swapinfo+"),
+        "first frame is the function that took the lock: {top}"
+    );
+    let bt: u64 = field(&out, "BPFTRACE_N").parse().unwrap_or(0);
+    assert_eq!(
+        bt, contended,
+        "bpftrace's slow-path entries on swap_lock = the suite's contended count"
+    );
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("cross-check spinlock slow path"))
+        .expect("spin cross-check line");
+    assert!(line.ends_with("(agree)"), "{line}");
+    assert_eq!(v["probes"]["lost_events"], 0);
+}
+
+#[test]
+fn spinlock_contention_counted_with_2_vcpus() {
+    if !vm_tests() {
+        return;
+    }
+    spin_control("2", "2");
+}
+
+#[test]
+fn spinlock_contention_counted_with_4_vcpus() {
+    if !vm_tests() {
+        return;
+    }
+    spin_control("4", "4");
 }

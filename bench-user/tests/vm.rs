@@ -46,7 +46,33 @@ fn doctor_in_baseline_guest() {
         "KALLSYMS_ALL exposes the global cursor lock"
     );
     assert_eq!(t("zswap_proactive_writeback")["kallsyms"], false);
+    assert_eq!(t("queued_spin_lock_slowpath")["btf"], true);
     assert_eq!(v["proactive_interface"], "none");
+    // The default guest hides the hypervisor CPUID bit, so spinlocks are the native queued
+    // ones, and the deciding static key, read from the running kernel, says so.
+    assert_eq!(v["spinlocks"]["implementation"], "native_qspinlock");
+    let ev = v["spinlocks"]["evidence"].as_str().unwrap();
+    assert!(ev.starts_with("virt_spin_lock_key=0 (read by BPF)"), "{ev}");
+}
+
+#[test]
+fn spinlocks_option_selects_the_guest_lock_implementation() {
+    if !vm_tests() {
+        return;
+    }
+    let (code, out, _) = vm_with(
+        "baseline",
+        "300s",
+        &["--spinlocks", "virt"],
+        &[&zb_str(), "doctor", "--json"],
+    );
+    assert_eq!(code, 0);
+    let start = out.find('{').expect("JSON in output");
+    let v: serde_json::Value = serde_json::from_str(out[start..].trim()).unwrap();
+    assert_eq!(v["spinlocks"]["implementation"], "virt_test_and_set");
+    let ev = v["spinlocks"]["evidence"].as_str().unwrap();
+    assert!(ev.starts_with("virt_spin_lock_key=1 (read by BPF)"), "{ev}");
+    assert!(ev.contains("hypervisor CPUID bit set"), "{ev}");
 }
 
 #[test]

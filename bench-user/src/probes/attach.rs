@@ -39,7 +39,7 @@ pub enum Hook {
 }
 
 impl Hook {
-    fn mechanism(&self) -> Mechanism {
+    pub fn mechanism(&self) -> Mechanism {
         match self {
             Hook::Fentry { .. } => Mechanism::Fentry,
             Hook::Fexit { .. } => Mechanism::Fexit,

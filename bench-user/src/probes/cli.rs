@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use bench_results::schema::{PlanStatus, Probes};
+use bench_results::schema::{LockStats, PlanStatus, Probes};
 
 use super::{ProbeOptions, ProbeSession, attach::mech_str};
 use crate::cli::ProbeArgs;
@@ -14,6 +14,8 @@ pub fn run(args: &ProbeArgs) -> Result<()> {
         crosscheck: args.crosscheck,
         extra_locks: args.watch_lock.clone(),
     })?;
+    // Scripts wait for this line before starting the load they want measured.
+    eprintln!("zswap-bench probe: attached");
     if args.plan && args.json {
         println!("{}", serde_json::to_string_pretty(&s.plan())?);
         return Ok(());
@@ -53,6 +55,12 @@ pub fn run(args: &ProbeArgs) -> Result<()> {
         }
         anyhow::Ok(())
     })?;
+    if let Some((a, b)) = s.spin_xcheck()? {
+        eprintln!(
+            "cross-check spinlock slow path on watched locks: timed waits {a}, kprobe entries {b}{}",
+            if a == b { " (agree)" } else { " (DISAGREE)" }
+        );
+    }
     if let Some((a, b)) = s.shrink_memcg_xcheck()? {
         eprintln!(
             "cross-check shrink_memcg calls: primary {a}, kprobe {b}{}",
@@ -99,6 +107,44 @@ fn ns(v: u64) -> String {
     }
 }
 
+/// One row in the columns of `perf lock contention`, plus acquisitions, contended share and
+/// mean hold time where the cursor function measures them.
+fn lock_row(l: &LockStats, prev: Option<&Probes>, interval: Duration) -> String {
+    let before = prev
+        .and_then(|q| q.locks.as_ref())
+        .and_then(|v| v.iter().find(|x| x.addr == l.addr && x.name == l.name))
+        .map_or(0, |x| x.contended);
+    let rate = (l.contended - before.min(l.contended)) as f64 / interval.as_secs_f64().max(1e-9);
+    let avg = l.total_wait_ns.checked_div(l.contended).unwrap_or(0);
+    let caller = l
+        .callers
+        .first()
+        .and_then(|c| c.stack.first())
+        .map_or("-", |s| s.as_str());
+    let (acq, share, hold) = match (&l.acquisitions, &l.hold) {
+        (Some(a), Some(h)) => (
+            a.to_string(),
+            l.contended_share()
+                .map_or("-".into(), |x| format!("{:.1}%", x * 100.0)),
+            h.sum.checked_div(h.count).map_or("-".into(), ns),
+        ),
+        _ => ("n/a".into(), "n/a".into(), "n/a".into()),
+    };
+    format!(
+        " {:>11.1} {:>10} {:>12} {:>12} {:>12} {:>11} {:>6} {:>10}   {:<24} {}",
+        rate,
+        l.contended,
+        ns(l.total_wait_ns),
+        ns(l.max_wait_ns),
+        ns(avg),
+        acq,
+        share,
+        hold,
+        l.name,
+        caller
+    )
+}
+
 pub fn render(p: &Probes, prev: Option<&Probes>, elapsed: Duration, interval: Duration) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "\n--- {:.0}s ---", elapsed.as_secs_f64());
@@ -106,36 +152,13 @@ pub fn render(p: &Probes, prev: Option<&Probes>, elapsed: Duration, interval: Du
         Some(locks) => {
             let _ = writeln!(
                 o,
-                " contended/s  contended   total wait     max wait     avg wait   lock                     caller"
+                " contended/s  contended   total wait     max wait     avg wait    acquired  share   hold avg   lock                     caller"
             );
             for l in locks {
-                let before = prev
-                    .and_then(|q| q.locks.as_ref())
-                    .and_then(|v| v.iter().find(|x| x.addr == l.addr))
-                    .map_or(0, |x| x.contended);
-                let rate = (l.contended - before.min(l.contended)) as f64
-                    / interval.as_secs_f64().max(1e-9);
-                let avg = if l.contended > 0 {
-                    l.total_wait_ns / l.contended
-                } else {
-                    0
-                };
-                let caller = l
-                    .callers
-                    .first()
-                    .and_then(|c| c.stack.first())
-                    .map_or("-", |s| s.as_str());
-                let _ = writeln!(
-                    o,
-                    " {:>11.1} {:>10} {:>12} {:>12} {:>12}   {:<24} {}",
-                    rate,
-                    l.contended,
-                    ns(l.total_wait_ns),
-                    ns(l.max_wait_ns),
-                    ns(avg),
-                    l.name,
-                    caller
-                );
+                let _ = writeln!(o, "{}", lock_row(l, prev, interval));
+            }
+            for na in &p.locks_unavailable {
+                let _ = writeln!(o, " {:<96}  {}: {}", "", na.name, na.reason);
             }
         }
         None => {

@@ -6,7 +6,10 @@ pub mod btf;
 pub mod cgroups;
 pub mod cli;
 pub mod kallsyms;
+mod locks;
 mod read;
+pub mod sample;
+pub mod spinlocks;
 
 use std::os::fd::OwnedFd;
 
@@ -71,8 +74,9 @@ pub struct ProbeSession {
     live: Live,
     attached: Vec<&'static str>,
     ksyms: Kallsyms,
-    /// Global locks we watch: (address, name).
-    global_locks: Vec<(u64, String)>,
+    /// Watched locks and what measures them.
+    locks: locks::LockPlan,
+    spinlocks: bench_results::schema::Spinlocks,
     cg: cgroups::CgroupNames,
     /// Holding this fd keeps BPF run-time statistics on (self-cost), like bpftop.
     _stats: Option<OwnedFd>,
@@ -353,88 +357,17 @@ impl ProbeSession {
             );
         }
 
-        // Cursor locks.
-        let mut global_locks = vec![];
-        match ksyms.addr("zswap_shrink_lock") {
-            Some(addr) => {
-                global_locks.push((addr, "zswap_shrink_lock".to_string()));
-                a.note("locks.global", Mechanism::Userspace, format!("kallsyms:zswap_shrink_lock@{addr:#x}"), None);
-            }
-            None => a.note("locks.global", Mechanism::None, String::new(), Some(if kbtf.func("shrink_worker").is_some() { "zswap_shrink_lock not in kallsyms (removed by the series, or CONFIG_KALLSYMS_ALL=n)".into() } else { "no zswap".into() })),
-        }
-        match &g.cursor_lock {
-            Some((off, name)) => a.note("locks.per_memcg", Mechanism::Userspace, format!("btf:mem_cgroup.{name}@+{off:#x}, learnt from memcg pointers seen by the probes"), None),
-            None => a.note("locks.per_memcg", Mechanism::None, String::new(), Some("struct mem_cgroup has no zswap cursor lock member in BTF (baseline, or a design without a per-memcg lock)".into())),
-        }
-        for name in &opts.extra_locks {
-            match ksyms.addr(name) {
-                Some(addr) => {
-                    global_locks.push((addr, name.clone()));
-                    a.note(
-                        &format!("locks.extra.{name}"),
-                        Mechanism::Userspace,
-                        format!("kallsyms:{name}@{addr:#x}"),
-                        None,
-                    );
-                }
-                None => bail!(
-                    "--watch-lock {name}: no such symbol in /proc/kallsyms (static locks need CONFIG_KALLSYMS_ALL=y)"
-                ),
-            }
-        }
-        if global_locks.is_empty() && g.cursor_lock.is_none() {
-            a.note(
-                "locks.contention",
-                Mechanism::None,
-                String::new(),
-                Some("no cursor lock to watch on this kernel".into()),
-            );
-        } else {
-            live.locks = a
-                .serve(
-                    "locks.contention",
-                    vec![
-                        Candidate {
-                            hooks: vec![
-                                Hook::TpBtf {
-                                    prog: prog::TP_BTF_CONTENTION_BEGIN,
-                                    tp: "contention_begin",
-                                },
-                                Hook::TpBtf {
-                                    prog: prog::TP_BTF_CONTENTION_END,
-                                    tp: "contention_end",
-                                },
-                            ],
-                            unusable: None,
-                        },
-                        Candidate {
-                            hooks: vec![
-                                Hook::Tracepoint {
-                                    prog: prog::TP_CONTENTION_BEGIN,
-                                    category: "lock",
-                                    name: "contention_begin",
-                                },
-                                Hook::Tracepoint {
-                                    prog: prog::TP_CONTENTION_END,
-                                    category: "lock",
-                                    name: "contention_end",
-                                },
-                            ],
-                            unusable: tp_field_check("lock", "contention_begin", "lock_addr", 8),
-                        },
-                    ],
-                )
-                .is_some();
-        }
-        a.note(
-            "locks.acquisitions",
-            Mechanism::None,
-            String::new(),
-            Some(match &live.cursor_iter {
-                Some(f) => format!("no per-lock acquisition probe; {f} calls (cursor_iter.calls) are one acquisition each on locked designs"),
-                None => "no cheap acquisition point: the baseline takes zswap_shrink_lock inline in shrink_worker".into(),
-            }),
-        );
+        // Cursor locks (and any --watch-lock): what serves which kind, see locks.rs.
+        let lp = locks::attach(
+            &mut a,
+            &kbtf,
+            &ksyms,
+            g.cursor_lock.clone(),
+            &opts.extra_locks,
+            (live.cursor_iter.as_deref(), live.cursor_restarts),
+            opts.crosscheck,
+        )?;
+        live.locks = lp.any();
         let plan = std::mem::take(&mut a.plan);
         let attached = std::mem::take(&mut a.attached);
         drop(a);
@@ -443,7 +376,7 @@ impl ProbeSession {
                 ebpf.map_mut(names::WATCHED_LOCKS)
                     .context("WATCHED_LOCKS map")?,
             )?;
-            for (addr, _) in &global_locks {
+            for (addr, _) in &lp.global {
                 map.insert(
                     addr,
                     LockInfo {
@@ -455,6 +388,7 @@ impl ProbeSession {
                 )?;
             }
         }
+        let spinlocks = spinlocks::detect(Some((&mut ebpf, &abtf)), Some(&ksyms));
         let cg = cgroups::CgroupNames::scan(std::path::Path::new("/sys/fs/cgroup"));
         Ok(ProbeSession {
             ebpf,
@@ -462,7 +396,8 @@ impl ProbeSession {
             live,
             attached,
             ksyms,
-            global_locks,
+            locks: lp,
+            spinlocks,
             cg,
             _stats: stats,
         })
@@ -473,6 +408,21 @@ impl ProbeSession {
         self.plan.clone()
     }
 
+    /// A per-second reader of lock contention for the time series (None: no lock measured).
+    pub fn lock_sampler(&self) -> Option<sample::LockSampler> {
+        if !self.live.locks {
+            return None;
+        }
+        sample::LockSampler::new(&self.ebpf, self.locks.global.clone())
+            .map_err(|e| log::warn!("lock time series unavailable: {e:#}"))
+            .ok()
+    }
+
+    /// The spinlock implementation of the running kernel (read once at attach).
+    pub fn spinlocks(&self) -> bench_results::schema::Spinlocks {
+        self.spinlocks.clone()
+    }
+
     /// Cumulative metrics since attach, cgroup ids resolved to paths.
     pub fn snapshot(&mut self) -> Result<bench_results::schema::Probes> {
         read::snapshot(self)
@@ -481,6 +431,21 @@ impl ProbeSession {
     /// Re-read cgroup names (call before cgroups are removed, so their ids keep their paths).
     pub fn refresh_cgroup_names(&mut self) {
         self.cg.refresh();
+    }
+
+    /// Spin slow-path cross-check: (contended waits timed by the primary hook on watched
+    /// spinlocks, entries counted by the independent kprobe).
+    pub fn spin_xcheck(&self) -> Result<Option<(u64, u64)>> {
+        if !self.locks.spin_xcheck {
+            return Ok(None);
+        }
+        let c = read::counters(&self.ebpf)?;
+        let timed = read::lock_contended_total(&self.ebpf)?;
+        let sleeping = c[bench_common::counter::SLEEP_CONTENDED as usize];
+        Ok(Some((
+            timed.saturating_sub(sleeping),
+            c[bench_common::counter::SPIN_XCHECK as usize],
+        )))
     }
 
     /// Raw cross-check counters: (primary shrink_memcg calls, independent kprobe count).
@@ -562,6 +527,11 @@ impl Globals {
         );
         set(names::G_ADDR_ROOT_MEMCG_PTR, k.addr("root_mem_cgroup"));
         set(names::G_ADDR_SHRINK_WORKER, k.addr("shrink_worker"));
+        set(
+            names::G_ADDR_GLOBAL_CURSOR_LOCK,
+            k.addr(names::kfunc::GLOBAL_CURSOR_LOCK),
+        );
+        set(names::G_KVAR_TGID, Some(u64::from(std::process::id())));
         Globals { v, cursor_lock }
     }
 

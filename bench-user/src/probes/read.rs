@@ -5,14 +5,15 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::{Context, Result};
 use aya::Ebpf;
 use aya::maps::{HashMap as AyaHashMap, MapData, PerCpuArray, PerCpuHashMap, StackTraceMap};
+use bench_common::names::kfunc;
 use bench_common::{
-    HistKey, LockCallerKey, LockInfo, LockStat, MemcgCtxKey, ProactiveStat, ShrinkStat, WbStat,
-    counter, ctx, hist, hist_id, lock_kind, names,
+    HistKey, LockCallerKey, LockHold, LockInfo, LockStat, MemcgCtxKey, ProactiveStat, ShrinkStat,
+    WbStat, counter, ctx, hist, hist_id, lock_id, lock_kind, names,
 };
 use bench_results::schema::{
-    CursorIter, Histogram, LockCaller, LockKind, LockStats, MemcgCalls, MemcgProactive,
-    MemcgWriteback, PagesBytes, ProactiveProbe, Probes, SelfCost, ShrinkMemcg, ShrinkWorker, Store,
-    Unit, Writeback,
+    CursorIter, Histogram, LockCaller, LockKind, LockStats, LockUnavailable, MemcgCalls,
+    MemcgProactive, MemcgWriteback, PagesBytes, ProactiveProbe, Probes, SelfCost, ShrinkMemcg,
+    ShrinkWorker, Store, Unit, Writeback,
 };
 
 use super::ProbeSession;
@@ -72,6 +73,7 @@ fn histograms(e: &Ebpf) -> Result<HashMap<(u32, u64), Histogram>> {
     let unit = |h: u32| {
         if h == hist_id::SHRINK_WORKER_RUN
             || h == hist_id::LOCK_WAIT
+            || h == hist_id::LOCK_HOLD
             || h == hist_id::SHRINK_MEMCG_LAT
             || h == hist_id::PROACTIVE_LAT
             || h == hist_id::WRITEBACK_ENTRY_LAT
@@ -346,85 +348,13 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
     }
 
     if live.locks {
-        let watched: AyaHashMap<&MapData, u64, LockInfo> =
-            AyaHashMap::try_from(e.map(names::WATCHED_LOCKS).context("WATCHED_LOCKS")?)?;
-        let mut info: HashMap<u64, LockInfo> = HashMap::new();
-        for item in watched.iter() {
-            let (k, v) = item?;
-            info.insert(k, v);
-        }
-        let add = |a: &mut LockStat, b: &LockStat| {
-            a.contended += b.contended;
-            a.total_wait_ns += b.total_wait_ns;
-            a.max_wait_ns = a.max_wait_ns.max(b.max_wait_ns);
-        };
-        let stats = summed::<u64, LockStat>(e, names::LOCK_STATS, add)?;
-        let callers = summed::<LockCallerKey, LockStat>(e, names::LOCK_CALLERS, add)?;
-        let stacks: StackTraceMap<&MapData> =
-            StackTraceMap::try_from(e.map(names::STACKS).context("STACKS")?)?;
-        let mut locks = vec![];
-        // Every watched lock is listed, contended or not: "0 contended" on a lock the kernel
-        // really has is a measurement, and per-memcg cursor locks are known once their memcg
-        // was seen by a probe.
-        let mut addrs: Vec<u64> = s.global_locks.iter().map(|(a, _)| *a).collect();
-        let mut learnt: Vec<u64> = info
-            .keys()
-            .chain(stats.keys())
-            .filter(|a| !addrs.contains(a))
-            .copied()
-            .collect();
-        learnt.sort_unstable();
-        learnt.dedup();
-        addrs.extend(learnt);
-        for addr in addrs {
-            let st = stats.get(&addr).copied().unwrap_or_default();
-            let li = info.get(&addr).copied().unwrap_or_default();
-            let (name, kind) = match s.global_locks.iter().find(|(a, _)| *a == addr) {
-                Some((_, n)) => (n.clone(), LockKind::Global),
-                None if li.kind == lock_kind::PER_MEMCG => {
-                    (s.cg.name(li.cgroup_id), LockKind::PerMemcg)
-                }
-                None => (format!("{addr:#x}"), LockKind::Global),
-            };
-            let mut cl: Vec<LockCaller> = callers
-                .iter()
-                .filter(|(k, _)| k.addr == addr)
-                .map(|(k, v)| {
-                    let stack = if k.stack_id < 0 {
-                        vec!["(stack unavailable)".to_string()]
-                    } else {
-                        match stacks.get(&(k.stack_id as u32), 0) {
-                            Ok(st) => st
-                                .frames()
-                                .iter()
-                                .map(|f| s.ksyms.symbolize(f.ip))
-                                .filter(|n| !LOCK_FRAMES.iter().any(|l| n.starts_with(l)))
-                                .take(bench_common::STACK_DEPTH as usize)
-                                .collect(),
-                            Err(_) => vec!["(stack evicted)".to_string()],
-                        }
-                    };
-                    LockCaller {
-                        stack,
-                        contended: v.contended,
-                        total_wait_ns: v.total_wait_ns,
-                    }
-                })
-                .collect();
-            cl.sort_by(|a, b| b.total_wait_ns.cmp(&a.total_wait_ns));
-            locks.push(LockStats {
-                name,
-                kind,
-                addr,
-                contended: st.contended,
-                total_wait_ns: st.total_wait_ns,
-                max_wait_ns: st.max_wait_ns,
-                wait: h(hist_id::LOCK_WAIT, addr, Unit::Ns),
-                acquisitions: None,
-                callers: cl,
-            });
-        }
+        let calls = probes
+            .cursor_iter
+            .as_ref()
+            .map(|c| (c.function.clone(), c.calls));
+        let (locks, na) = read_locks(e, &s.locks, &s.ksyms, &mut s.cg, &h, calls)?;
         probes.locks = Some(locks);
+        probes.locks_unavailable = na;
     }
 
     // Self-cost (BPF run-time statistics) and events we could not account.
@@ -444,6 +374,7 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
         ("stats_map_full", counter::LOST_STATS_MAP),
         ("hist_map_full", counter::LOST_HIST_MAP),
         ("lock_map_full", counter::LOST_LOCK_MAP),
+        ("spin_unmatched", counter::SPIN_UNMATCHED),
         ("stack_errors", counter::STACK_ERRORS),
     ] {
         let v = c[idx as usize];
@@ -455,4 +386,246 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
         }
     }
     Ok(probes)
+}
+
+/// Contended acquisitions of every watched lock, all CPUs.
+pub fn lock_contended_total(e: &Ebpf) -> Result<u64> {
+    let m = summed::<u64, LockStat>(e, names::LOCK_STATS, |a, b| a.contended += b.contended)?;
+    Ok(m.values().map(|v| v.contended).sum())
+}
+
+/// Every watched lock with its waits, callers and (cursor locks) acquisitions and hold time;
+/// lock families the kernel never takes are returned apart, as `n/a` with the reason.
+fn read_locks(
+    e: &Ebpf,
+    lp: &super::locks::LockPlan,
+    ksyms: &super::kallsyms::Kallsyms,
+    cg: &mut super::cgroups::CgroupNames,
+    h: &impl Fn(u32, u64, Unit) -> Histogram,
+    cursor_calls: Option<(String, u64)>,
+) -> Result<(Vec<LockStats>, Vec<LockUnavailable>)> {
+    let watched: AyaHashMap<&MapData, u64, LockInfo> =
+        AyaHashMap::try_from(e.map(names::WATCHED_LOCKS).context("WATCHED_LOCKS")?)?;
+    let add = |a: &mut LockStat, b: &LockStat| {
+        a.contended += b.contended;
+        a.total_wait_ns += b.total_wait_ns;
+        a.max_wait_ns = a.max_wait_ns.max(b.max_wait_ns);
+    };
+    let stats = summed::<u64, LockStat>(e, names::LOCK_STATS, add)?;
+    let callers = summed::<LockCallerKey, LockStat>(e, names::LOCK_CALLERS, add)?;
+    let holds = summed::<u64, LockHold>(e, names::LOCK_HOLD, |a, b| {
+        a.acquisitions += b.acquisitions;
+        a.hold_total_ns += b.hold_total_ns;
+        a.hold_max_ns = a.hold_max_ns.max(b.hold_max_ns);
+    })?;
+    let stacks: StackTraceMap<&MapData> =
+        StackTraceMap::try_from(e.map(names::STACKS).context("STACKS")?)?;
+    // (id, name, kind, address, is a cursor lock). Global locks are keyed by address,
+    // per-memcg locks by their memcg's cgroup id (addresses are reused after a memcg is freed).
+    let mut ids: Vec<(u64, String, LockKind, u64, bool)> = lp
+        .global
+        .iter()
+        .map(|(a, n)| {
+            (
+                *a,
+                n.clone(),
+                LockKind::Global,
+                *a,
+                n == kfunc::GLOBAL_CURSOR_LOCK,
+            )
+        })
+        .collect();
+    for item in watched.iter() {
+        let (addr, info) = item?;
+        if info.kind == lock_kind::PER_MEMCG {
+            let id = lock_id(addr, &info);
+            ids.push((id, cg.name(info.cgroup_id), LockKind::PerMemcg, addr, true));
+        }
+    }
+    let mut seen: Vec<u64> = stats.keys().chain(holds.keys()).copied().collect();
+    seen.sort_unstable();
+    seen.dedup();
+    for id in seen {
+        if !ids.iter().any(|x| x.0 == id) {
+            // A freed memcg's lock: its address is forgotten, its figures are not.
+            ids.push((id, cg.name(id), LockKind::PerMemcg, 0, true));
+        }
+    }
+    let mut out = vec![];
+    for (id, name, kind, addr, cursor) in ids {
+        let st = stats.get(&id).copied().unwrap_or_default();
+        let mut cl: Vec<LockCaller> = callers
+            .iter()
+            .filter(|(k, _)| k.lock == id)
+            .map(|(k, v)| LockCaller {
+                stack: stack_frames(ksyms, &stacks, k.stack_id),
+                contended: v.contended,
+                total_wait_ns: v.total_wait_ns,
+            })
+            .collect();
+        cl.sort_by(|a, b| b.total_wait_ns.cmp(&a.total_wait_ns));
+        let hold = (lp.hold && cursor).then(|| h(hist_id::LOCK_HOLD, id, Unit::Ns));
+        out.push(LockStats {
+            name,
+            kind,
+            addr,
+            contended: st.contended,
+            total_wait_ns: st.total_wait_ns,
+            max_wait_ns: st.max_wait_ns,
+            wait: h(hist_id::LOCK_WAIT, id, Unit::Ns),
+            acquisitions: hold.as_ref().map(|x| x.count),
+            callers: cl,
+            mechanism: if cursor {
+                lp.mechanism_for(true)
+            } else {
+                Some(
+                    [lp.spin.clone(), lp.sleeping.clone()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(" ; "),
+                )
+            },
+            hold,
+        });
+    }
+    let na = never_taken(&mut out, lp, cursor_calls);
+    Ok((out, na))
+}
+
+/// Cursor-lock families that the cursor function never held and nobody waited on are not
+/// "0 contended": the design does not take them. Removed from the list, returned as n/a.
+/// Without a cursor function there is no acquisition evidence; a per-memcg lock nobody waited
+/// on is then n/a too (only a cursor uses a per-memcg cursor lock).
+fn never_taken(
+    out: &mut Vec<LockStats>,
+    lp: &super::locks::LockPlan,
+    cursor_calls: Option<(String, u64)>,
+) -> Vec<LockUnavailable> {
+    let mut na = vec![];
+    let idle = |l: &LockStats| l.contended == 0 && l.acquisitions.unwrap_or(0) == 0;
+    let per_memcg_name = format!(
+        "per-memcg cursor locks (mem_cgroup.{})",
+        lp.per_memcg.as_ref().map_or("?", |(_, n)| n.as_str())
+    );
+    let families: [(LockKind, String); 2] = [
+        (LockKind::PerMemcg, per_memcg_name),
+        (LockKind::Global, kfunc::GLOBAL_CURSOR_LOCK.to_string()),
+    ];
+    for (kind, label) in families {
+        let fam = |l: &LockStats| {
+            l.kind == kind && (kind == LockKind::PerMemcg || l.name == kfunc::GLOBAL_CURSOR_LOCK)
+        };
+        if !out.iter().any(|l| fam(l)) || !out.iter().filter(|l| fam(l)).all(idle) {
+            continue;
+        }
+        let reason = match (&cursor_calls, lp.hold) {
+            (Some((f, 0)), true) => format!("n/a: not exercised: {f} never ran"),
+            (Some((f, calls)), true) => format!(
+                "n/a: never taken: none of {calls} {f} calls held it, and nothing waited on it"
+            ),
+            (None, _) if kind == LockKind::PerMemcg => "n/a: never taken: the kernel has no cursor function to take it, and nothing waited on it".to_string(),
+            // The global lock without a cursor function is taken inline (shrink_worker): its
+            // zero waits are a measurement.
+            _ => continue,
+        };
+        out.retain(|l| !fam(l));
+        na.push(LockUnavailable {
+            name: label,
+            reason,
+        });
+    }
+    na
+}
+
+fn stack_frames(
+    ksyms: &super::kallsyms::Kallsyms,
+    stacks: &StackTraceMap<&MapData>,
+    id: i64,
+) -> Vec<String> {
+    if id < 0 {
+        return vec!["(stack unavailable)".to_string()];
+    }
+    match stacks.get(&(id as u32), 0) {
+        Ok(st) => st
+            .frames()
+            .iter()
+            .map(|f| ksyms.symbolize(f.ip))
+            .filter(|n| !LOCK_FRAMES.iter().any(|l| n.starts_with(l)))
+            .take(bench_common::STACK_DEPTH as usize)
+            .collect(),
+        Err(_) => vec!["(stack evicted)".to_string()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probes::locks::LockPlan;
+
+    fn lock(name: &str, kind: LockKind, contended: u64, acq: Option<u64>) -> LockStats {
+        LockStats {
+            name: name.into(),
+            kind,
+            addr: 1,
+            contended,
+            total_wait_ns: 0,
+            max_wait_ns: 0,
+            wait: Histogram::empty(Unit::Ns),
+            acquisitions: acq,
+            callers: vec![],
+            mechanism: None,
+            hold: None,
+        }
+    }
+
+    fn plan(hold: bool) -> LockPlan {
+        LockPlan {
+            per_memcg: Some((0x100, "zswap_wb_iter.lock".into())),
+            hold,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn untaken_per_memcg_locks_are_na_not_zero() {
+        // Global-lock design: the cursor function held the global lock, never a per-memcg one.
+        let mut v = vec![
+            lock("zswap_shrink_lock", LockKind::Global, 3, Some(900)),
+            lock("/zb/parent", LockKind::PerMemcg, 0, Some(0)),
+            lock("/zb/parent/child1", LockKind::PerMemcg, 0, Some(0)),
+        ];
+        let na = never_taken(
+            &mut v,
+            &plan(true),
+            Some(("zswap_mem_cgroup_iter".into(), 900)),
+        );
+        assert_eq!(v.len(), 1);
+        assert_eq!(na.len(), 1);
+        assert!(na[0].name.contains("zswap_wb_iter.lock"));
+        assert!(
+            na[0].reason.starts_with("n/a: never taken: none of 900"),
+            "{}",
+            na[0].reason
+        );
+    }
+
+    #[test]
+    fn a_lock_with_waits_or_acquisitions_stays() {
+        let mut v = vec![
+            lock("/zb/parent", LockKind::PerMemcg, 0, Some(10)),
+            lock("/zb/other", LockKind::PerMemcg, 0, Some(0)),
+        ];
+        let na = never_taken(&mut v, &plan(true), Some(("f".into(), 10)));
+        assert!(na.is_empty());
+        assert_eq!(
+            v.len(),
+            2,
+            "the family is taken, so each lock's zero is a measurement"
+        );
+        // Without a cursor function, the inline-taken global lock's zero waits stay listed.
+        let mut v = vec![lock("zswap_shrink_lock", LockKind::Global, 0, None)];
+        assert!(never_taken(&mut v, &plan(false), None).is_empty());
+        assert_eq!(v.len(), 1);
+    }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::{Accel, VmArgs};
+use crate::cli::{Accel, SpinlockMode, VmArgs};
 use crate::kernel;
 
 /// Set in the guest when the host's output is not a terminal: no progress bars.
@@ -29,6 +29,7 @@ pub struct GuestRun {
     pub mem: u64,
     pub swap: u64,
     pub accel: Accel,
+    pub spinlocks: SpinlockMode,
     pub timeout: Duration,
     /// Console log path (default: <out_dir or ctl dir>/console.log).
     pub log: Option<PathBuf>,
@@ -46,6 +47,7 @@ impl Default for GuestRun {
             mem: 2 << 30,
             swap: 2 << 30,
             accel: Accel::Auto,
+            spinlocks: SpinlockMode::Native,
             timeout: Duration::from_secs(600),
             log: None,
             echo: true,
@@ -239,7 +241,7 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     );
     let mut cmd = Command::new(&qemu);
     cmd.args(["-accel", accel]);
-    cmd.args(["-cpu", if accel == "kvm" { "host" } else { "max" }]);
+    cmd.args(["-cpu", &req.spinlocks.cpu_model(accel)]);
     cmd.args([
         "-smp",
         &req.cpus.to_string(),
@@ -382,6 +384,7 @@ pub fn run_cli(a: &VmArgs) -> Result<ExitCode> {
         mem: a.mem,
         swap: a.swap,
         accel: a.accel,
+        spinlocks: a.spinlocks,
         timeout: a.timeout,
         log: a.log.clone(),
         echo: true,

@@ -62,3 +62,25 @@ pub fn vm(kernel: &str, timeout: &str, cmd: &[&str]) -> (i32, String, String) {
 pub fn zb_str() -> String {
     zb().display().to_string()
 }
+
+/// Like [`vm`], with extra `zswap-bench vm` options (e.g. `--cpus 4`, `--spinlocks virt`).
+pub fn vm_with(kernel: &str, timeout: &str, opts: &[&str], cmd: &[&str]) -> (i32, String, String) {
+    let mut args = vec!["vm", "--kernel", kernel, "--timeout", timeout];
+    args.extend_from_slice(opts);
+    args.push("--");
+    args.extend_from_slice(cmd);
+    let out = run(&args);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// The value after `tag` on the first output line that starts with it.
+pub fn field<'a>(out: &'a str, tag: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(tag))
+        .unwrap_or_else(|| panic!("no {tag} in guest output"))
+        .trim()
+}

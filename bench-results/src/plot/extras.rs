@@ -1,0 +1,108 @@
+//! Additions to a line chart for figures whose lines join a few summarised points (the scaling
+//! sweeps): min..max error bars with a marker at the median, and notes under the chart.
+//!
+//! Notes exist so that absence is explained in the figure itself: a kernel with no value (e.g.
+//! a design without a cursor lock) or points measured under a caveat (overcommitted vCPUs)
+//! would otherwise just be missing or look like any other point.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{FONT, Result, color, pe};
+
+/// Markers and error bars of one line (same colour index as the line).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Band {
+    pub color: usize,
+    pub points: Vec<BandPoint>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BandPoint {
+    pub x: f64,
+    /// Where the marker sits (the median over repeats).
+    pub y: f64,
+    pub lo: f64,
+    pub hi: f64,
+    /// Drawn hollow: the point carries a caveat spelled out in the notes.
+    pub hollow: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Extras {
+    pub bands: Vec<Band>,
+    /// One line of text each, drawn in a strip under the chart.
+    pub notes: Vec<String>,
+}
+
+const NOTE_LINE_PX: u32 = 20;
+
+/// Extra canvas height the notes need, so the chart itself keeps its usual size.
+pub(super) fn notes_height(e: &Extras) -> u32 {
+    if e.notes.is_empty() {
+        0
+    } else {
+        NOTE_LINE_PX * e.notes.len() as u32 + 12
+    }
+}
+
+/// Draws the notes at the bottom of `root` and returns the area left for the chart.
+pub(super) fn split_notes<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    e: &Extras,
+) -> Result<DrawingArea<DB, Shift>> {
+    let h = notes_height(e);
+    if h == 0 {
+        return Ok(root.clone());
+    }
+    let total = root.dim_in_pixel().1;
+    let (chart, strip) = root.split_vertically(total.saturating_sub(h));
+    let style = TextStyle::from((FONT, 15).into_font()).color(&RGBColor(60, 60, 60));
+    for (i, n) in e.notes.iter().enumerate() {
+        strip
+            .draw_text(n, &style, (20, 4 + (i as u32 * NOTE_LINE_PX) as i32))
+            .map_err(pe)?;
+    }
+    Ok(chart)
+}
+
+/// Every y value the bands reach, for the axis range.
+pub(super) fn band_ys(e: &Extras) -> impl Iterator<Item = f64> + '_ {
+    e.bands
+        .iter()
+        .flat_map(|b| b.points.iter().flat_map(|p| [p.lo, p.hi, p.y]))
+}
+
+/// Error bars (only where lo < hi: one repeat has no spread to show) and median markers.
+pub(super) fn draw_bands<'a, DB, X>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
+    e: &Extras,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    X: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+{
+    for b in &e.bands {
+        let col = color(b.color);
+        let bar = ShapeStyle::from(&col).stroke_width(2);
+        let spread = || b.points.iter().filter(|p| p.hi > p.lo);
+        chart
+            .draw_series(spread().map(|p| PathElement::new(vec![(p.x, p.lo), (p.x, p.hi)], bar)))
+            .map_err(pe)?;
+        // Caps in pixels: their width must not depend on a (possibly log) x scale.
+        chart
+            .draw_series(
+                spread()
+                    .flat_map(|p| [p.lo, p.hi].map(|y| (p.x, y)))
+                    .map(|c| EmptyElement::at(c) + PathElement::new(vec![(-6, 0), (6, 0)], bar)),
+            )
+            .map_err(pe)?;
+        chart
+            .draw_series(b.points.iter().map(|p| {
+                let style = if p.hollow { bar } else { col.filled() };
+                Circle::new((p.x, p.y), 5, style)
+            }))
+            .map_err(pe)?;
+    }
+    Ok(())
+}
