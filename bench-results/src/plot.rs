@@ -200,6 +200,14 @@ pub(crate) fn slug(s: &str) -> String {
         .collect()
 }
 
+/// "/zswap-bench-<run>/parent/child1" -> "/parent/child1" (the run's root dropped).
+fn below_root(path: &str) -> &str {
+    match path.trim_start_matches('/').find('/') {
+        Some(i) => &path.trim_start_matches('/')[i..],
+        None => path,
+    }
+}
+
 fn basename(path: &str) -> String {
     path.rsplit('/').next().unwrap_or(path).to_string()
 }
@@ -295,8 +303,14 @@ fn lock_wait_cdf(scenario: &str, kernels: &KernelGroups) -> Option<Figure> {
             .flat_map(|r| r.probes.locks.iter().flatten())
             .filter(|l| metrics::is_cursor_lock(l))
         {
+            // A per-memcg lock is named by its memcg's path under the run's own cgroup root;
+            // repeats of one scenario have different roots, so merge by the path below it.
+            let name = match l.kind {
+                crate::schema::LockKind::PerMemcg => below_root(&l.name).to_string(),
+                crate::schema::LockKind::Global => l.name.clone(),
+            };
             let h = merged
-                .entry(l.name.clone())
+                .entry(name)
                 .or_insert_with(|| Histogram::empty(Unit::Ns));
             let _ = h.merge(&l.wait);
         }
@@ -1095,6 +1109,13 @@ mod tests {
         );
         assert!(!stems.iter().any(|s| s.contains("proactive")));
         assert!(stems.iter().any(|s| s.ends_with("workload-throughput")));
+    }
+
+    #[test]
+    fn per_memcg_lock_names_drop_the_run_root() {
+        assert_eq!(below_root("/zswap-bench-contention-r0/parent"), "/parent");
+        assert_eq!(below_root("/zb/parent/child1"), "/parent/child1");
+        assert_eq!(below_root("/parent"), "/parent");
     }
 
     #[test]

@@ -40,7 +40,17 @@ fn common_checks(r: &ResultFile) {
         .as_ref()
         .expect("spinlock implementation recorded");
     assert_eq!(s.implementation, SpinlockImpl::NativeQspinlock, "{s:?}");
-    assert_eq!(r.probes.lost_events, 0);
+    // Lost events are allowed but must each be accounted for by a named cause (e.g. a wait
+    // the BPF recursion guard skipped in interrupt context), and stay rare.
+    let explained: u64 = r
+        .probes
+        .map_errors
+        .iter()
+        .filter(|(k, _)| k.as_str() != "stack_errors")
+        .map(|(_, v)| v)
+        .sum();
+    assert_eq!(r.probes.lost_events, explained, "{:?}", r.probes.map_errors);
+    assert!(r.probes.lost_events <= 10, "{:?}", r.probes.map_errors);
     assert!(
         r.probes.proactive.as_ref().is_some_and(|p| p.calls > 0),
         "proactive threads ran"

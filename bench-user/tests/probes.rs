@@ -180,7 +180,15 @@ fn spin_control(cpus: &str, procs: &str) {
         .find(|l| l.starts_with("cross-check spinlock slow path"))
         .expect("spin cross-check line");
     assert!(line.ends_with("(agree)"), "{line}");
-    assert_eq!(v["probes"]["lost_events"], 0);
+    let lost = v["probes"]["lost_events"].as_u64().unwrap();
+    let unmatched = v["probes"]["map_errors"]["spin_unmatched"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(
+        lost <= unmatched && lost <= 10,
+        "lost events without a cause: {}",
+        v["probes"]
+    );
 }
 
 #[test]
