@@ -1344,23 +1344,23 @@ async fn orchestrate(
             writeback_delta(p0.as_ref(), &p1).as_ref(),
         );
         res.probes = p1;
-        if let Some((primary, kprobe)) = xcheck {
-            res.crosschecks.push(schema::Crosscheck {
-                what: "shrink_memcg calls: fentry vs kprobe".into(),
-                bpf: primary as i64,
-                kernel: kprobe as i64,
-                agree: primary == kprobe,
-                note: "both over the measured window; 'kernel' holds the kprobe count".into(),
-            });
-        }
-        if let Some((timed, entries)) = spin_xcheck {
-            res.crosschecks.push(schema::Crosscheck {
-                what: "watched spinlock waits: slow-path waits timed vs kprobe entries".into(),
-                bpf: timed as i64,
-                kernel: entries as i64,
-                agree: timed == entries,
-                note: "both over the measured window; 'kernel' holds the kprobe count".into(),
-            });
+        let pairs = [
+            ("shrink_memcg calls: fentry vs kprobe", xcheck),
+            (
+                "watched spinlock waits: slow-path waits timed vs kprobe entries",
+                spin_xcheck,
+            ),
+        ];
+        for (what, pair) in pairs {
+            if let Some((primary, kprobe)) = pair {
+                res.crosschecks.push(schema::Crosscheck {
+                    what: what.into(),
+                    bpf: primary as i64,
+                    kernel: kprobe as i64,
+                    agree: primary == kprobe,
+                    note: "both over the measured window; 'kernel' holds the kprobe count".into(),
+                });
+            }
         }
         for c in res.crosschecks.iter().filter(|c| !c.agree) {
             eprintln!(
