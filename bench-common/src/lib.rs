@@ -65,8 +65,6 @@ pub mod counter {
     /// Spin slow-path exits that did not match the entry on top of the per-CPU stack (or a
     /// stack deeper than [`super::SPIN_NEST`]): contention we could not time. Reported as lost.
     pub const SPIN_UNMATCHED: u32 = 18;
-    /// Watched spinlock slow-path entries (an independent tally of LOCK_STATS' contended sum).
-    pub const SPIN_WATCHED_ENTRIES: u32 = 19;
     /// Second, independent count of watched spin slow-path entries (kprobe, cross-check).
     pub const SPIN_XCHECK: u32 = 20;
     /// Contended acquisitions timed by lock:contention_begin/end (sleeping locks), so the

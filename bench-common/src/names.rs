@@ -20,6 +20,9 @@ pub mod setting {
     /// 1 = spinlock contention is served by the slow-path hook, so lock:contention_begin/end
     /// skip spinlocks (they would count the MCS-queue case twice).
     pub const SPIN_VIA_SLOWPATH: u32 = 0;
+    /// 1 = freed memcgs' lock addresses are forgotten at mem_cgroup_css_free, so learning
+    /// need not re-read the cgroup id behind a known address on every probe hit.
+    pub const FORGET_FREED_LIVE: u32 = 1;
     pub const LEN: u32 = 4;
 }
 

@@ -252,16 +252,19 @@ pub fn learn_memcg_lock(memcg: u64) {
         return;
     }
     let addr = memcg + off;
-    let id = memcg_id(memcg);
-    // Known and still the same memcg: nothing to do. A different cgroup id means the memory
-    // was freed and reused by a new memcg, which must not inherit the old one's figures.
+    // Known: nothing to do while the free hook forgets freed memcgs' addresses. Without it,
+    // re-read the cgroup id: a different one means the memory was reused by a new memcg,
+    // which must not inherit the old one's figures (three reads, so only in that case).
     if let Some(info) = unsafe { WATCHED_LOCKS.get(&addr) } {
-        if info.kind != lock_kind::PER_MEMCG || info.cgroup_id == id {
+        if info.kind != lock_kind::PER_MEMCG
+            || setting(setting::FORGET_FREED_LIVE) != 0
+            || info.cgroup_id == memcg_id(memcg)
+        {
             return;
         }
     }
     let info = LockInfo {
-        cgroup_id: id,
+        cgroup_id: memcg_id(memcg),
         kind: lock_kind::PER_MEMCG,
         _pad: 0,
     };
@@ -270,15 +273,16 @@ pub fn learn_memcg_lock(memcg: u64) {
     }
 }
 
+/// The root memcg (what a NULL memcg argument means to the zswap walks), 0 if unknown.
+#[inline(always)]
+pub fn root_memcg() -> u64 {
+    read::<u64>(g(&ADDR_ROOT_MEMCG_PTR)).unwrap_or(0)
+}
+
 /// The root memcg's cursor lock (used by shrink_worker on per-memcg-cursor kernels).
 #[inline(always)]
 pub fn learn_root_lock() {
-    let p = g(&ADDR_ROOT_MEMCG_PTR);
-    if p != 0 {
-        if let Some(root) = read::<u64>(p) {
-            learn_memcg_lock(root);
-        }
-    }
+    learn_memcg_lock(root_memcg());
 }
 
 // ---- caller context ----

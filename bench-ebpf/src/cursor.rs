@@ -20,11 +20,7 @@ use crate::common::*;
 pub fn fentry_cursor_iter(ctx: FEntryContext) -> u32 {
     inc(counter::CURSOR_ITER_CALLS, 1);
     let arg = ctx.arg::<u64>(0);
-    let root = if arg != 0 {
-        arg
-    } else {
-        read::<u64>(g(&ADDR_ROOT_MEMCG_PTR)).unwrap_or(0)
-    };
+    let root = if arg != 0 { arg } else { root_memcg() };
     learn_memcg_lock(root);
     let off = g(&OFF_MEMCG_CURSOR_LOCK);
     // The iterator does not recurse, so each entry starts a fresh call: no nesting count that

@@ -34,7 +34,6 @@ fn enter<C: StackIdContext>(ctx: &C, addr: u64) {
     let d = d & (SPIN_NEST - 1);
     let (id, stack) = match unsafe { WATCHED_LOCKS.get(&addr) } {
         Some(info) => {
-            inc(counter::SPIN_WATCHED_ENTRIES, 1);
             let stack = match ctx.get_stackid(&STACKS, 0) {
                 Ok(id) => id,
                 Err(_) => {

@@ -7,6 +7,7 @@ mod common;
 use common::*;
 
 #[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn fairness_small_budget_separates_nocursor_from_percg_lock() {
     if !vm_tests() || !full_tier() {
         eprintln!("skipped: slow tier (ZSWAP_BENCH_TEST_TIER=full)");

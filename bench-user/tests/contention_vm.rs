@@ -64,6 +64,7 @@ fn common_checks(r: &ResultFile) {
 }
 
 #[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn global_lock_design_contention_matches_the_independent_count() {
     if !vm_tests() || !have_kernel("ref-global-lock") {
         return;
@@ -112,6 +113,7 @@ fn global_lock_design_contention_matches_the_independent_count() {
 }
 
 #[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn per_memcg_lock_design_contention_matches_the_independent_count() {
     if !vm_tests() || !have_kernel("ref-percg-lock") {
         return;

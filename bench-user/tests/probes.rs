@@ -5,6 +5,7 @@ mod common;
 use common::*;
 
 #[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn writeback_per_memcg_matches_kernel_counters_and_fentry_matches_kprobe() {
     if !vm_tests() {
         return;
@@ -50,6 +51,7 @@ fn writeback_per_memcg_matches_kernel_counters_and_fentry_matches_kprobe() {
 }
 
 #[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn forced_contention_is_attributed_to_the_lock_and_its_callers() {
     if !vm_tests() {
         return;
@@ -104,6 +106,7 @@ fn forced_contention_is_attributed_to_the_lock_and_its_callers() {
 }
 
 #[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn baseline_plan_marks_series_only_metrics_unavailable_with_reasons() {
     if !vm_tests() {
         return;
@@ -192,6 +195,7 @@ fn spin_control(cpus: &str, procs: &str) {
 }
 
 #[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn spinlock_contention_counted_with_2_vcpus() {
     if !vm_tests() {
         return;
@@ -200,6 +204,7 @@ fn spinlock_contention_counted_with_2_vcpus() {
 }
 
 #[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn spinlock_contention_counted_with_4_vcpus() {
     if !vm_tests() {
         return;

@@ -4,6 +4,7 @@ mod common;
 use common::*;
 
 #[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn doctor_in_baseline_guest() {
     if !vm_tests() {
         return;
@@ -56,6 +57,7 @@ fn doctor_in_baseline_guest() {
 }
 
 #[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn spinlocks_option_selects_the_guest_lock_implementation() {
     if !vm_tests() {
         return;
@@ -76,6 +78,7 @@ fn spinlocks_option_selects_the_guest_lock_implementation() {
 }
 
 #[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn guest_exit_status_comes_back() {
     if !vm_tests() {
         return;
@@ -90,6 +93,7 @@ fn guest_exit_status_comes_back() {
 }
 
 #[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn guest_past_timeout_is_killed() {
     if !vm_tests() {
         return;
@@ -131,6 +135,7 @@ fn manifest_typo_is_reported_with_line() {
 }
 
 #[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn patch_that_does_not_apply_names_the_patch() {
     if !vm_tests() {
         return; // needs the cached kernel source tree

@@ -16,6 +16,7 @@ fn out_dir(name: &str) -> std::path::PathBuf {
 }
 
 #[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn quick_in_vm_gives_a_complete_result_with_matching_writeback() {
     if !common::vm_tests() {
         return;
@@ -120,6 +121,7 @@ echo CLEAN
 }
 
 #[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn kill9_during_a_run_then_cleanup_leaves_nothing_behind() {
     if !common::vm_tests() {
         return;
@@ -133,6 +135,7 @@ fn kill9_during_a_run_then_cleanup_leaves_nothing_behind() {
 }
 
 #[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn sigterm_during_a_run_restores_the_machine_by_itself() {
     if !common::vm_tests() {
         return;

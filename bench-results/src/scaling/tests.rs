@@ -330,16 +330,3 @@ fn many_gaps_are_summarised_not_listed() {
         .count();
     assert_eq!(listed, 8, "the JSON keeps every gap");
 }
-
-#[test]
-#[ignore = "writes figures to $SCALING_OUT for a look"]
-fn render_for_inspection() {
-    let out = std::path::PathBuf::from(std::env::var("SCALING_OUT").unwrap());
-    plot_scaling(&matrix(), &out).unwrap();
-    // A powers-of-two sweep.
-    let wide: Vec<ResultFile> = [1, 2, 4, 8, 16]
-        .into_iter()
-        .flat_map(|t| (0..2).map(move |rep| run(MockResult::percg, t, 2, rep)))
-        .collect();
-    plot_scaling(&wide, &out.join("log")).unwrap();
-}

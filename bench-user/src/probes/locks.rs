@@ -115,6 +115,14 @@ fn sleeping_candidates() -> Vec<Candidate> {
     ]
 }
 
+/// Set a runtime switch the programs read (SETTINGS map).
+fn turn_on(a: &mut Attacher, which: u32) -> Result<()> {
+    let mut s: Array<_, u64> =
+        Array::try_from(a.ebpf.map_mut(names::SETTINGS).context("SETTINGS map")?)?;
+    s.set(which, 1, 0)?;
+    Ok(())
+}
+
 /// Decide and attach everything lock-related. `cursor` = the cursor iterator and its walk
 /// step are live (they carry the acquisition evidence).
 pub fn attach(
@@ -172,9 +180,7 @@ pub fn attach(
         .serve("locks.spin", spin_candidates(kbtf, ksyms))
         .map(|h| hooks_str(&h));
     if lp.spin.is_some() {
-        let mut s: Array<_, u64> =
-            Array::try_from(a.ebpf.map_mut(names::SETTINGS).context("SETTINGS map")?)?;
-        s.set(setting::SPIN_VIA_SLOWPATH, 1, 0)?;
+        turn_on(a, setting::SPIN_VIA_SLOWPATH)?;
     }
     if crosscheck {
         let f = kfunc::SPIN_SLOWPATH
@@ -245,7 +251,9 @@ pub fn attach(
         // Without it, learning re-checks the memcg behind an address each time, so a reused
         // address is re-learnt at its new memcg's first probe hit; only waits in between
         // would still be filed under the dead memcg. The plan entry says so.
-        a.serve("locks.per_memcg.forget_freed", vec![c]);
+        if a.serve("locks.per_memcg.forget_freed", vec![c]).is_some() {
+            turn_on(a, setting::FORGET_FREED_LIVE)?;
+        }
     }
     Ok(lp)
 }

@@ -1,4 +1,6 @@
-//! Helpers for tests that boot the guest kernel. They run when ZSWAP_BENCH_VM_TESTS=1
+//! Helpers for tests that boot the guest kernel. Those tests are #[ignore]d, so plain `cargo
+//! test` lists them as ignored; scripts/test runs them with --include-ignored and
+//! ZSWAP_BENCH_VM_TESTS=1
 //! (scripts/test sets it after building the kernels); otherwise they say they were skipped.
 #![allow(dead_code)]
 use std::path::{Path, PathBuf};
