@@ -13,7 +13,8 @@ pub mod stats;
 pub mod testing;
 
 pub use compare::{
-    CompareOptions, Comparison, Format, compare, render_json, render_markdown, render_text,
+    CompareOptions, Comparison, Format, compare, render, render_full_markdown, render_full_text,
+    render_json, render_markdown, render_text,
 };
 pub use plot::plot_all;
 pub use scaling::plot_scaling;

@@ -452,6 +452,7 @@ fn figure(s: &Sweep, q: &Quantity, series: &[Series], gaps: &[ScalingGap]) -> Op
         extras: Extras {
             bands,
             notes: notes(s, series, gaps),
+            ..Extras::default()
         },
     }))
 }

@@ -46,7 +46,8 @@ pub enum Command {
         #[arg(long, default_value = "plots")]
         out: PathBuf,
     },
-    /// Compare result directories across kernels with statistics and a verdict.
+    /// Compare result directories across kernels: one verdict rule (exact Mann-Whitney,
+    /// Holm-corrected over the report, 5% effect), a mailing-list report by default.
     Compare {
         #[arg(required = true)]
         results: Vec<PathBuf>,
@@ -55,6 +56,10 @@ pub enum Command {
         baseline: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: ReportFormat,
+        /// Every metric's table (summary per kernel, shift, interval, p, verdict) instead of
+        /// the short mailing-list report. JSON always has everything.
+        #[arg(long)]
+        full: bool,
     },
     /// Probe overhead figures from a scripts/bench-probes output directory (off-*/on-*/bpftrace-*).
     Overhead { dir: PathBuf },

@@ -73,6 +73,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             results,
             baseline,
             format,
+            full,
         } => {
             let files = bench_results::ResultFile::read_all(&results)?;
             let opts = bench_results::CompareOptions {
@@ -80,14 +81,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ..Default::default()
             };
             let c = bench_results::compare(&files, &opts);
-            print!(
-                "{}",
-                match format {
-                    cli::ReportFormat::Text => bench_results::render_text(&c),
-                    cli::ReportFormat::Markdown => bench_results::render_markdown(&c),
-                    cli::ReportFormat::Json => bench_results::render_json(&c),
-                }
-            );
+            let format = match format {
+                cli::ReportFormat::Text => bench_results::Format::Text,
+                cli::ReportFormat::Markdown => bench_results::Format::Markdown,
+                cli::ReportFormat::Json => bench_results::Format::Json,
+            };
+            print!("{}", bench_results::render(&c, format, full));
         }
         Command::Overhead { dir } => {
             let mut labelled = vec![];

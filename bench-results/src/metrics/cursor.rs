@@ -6,9 +6,9 @@
 //! cursor figures would credit (or blame) a cursor design for contention it does not cause, so
 //! only the global lock named [`GLOBAL_CURSOR_LOCK`] and the per-memcg locks count.
 
-use super::{Metric, Value, per_s, ratio, unavailable};
+use super::{Exercise, Metric, Value, per_s, ratio, unavailable};
 use crate::schema::{Histogram, LockKind, LockStats, ResultFile, Unit};
-use crate::stats::Direction::{LowerIsBetter as Lower, Neither};
+use crate::stats::Direction::{Informational, LowerIsBetter as Lower};
 
 use super::MetricUnit as U;
 
@@ -149,7 +149,9 @@ pub(super) fn metrics() -> Vec<Metric> {
             Lower,
             "contended acquisitions of all cursor locks per second",
             contended_per_s
-        ),
+        )
+        .needs(Exercise::CursorContention)
+        .probe_rate(),
         metric!(
             "lock.cursor.wait_ns_per_s",
             U::NsPerSecond,
@@ -159,7 +161,9 @@ pub(super) fn metrics() -> Vec<Metric> {
                 let l = locks(r, None)?;
                 per_s(r, l.iter().map(|l| l.total_wait_ns as f64).sum())
             }
-        ),
+        )
+        .needs(Exercise::CursorContention)
+        .probe_rate(),
         metric!(
             "lock.cursor.max_wait_ns",
             U::Ns,
@@ -171,25 +175,28 @@ pub(super) fn metrics() -> Vec<Metric> {
                     .map(|l| l.max_wait_ns as f64)
                     .fold(0.0, f64::max))
             }
-        ),
+        )
+        .needs(Exercise::CursorContention),
         metric!(
             "lock.cursor.wait_p99_ns",
             U::Ns,
             Lower,
             "99th percentile of contended waits, all cursor locks",
             wait_p99_ns
-        ),
+        )
+        .needs(Exercise::CursorContention),
         metric!(
             "lock.cursor.contended_share",
             U::Ratio,
             Lower,
             "contended / all acquisitions of cursor locks",
             contended_share
-        ),
+        )
+        .needs(Exercise::CursorContention),
         metric!(
             "lock.cursor.acquisitions_per_s",
             U::PerSecond,
-            Neither,
+            Informational,
             "acquisitions of cursor locks per second, contended or not",
             |r| per_s(
                 r,
@@ -198,7 +205,8 @@ pub(super) fn metrics() -> Vec<Metric> {
                     .filter_map(|l| l.acquisitions)
                     .sum::<u64>() as f64
             )
-        ),
+        )
+        .probe_rate(),
         metric!(
             "lock.cursor.hold_mean_ns",
             U::Ns,
@@ -219,7 +227,8 @@ pub(super) fn metrics() -> Vec<Metric> {
             "fraction of time cursor locks are held, summed over locks (predicts contention \
              with more CPUs)",
             utilization
-        ),
+        )
+        .probe_rate(),
         metric!(
             "lock.global.contended_per_s",
             U::PerSecond,
@@ -229,7 +238,9 @@ pub(super) fn metrics() -> Vec<Metric> {
                 let l = locks(r, Some(LockKind::Global))?;
                 per_s(r, l.iter().map(|l| l.contended as f64).sum())
             }
-        ),
+        )
+        .needs(Exercise::CursorContention)
+        .probe_rate(),
         metric!(
             "lock.per_memcg.contended_per_s",
             U::PerSecond,
@@ -239,7 +250,9 @@ pub(super) fn metrics() -> Vec<Metric> {
                 let l = locks(r, Some(LockKind::PerMemcg))?;
                 per_s(r, l.iter().map(|l| l.contended as f64).sum())
             }
-        ),
+        )
+        .needs(Exercise::CursorContention)
+        .probe_rate(),
     ]
 }
 
@@ -296,7 +309,7 @@ mod tests {
         );
         assert_eq!(value("lock.cursor.wait_p99_ns", &r).unwrap_err(), NEVER);
         // Reports say it once: "n/a: never taken", not "n/a: n/a: never taken".
-        let t = crate::render_text(&crate::compare(
+        let t = crate::render_full_text(&crate::compare(
             std::slice::from_ref(&r),
             &crate::CompareOptions::default(),
         ));

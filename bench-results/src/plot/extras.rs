@@ -1,9 +1,10 @@
-//! Additions to a line chart for figures whose lines join a few summarised points (the scaling
-//! sweeps): min..max error bars with a marker at the median, and notes under the chart.
+//! Additions to a chart: min..max error bars with a marker at the median (figures whose lines
+//! join a few summarised points, the scaling sweeps), shaded bands around a median line (time
+//! series over repeats), and notes under the chart.
 //!
 //! Notes exist so that absence is explained in the figure itself: a kernel with no value (e.g.
-//! a design without a cursor lock) or points measured under a caveat (overcommitted vCPUs)
-//! would otherwise just be missing or look like any other point.
+//! a design without a cursor lock, or without a proactive interface) or points measured under a
+//! caveat (overcommitted vCPUs) would otherwise just be missing or look like any other point.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -28,9 +29,18 @@ pub struct BandPoint {
     pub hollow: bool,
 }
 
+/// A shaded band from `lo` to `hi` along x (e.g. min..max over repeats around a median line).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Area {
+    pub color: usize,
+    /// (x, lo, hi), x ascending.
+    pub points: Vec<(f64, f64, f64)>,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Extras {
     pub bands: Vec<Band>,
+    pub areas: Vec<Area>,
     /// One line of text each, drawn in a strip under the chart.
     pub notes: Vec<String>,
 }
@@ -38,27 +48,27 @@ pub struct Extras {
 const NOTE_LINE_PX: u32 = 20;
 
 /// Extra canvas height the notes need, so the chart itself keeps its usual size.
-pub(super) fn notes_height(e: &Extras) -> u32 {
-    if e.notes.is_empty() {
+pub(super) fn notes_height(notes: &[String]) -> u32 {
+    if notes.is_empty() {
         0
     } else {
-        NOTE_LINE_PX * e.notes.len() as u32 + 12
+        NOTE_LINE_PX * notes.len() as u32 + 12
     }
 }
 
 /// Draws the notes at the bottom of `root` and returns the area left for the chart.
 pub(super) fn split_notes<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    e: &Extras,
+    notes: &[String],
 ) -> Result<DrawingArea<DB, Shift>> {
-    let h = notes_height(e);
+    let h = notes_height(notes);
     if h == 0 {
         return Ok(root.clone());
     }
     let total = root.dim_in_pixel().1;
     let (chart, strip) = root.split_vertically(total.saturating_sub(h));
     let style = TextStyle::from((FONT, 15).into_font()).color(&RGBColor(60, 60, 60));
-    for (i, n) in e.notes.iter().enumerate() {
+    for (i, n) in notes.iter().enumerate() {
         strip
             .draw_text(n, &style, (20, 4 + (i as u32 * NOTE_LINE_PX) as i32))
             .map_err(pe)?;
@@ -66,11 +76,42 @@ pub(super) fn split_notes<DB: DrawingBackend>(
     Ok(chart)
 }
 
-/// Every y value the bands reach, for the axis range.
+/// Every y value the bands and areas reach, for the axis range.
 pub(super) fn band_ys(e: &Extras) -> impl Iterator<Item = f64> + '_ {
     e.bands
         .iter()
         .flat_map(|b| b.points.iter().flat_map(|p| [p.lo, p.hi, p.y]))
+        .chain(
+            e.areas
+                .iter()
+                .flat_map(|a| a.points.iter().flat_map(|p| [p.1, p.2])),
+        )
+}
+
+/// Shaded areas, light enough that overlapping designs stay readable.
+pub(super) fn draw_areas<'a, DB, X>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
+    e: &Extras,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    X: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+{
+    for a in e.areas.iter().filter(|a| a.points.len() > 1) {
+        let outline: Vec<(f64, f64)> = a
+            .points
+            .iter()
+            .map(|p| (p.0, p.2))
+            .chain(a.points.iter().rev().map(|p| (p.0, p.1)))
+            .collect();
+        chart
+            .draw_series(std::iter::once(Polygon::new(
+                outline,
+                color(a.color).mix(0.18).filled(),
+            )))
+            .map_err(pe)?;
+    }
+    Ok(())
 }
 
 /// Error bars (only where lo < hi: one repeat has no spread to show) and median markers.

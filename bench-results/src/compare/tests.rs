@@ -1,0 +1,468 @@
+use super::*;
+use crate::schema::{Histogram, Unit};
+use crate::stats::{DEFAULT_REPEATS, Verdict};
+use crate::testing::{MockResult, repeats};
+
+fn cell<'a>(c: &'a Comparison, metric: &str, kernel: &str) -> &'a KernelCell {
+    c.scenarios[0]
+        .metrics
+        .iter()
+        .find(|m| m.name == metric)
+        .unwrap_or_else(|| panic!("no metric {metric}"))
+        .cell(kernel)
+        .unwrap_or_else(|| panic!("no kernel {kernel} for {metric}"))
+}
+
+fn verdict(c: &Comparison, metric: &str, kernel: &str) -> Option<Verdict> {
+    cell(c, metric, kernel).vs_baseline.and_then(|d| d.verdict)
+}
+
+fn at(n: usize) -> u32 {
+    n as u32
+}
+
+fn fairness_results(n: usize) -> Vec<ResultFile> {
+    let mut v = repeats(at(n), MockResult::baseline);
+    v.extend(repeats(at(n), MockResult::nocursor));
+    v.extend(repeats(at(n), MockResult::percg));
+    v
+}
+
+fn against(baseline: &str) -> CompareOptions {
+    CompareOptions {
+        baseline: Some(baseline.into()),
+        ..Default::default()
+    }
+}
+
+/// Mocks shaped like fairness-small-budget: idle workers, one proactive thread, shrink_worker
+/// never woken, nothing stored while measured.
+fn idle_like(mut v: Vec<ResultFile>) -> Vec<ResultFile> {
+    for r in &mut v {
+        r.scenario.toml = "name = \"fairness-small-budget\"\n[[worker]]\nmemcg = \"p/c\"\n\
+                           size = \"24M\"\npattern = \"idle\"\n[[proactive]]\nmemcg = \"p\"\n"
+            .into();
+        r.workload.pages_touched = 0;
+        r.workload.major_faults = 0;
+        r.timeseries.clear();
+        if let Some(s) = r.probes.shrink_worker.as_mut() {
+            s.wakeups = 0;
+        }
+        if let Some(s) = r.probes.store.as_mut() {
+            s.calls = 0;
+            s.failures = 0;
+        }
+        for l in r.probes.locks.iter_mut().flatten() {
+            l.contended = 0;
+            l.total_wait_ns = 0;
+            l.max_wait_ns = 0;
+            l.wait = Histogram::empty(Unit::Ns);
+        }
+    }
+    v
+}
+
+#[test]
+fn nocursor_unfairness_is_a_regression_at_the_default_repeats() {
+    let c = compare(
+        &fairness_results(DEFAULT_REPEATS),
+        &against("ref-percg-lock"),
+    );
+    assert_eq!(c.scenarios.len(), 1);
+    let s = &c.scenarios[0];
+    assert_eq!(s.kernels, ["ref-percg-lock", "baseline", "ref-nocursor"]);
+    assert_eq!(s.runs["ref-nocursor"], (DEFAULT_REPEATS, 0));
+    assert!(c.family.reachable, "{:?}", c.family);
+
+    let fair = cell(&c, "fairness.proactive_jain", "ref-percg-lock");
+    assert!(fair.summary.unwrap().median >= 0.9, "{fair:?}");
+    // The first child getting 0.8 instead of 1/8 is further from fair: worse.
+    let gap = cell(&c, "fairness.first_child_share_gap", "ref-nocursor");
+    let d = gap.vs_baseline.unwrap();
+    assert_eq!(d.verdict, Some(Verdict::Regression));
+    assert!(d.ci.unwrap().lo > 0.0);
+    assert!(d.p_adjusted.unwrap() < 0.05 && d.p_value <= d.p_adjusted.unwrap());
+    assert_eq!(
+        verdict(&c, "fairness.proactive_jain", "ref-nocursor"),
+        Some(Verdict::Regression)
+    );
+    // The raw share is shown, never judged.
+    let raw = cell(&c, "fairness.first_child_share", "ref-nocursor");
+    assert!(raw.summary.unwrap().median > 0.5);
+    assert_eq!(raw.vs_baseline.unwrap().verdict, None);
+    // Per-memcg locks contend less than the global lock in the mocks: an improvement for
+    // percg when nocursor is the baseline.
+    let c2 = compare(&fairness_results(DEFAULT_REPEATS), &against("ref-nocursor"));
+    assert_eq!(
+        verdict(&c2, "lock.cursor.contended_per_s", "ref-percg-lock"),
+        Some(Verdict::Improvement)
+    );
+    assert_eq!(
+        verdict(&c2, "fairness.first_child_share_gap", "ref-percg-lock"),
+        Some(Verdict::Improvement)
+    );
+}
+
+#[test]
+fn three_repeats_call_nothing_and_say_how_many_are_needed() {
+    let c = compare(&fairness_results(3), &against("ref-percg-lock"));
+    assert!(!c.family.reachable);
+    for m in &c.scenarios[0].metrics {
+        for cl in &m.cells {
+            if let Some(v) = cl.vs_baseline.and_then(|d| d.verdict) {
+                assert_eq!(v, Verdict::NoChange, "{} {}", m.name, cl.kernel);
+            }
+        }
+    }
+    let need = crate::stats::repeats_needed(c.family.m, 0.05);
+    assert!(need > 3);
+    let want = format!("need >= {need} repeats per kernel for alpha = 0.05");
+    for report in [render_text(&c), render_full_text(&c), render_markdown(&c)] {
+        // Wrapping may break a sentence anywhere.
+        let flat = report.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains("smallest possible p is 0.10"), "{report}");
+        assert!(flat.contains(&want), "{report}");
+    }
+    assert!(render_json(&c).contains(&want));
+}
+
+#[test]
+fn the_family_is_every_judged_exercised_comparison() {
+    let c = compare(
+        &fairness_results(DEFAULT_REPEATS),
+        &CompareOptions::default(),
+    );
+    let mut judged = 0;
+    for m in &c.scenarios[0].metrics {
+        for cl in m.cells.iter().skip(1) {
+            let Some(d) = cl.vs_baseline else { continue };
+            if m.direction.judged() {
+                judged += 1;
+                assert!(d.verdict.is_some() && d.p_adjusted.is_some(), "{}", m.name);
+            } else {
+                assert_eq!((d.verdict, d.p_adjusted), (None, None), "{}", m.name);
+            }
+        }
+    }
+    assert_eq!(c.family.m, judged);
+    assert!(c.method_text.contains(&format!("m = {judged} judged")));
+    // Self-cost differs wildly between kernels in real runs; it is never a verdict.
+    let mut results = fairness_results(DEFAULT_REPEATS);
+    for r in results
+        .iter_mut()
+        .filter(|r| r.kernel.label() == "ref-nocursor")
+    {
+        r.probes.self_cost[0].run_time_ns *= 20;
+    }
+    let c = compare(&results, &CompareOptions::default());
+    let d = cell(&c, "probe.overhead_ns_per_s", "ref-nocursor")
+        .vs_baseline
+        .unwrap();
+    assert!(d.p_value < 0.001 && d.verdict.is_none());
+}
+
+#[test]
+fn missing_data_is_not_available_never_zero() {
+    let c = compare(&fairness_results(3), &CompareOptions::default());
+    assert_eq!(c.scenarios[0].baseline, "baseline");
+    let b = cell(&c, "proactive.latency_p99_ns", "baseline");
+    assert!(b.values.is_empty() && b.summary.is_none());
+    assert!(
+        b.unavailable
+            .as_deref()
+            .unwrap()
+            .contains("no proactive writeback interface")
+    );
+    // No baseline numbers -> no difference is claimed.
+    let n = cell(&c, "proactive.latency_p99_ns", "ref-nocursor");
+    assert!(n.summary.is_some() && n.vs_baseline.is_none());
+    // The baseline kernel has no per-memcg lock; the plan's reason travels with it.
+    let p = cell(&c, "lock.per_memcg.contended_per_s", "baseline");
+    assert!(
+        p.unavailable.as_deref().unwrap().contains("per-memcg"),
+        "{p:?}"
+    );
+
+    let mut m = MockResult::baseline(0);
+    m.probes = false;
+    let r = m.build();
+    let c = compare(std::slice::from_ref(&r), &CompareOptions::default());
+    let l = cell(&c, "lock.cursor.contended_per_s", "baseline");
+    assert!(l.summary.is_none());
+    assert!(
+        l.unavailable.as_deref().unwrap().contains("no BTF"),
+        "{l:?}"
+    );
+}
+
+#[test]
+fn identical_distributions_give_no_change() {
+    let mut results = repeats(at(DEFAULT_REPEATS), MockResult::percg);
+    results.extend((0..at(DEFAULT_REPEATS)).map(|i| {
+        let mut m = MockResult::percg(i).kernel("ref-percg-lock-again");
+        m.seed = 4242;
+        m.build()
+    }));
+    let c = compare(&results, &against("ref-percg-lock"));
+    assert!(c.family.reachable);
+    let mut checked = 0;
+    for m in &c.scenarios[0].metrics {
+        if let Some(d) = m.cell("ref-percg-lock-again").unwrap().vs_baseline
+            && m.direction.judged()
+        {
+            assert_eq!(d.verdict, Some(Verdict::NoChange), "{}: {d:?}", m.name);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} metrics compared");
+}
+
+#[test]
+fn not_exercised_is_said_once_with_its_reason() {
+    let mut results = idle_like(repeats(3, MockResult::nocursor));
+    results.extend(idle_like(repeats(3, MockResult::percg)));
+    let c = compare(&results, &against("ref-nocursor"));
+    let m = |n: &str| c.scenarios[0].metrics.iter().find(|m| m.name == n).unwrap();
+    assert!(
+        m("workload.pages_per_s")
+            .not_exercised
+            .as_deref()
+            .unwrap()
+            .contains("idle")
+    );
+    assert!(m("lock.cursor.contended_per_s").not_exercised.is_some());
+    // Not compared, so not in the family either.
+    assert!(m("workload.pages_per_s").cells[1].vs_baseline.is_none());
+    assert!(m("fairness.proactive_jain").not_exercised.is_none());
+
+    let full = render_full_text(&c);
+    let line = "workload.pages_per_s: n/a: not exercised by this scenario: every";
+    assert_eq!(full.matches(line).count(), 1, "{full}");
+    assert!(
+        !full.contains("workload.pages_per_s [pages/s"),
+        "no table of zeros: {full}"
+    );
+    let mail = render_text(&c);
+    assert!(mail.contains("Not exercised by this scenario (n/a, not a measured 0):"));
+    assert!(
+        mail.contains("workload.{pages_per_s, major_faults_per_s}: every memory"),
+        "{mail}"
+    );
+    assert_eq!(mail.matches("workload.").count(), 1, "{mail}");
+}
+
+#[test]
+fn the_mail_fits_72_columns_and_40_lines() {
+    // Two kernels, one scenario, shaped like the reference fairness comparison.
+    let mut results = idle_like(repeats(3, MockResult::nocursor));
+    results.extend(idle_like(repeats(3, MockResult::percg)));
+    let c = compare(&results, &against("ref-nocursor"));
+    let t = render_text(&c);
+    if std::env::var_os("SHOW_REPORT").is_some() {
+        println!("{t}");
+    }
+    assert!(t.lines().count() <= 40, "{} lines:\n{t}", t.lines().count());
+    for line in t.lines() {
+        assert!(
+            line.len() <= TEXT_WIDTH,
+            "too wide ({}): {line:?}",
+            line.len()
+        );
+        assert!(line.is_ascii(), "non-ASCII: {line:?}");
+    }
+    for needle in [
+        "zswap-bench compare: ref-percg-lock against ref-nocursor",
+        "Mann-Whitney",
+        "Holm-corrected over the m = ",
+        "Hodges-Lehmann",
+        "5%",
+        "7.3.4 x86_64",
+        "2 patches ",
+        "Not exercised by this scenario",
+    ] {
+        assert!(t.contains(needle), "missing {needle:?} in\n{t}");
+    }
+    // The same content in markdown.
+    let md = render_markdown(&c);
+    assert!(md.contains("**Not exercised by this scenario**"));
+    assert!(md.contains(&c.conclusion));
+}
+
+#[test]
+fn called_changes_are_listed_with_their_intervals() {
+    let c = compare(&fairness_results(DEFAULT_REPEATS), &against("ref-nocursor"));
+    let t = render_text(&c);
+    if std::env::var_os("SHOW_REPORT").is_some() {
+        println!("{t}");
+    }
+    assert!(t.contains("Changes against ref-nocursor:"), "{t}");
+    assert!(
+        t.contains("ref-percg-lock fairness.first_child_share_gap"),
+        "{t}"
+    );
+    assert!(t.contains("improvement") && t.contains("CI [") && t.contains("adj. p"));
+    for line in t.lines().chain(render_full_text(&c).lines()) {
+        assert!(
+            line.len() <= TEXT_WIDTH,
+            "too wide ({}): {line:?}",
+            line.len()
+        );
+        assert!(line.is_ascii(), "non-ASCII: {line:?}");
+    }
+    let md = render_markdown(&c);
+    assert!(md.contains("| ref-percg-lock | `fairness.first_child_share_gap` | improvement |"));
+}
+
+#[test]
+fn spinlocks_and_overcommitted_vcpus_are_named_per_kernel() {
+    let mut results = repeats(2, MockResult::percg);
+    for r in &mut results {
+        r.kernel.cpus = 8;
+    }
+    let c = compare(&results, &CompareOptions::default());
+    let t = render_text(&c);
+    assert!(t.contains("native qspinlock"), "{t}");
+    assert!(t.contains("overcommitted vCPUs (8 on 2 host"), "{t}");
+    assert!(render_full_markdown(&c).contains("(overcommitted)"));
+    // A label whose runs used different spinlock implementations is flagged.
+    results[1].kernel.spinlocks.as_mut().unwrap().implementation =
+        crate::schema::SpinlockImpl::VirtTestAndSet;
+    let c = compare(&results, &CompareOptions::default());
+    assert!(
+        c.warnings.iter().any(|w| w.contains("spinlocks")),
+        "{:?}",
+        c.warnings
+    );
+}
+
+#[test]
+fn probe_rates_of_old_result_files_are_marked_approximate() {
+    let mut results = fairness_results(3);
+    let c = compare(&results, &CompareOptions::default());
+    // Mocks are written as old files (no probes.window): counts since attach.
+    let m = &c.scenarios[0].metrics;
+    let get = |n: &str| m.iter().find(|x| x.name == n).unwrap();
+    assert!(get("lock.cursor.contended_per_s").approximate);
+    assert!(
+        !get("workload.pages_per_s").approximate,
+        "not from probe counts"
+    );
+    assert!(c.warnings.iter().any(|w| w.contains("approximate")));
+    assert!(render_full_text(&c).contains("approximate: probe counts since attach"));
+    // Still computed: the values are there.
+    assert!(
+        get("lock.cursor.contended_per_s").cells[0]
+            .summary
+            .is_some()
+    );
+    for r in &mut results {
+        r.probes.window = crate::schema::ProbeWindow::Measured;
+    }
+    let c = compare(&results, &CompareOptions::default());
+    assert!(!c.warnings.iter().any(|w| w.contains("approximate")));
+}
+
+#[test]
+fn reasons_differing_only_in_counts_are_said_once() {
+    assert!(same_but_numbers("none of 29052 calls", "none of 362 calls"));
+    assert!(!same_but_numbers("never taken", "not exercised"));
+}
+
+#[test]
+fn failed_runs_are_left_out_and_reported() {
+    let mut results = repeats(3, MockResult::percg);
+    results[1].failed = Some("guest console: BUG: soft lockup".into());
+    let c = compare(&results, &CompareOptions::default());
+    assert_eq!(c.scenarios[0].runs["ref-percg-lock"], (2, 1));
+    assert_eq!(
+        cell(&c, "workload.pages_per_s", "ref-percg-lock")
+            .values
+            .len(),
+        2
+    );
+    assert!(c.warnings.iter().any(|w| w.contains("soft lockup")));
+}
+
+#[test]
+fn full_report_keeps_every_table() {
+    let c = compare(&fairness_results(3), &CompareOptions::default());
+    let t = render_full_text(&c);
+    for needle in [
+        "children=8",
+        "budget=2M",
+        "fairness.first_child_share_gap [ratio, lower is better, floor 0.010",
+        "fairness.first_child_share [ratio, informational, not judged",
+        "95% CI of shift",
+        "p(Holm)",
+        "No change called against the baseline.",
+        "workload.pages_per_s [pages/s, higher is better",
+    ] {
+        assert!(t.contains(needle), "missing {needle:?} in\n{t}");
+    }
+    // Metrics without data anywhere are listed once, not as tables of zeros.
+    let mut m = MockResult::percg(0);
+    m.probes = false;
+    let t = render_full_text(&compare(&[m.build()], &CompareOptions::default()));
+    assert!(t.contains("Not available on any kernel here:"));
+    assert!(
+        t.contains("lock.cursor.contended_per_s: n/a: locks unavailable"),
+        "{t}"
+    );
+}
+
+#[test]
+fn markdown_and_json() {
+    let c = compare(&fairness_results(3), &CompareOptions::default());
+    let md = render_full_markdown(&c);
+    assert!(md.contains("| metric | kernel | n | median |"));
+    assert!(md.contains(
+        "| fairness.first_child_share_gap (ratio, lower is better) | baseline | 0 | n/a:"
+    ));
+    assert!(
+        md.lines()
+            .any(|l| l.starts_with("|  | ref-nocursor | 3 |") && l.contains("| ~ |"))
+    );
+    let back: Comparison = serde_json::from_str(&render_json(&c)).unwrap();
+    // serde_json parses floats to within an ulp, not bit for bit: compare what is stated.
+    assert_eq!(back.kernels, c.kernels);
+    assert_eq!(
+        (&back.method_text, &back.conclusion, back.family.m),
+        (&c.method_text, &c.conclusion, c.family.m)
+    );
+    let verdicts = |c: &Comparison| -> Vec<Option<Verdict>> {
+        c.scenarios[0]
+            .metrics
+            .iter()
+            .flat_map(|m| {
+                m.cells
+                    .iter()
+                    .map(|x| x.vs_baseline.and_then(|d| d.verdict))
+            })
+            .collect()
+    };
+    assert_eq!(verdicts(&back), verdicts(&c));
+    assert_eq!(
+        render(&c, Format::Json, false),
+        render(&c, Format::Json, true)
+    );
+    assert_eq!(render(&c, Format::Text, false), render_text(&c));
+    assert_eq!(render(&c, Format::Markdown, true), md);
+}
+
+#[test]
+fn scenarios_are_grouped_separately() {
+    let mut results = repeats(3, MockResult::percg);
+    results.extend((0..3).map(|i| {
+        let mut m = MockResult::percg(i);
+        m.scenario = "contention".into();
+        m.build()
+    }));
+    let c = compare(&results, &CompareOptions::default());
+    let names: Vec<&str> = c.scenarios.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["fairness-small-budget", "contention"]);
+    assert!(
+        c.warnings.iter().all(|w| w.contains("approximate")),
+        "{:?}",
+        c.warnings
+    );
+}

@@ -1,0 +1,254 @@
+//! A statistical test of the verdict rule itself: simulated reports whose kernels do not differ
+//! must call a change in at most α of them (allowing for sampling error), and a real shift must
+//! be called at the power the documentation states. Runs the very functions `compare` uses
+//! ([`compare_samples`], [`judge_family`]) on seeded ChaCha8 streams, so the figures are the same
+//! on every machine.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::rule::{DEFAULT_REPEATS, Difference, Direction, Method, compare_samples, judge_family};
+use super::{Verdict, mann_whitney::min_p};
+
+/// Simulated reports per check.
+const FAMILIES: usize = 2_000;
+/// Judged comparisons per simulated report (metrics × kernels of a typical report).
+const M: usize = 24;
+
+/// Noise shapes of real metrics: symmetric, skewed (latencies), and discrete with many ties
+/// (counts of rare events).
+#[derive(Clone, Copy, Debug)]
+enum Shape {
+    Normal,
+    LogNormal,
+    Poisson,
+}
+
+const SHAPES: [Shape; 3] = [Shape::Normal, Shape::LogNormal, Shape::Poisson];
+
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> f64 {
+    // Knuth's multiplication method: fine for a small mean.
+    let limit = (-lambda).exp();
+    let mut k = 0.0;
+    let mut p: f64 = rng.random();
+    while p > limit {
+        k += 1.0;
+        p *= rng.random::<f64>();
+    }
+    k
+}
+
+/// One run's value: median 100 (Poisson: mean 2), shifted by `shift` standard deviations.
+fn draw(rng: &mut ChaCha8Rng, shape: Shape, shift: f64) -> f64 {
+    match shape {
+        // σ = 5 % of the median, so a 3 σ shift is 15 %, clear of the 5 % threshold.
+        Shape::Normal => 100.0 + 5.0 * (normal(rng) + shift),
+        Shape::LogNormal => 100.0 * (0.05 * (normal(rng) + shift)).exp(),
+        // In units of its standard deviation √2, like the others.
+        Shape::Poisson => poisson(rng, 2.0) + shift * std::f64::consts::SQRT_2,
+    }
+}
+
+fn sample(rng: &mut ChaCha8Rng, shape: Shape, shift: f64, n: usize) -> Vec<f64> {
+    (0..n).map(|_| draw(rng, shape, shift)).collect()
+}
+
+/// Outcome of one simulated report.
+struct Report {
+    /// Comparisons called improvement or regression, by index.
+    called: Vec<bool>,
+    /// Comparisons whose raw p is below α with the effect large enough (no correction).
+    uncorrected: Vec<bool>,
+}
+
+/// A report of `M` comparisons at `n` repeats per side; comparison i draws from `SHAPES[i % 3]`
+/// and the first `shifted` of them have the candidate shifted by `shift` noise units.
+fn report(rng: &mut ChaCha8Rng, n: usize, shifted: usize, shift: f64, method: &Method) -> Report {
+    let mut diffs: Vec<Difference> = (0..M)
+        .map(|i| {
+            let shape = SHAPES[i % SHAPES.len()];
+            let s = if i < shifted { shift } else { 0.0 };
+            let base = sample(rng, shape, 0.0, n);
+            let cand = sample(rng, shape, s, n);
+            // Floors as the metrics have them: a small part of the scale.
+            let floor = if matches!(shape, Shape::Poisson) {
+                0.1
+            } else {
+                0.5
+            };
+            compare_samples(&base, &cand, floor, method).expect("non-empty samples")
+        })
+        .collect();
+    let uncorrected = diffs
+        .iter()
+        .map(|d| d.p_value < method.alpha && d.effect_ok)
+        .collect();
+    let mut family: Vec<(&mut Difference, Direction)> = diffs
+        .iter_mut()
+        .map(|d| (d, Direction::HigherIsBetter))
+        .collect();
+    judge_family(&mut family, method);
+    Report {
+        called: diffs
+            .iter()
+            .map(|d| d.verdict != Some(Verdict::NoChange))
+            .collect(),
+        uncorrected,
+    }
+}
+
+/// Share of `FAMILIES` reports for which `f` holds, and its standard error.
+fn rate(seed: u64, mut f: impl FnMut(&mut ChaCha8Rng) -> bool) -> (f64, f64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let hits = (0..FAMILIES).filter(|_| f(&mut rng)).count();
+    let r = hits as f64 / FAMILIES as f64;
+    (r, (r * (1.0 - r) / FAMILIES as f64).sqrt())
+}
+
+fn show(what: &str, r: (f64, f64)) {
+    // Printed with --nocapture: the figures README and the report quote.
+    eprintln!("{what}: {:.4} (SE {:.4})", r.0, r.1);
+}
+
+#[test]
+fn equal_distributions_call_a_change_in_at_most_alpha_of_reports() {
+    let n = DEFAULT_REPEATS;
+    let method = Method::default();
+    let alpha = method.alpha;
+    // The bound allows for the simulation's own sampling error: 3 SE of a rate of α.
+    let bound = alpha + 3.0 * (alpha * (1.0 - alpha) / FAMILIES as f64).sqrt();
+
+    // The correction alone (no effect threshold, no floor): what Holm guarantees.
+    let bare = Method {
+        threshold: 0.0,
+        ..method
+    };
+    let mut uncorrected = 0;
+    let fwer_bare = rate(11, |rng| {
+        let r = report(rng, n, 0, 0.0, &bare);
+        uncorrected += usize::from(r.uncorrected.iter().any(|&c| c));
+        r.called.iter().any(|&c| c)
+    });
+    show("FWER, Holm only, equal distributions", fwer_bare);
+    assert!(fwer_bare.0 <= bound, "{fwer_bare:?} > {bound}");
+    // The check has teeth: the same reports judged without a correction (each comparison at
+    // α) call a change in most of them.
+    let naive = uncorrected as f64 / FAMILIES as f64;
+    eprintln!("FWER without correction: {naive:.4}");
+    assert!(
+        naive > 0.5,
+        "uncorrected FWER {naive}: the simulation is too weak"
+    );
+
+    // The full rule as reports apply it.
+    // The same reports (same seed), judged by the full rule: never more calls than Holm alone.
+    let fwer = rate(11, |rng| {
+        report(rng, n, 0, 0.0, &method).called.iter().any(|&c| c)
+    });
+    show("FWER, full rule, equal distributions", fwer);
+    assert!(fwer.0 <= bound, "{fwer:?} > {bound}");
+    assert!(fwer.0 <= fwer_bare.0);
+    // Not vacuous either: the rule is not simply unable to call anything at this n.
+    assert!(min_p(n, n) < alpha / M as f64);
+    assert!(
+        fwer_bare.0 > alpha / 4.0,
+        "Holm alone should use most of α: {fwer_bare:?}"
+    );
+}
+
+/// Stated in results/README.md: at the default repeats, one metric shifted by `shift` standard
+/// deviations (normal noise; of the logarithm for log-normal; Poisson(2) counts shifted by that
+/// many of its standard deviations √2) among `m` judged comparisons is called with probability
+/// at least `power`. 24 comparisons is a two-kernel report; 60 is above the default contention
+/// report's 52.
+const STATED: [(usize, f64, f64); 2] = [(24, 3.0, 0.90), (60, 4.0, 0.90)];
+
+/// Share of reports of `m` comparisons in which the one shifted comparison is called, and the
+/// share in which any of the others is.
+fn power(seed: u64, shape: Shape, m: usize, shift: f64, method: &Method) -> ((f64, f64), f64) {
+    let n = DEFAULT_REPEATS;
+    let floor = if matches!(shape, Shape::Poisson) {
+        0.1
+    } else {
+        0.5
+    };
+    let mut false_calls = 0;
+    let p = rate(seed, |rng| {
+        let (base, cand) = (sample(rng, shape, 0.0, n), sample(rng, shape, shift, n));
+        let mut shifted = compare_samples(&base, &cand, floor, method).unwrap();
+        let mut rest: Vec<Difference> = (1..m)
+            .map(|_| {
+                let b = sample(rng, shape, 0.0, n);
+                let c = sample(rng, shape, 0.0, n);
+                compare_samples(&b, &c, floor, method).unwrap()
+            })
+            .collect();
+        let mut family = vec![(&mut shifted, Direction::HigherIsBetter)];
+        family.extend(rest.iter_mut().map(|d| (d, Direction::HigherIsBetter)));
+        judge_family(&mut family, method);
+        false_calls += usize::from(rest.iter().any(|d| d.verdict != Some(Verdict::NoChange)));
+        shifted.verdict == Some(Verdict::Improvement)
+    });
+    (p, false_calls as f64 / FAMILIES as f64)
+}
+
+#[test]
+fn a_real_shift_is_called_at_the_stated_power() {
+    let method = Method::default();
+    for (k, &(m, shift, stated)) in STATED.iter().enumerate() {
+        for (i, shape) in SHAPES.iter().enumerate() {
+            // One shifted comparison among m: the hardest case for Holm (its first step only).
+            let (p, false_calls) = power(20 + (k * 3 + i) as u64, *shape, m, shift, &method);
+            show(
+                &format!("power, {shape:?}, m = {m}, shift {shift} sd, n = {DEFAULT_REPEATS}"),
+                p,
+            );
+            assert!(p.0 >= stated, "{shape:?}, m = {m}: power {p:?} < {stated}");
+            // The others stay protected while one comparison is really shifted.
+            assert!(
+                false_calls <= method.alpha + 0.015,
+                "{shape:?}: false calls {false_calls}"
+            );
+        }
+    }
+    // And a report where everything shifted calls most of it.
+    let mut rng = ChaCha8Rng::seed_from_u64(30);
+    let r = report(&mut rng, DEFAULT_REPEATS, M, STATED[0].1, &method);
+    let called = r.called.iter().filter(|&&c| c).count();
+    assert!(
+        called >= M * 3 / 4,
+        "{called} of {M} shifted comparisons called"
+    );
+}
+
+#[test]
+fn the_default_matrix_runs_the_repeats_the_rule_was_tested_at() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/matrix/default.toml"
+    );
+    let text = std::fs::read_to_string(path).expect("scenarios/matrix/default.toml");
+    let repeats: usize = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("repeats")?
+                .trim()
+                .strip_prefix('=')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .expect("repeats = N in the default matrix");
+    assert_eq!(repeats, DEFAULT_REPEATS);
+    // And they can reach the first Holm step of a report as large as the stated ones, even with
+    // one failed run.
+    let worst = STATED.iter().map(|s| s.0).max().unwrap();
+    assert!(min_p(repeats, repeats - 1) < 0.05 / worst as f64);
+}
