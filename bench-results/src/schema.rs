@@ -567,6 +567,11 @@ pub struct PlanEntry {
 /// eBPF-measured families. `None` = not measurable on this kernel (reason in `probe_plan`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Probes {
+    /// The window the counts and histograms cover. Result files written before this field
+    /// existed hold counts since attach, which include the quiet points around the measured
+    /// phase; rates over the measured duration are then only approximate.
+    #[serde(default)]
+    pub window: ProbeWindow,
     #[serde(default)]
     pub shrink_memcg: Option<ShrinkMemcg>,
     #[serde(default)]
@@ -593,6 +598,18 @@ pub struct Probes {
     pub lost_events: u64,
     #[serde(default)]
     pub map_errors: BTreeMap<String, u64>,
+}
+
+/// See [`Probes::window`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeWindow {
+    /// Cumulative since the probes attached (files older than the field).
+    #[default]
+    SinceAttach,
+    /// End-of-measured-phase snapshot minus start-of-measured-phase snapshot: the same window
+    /// as `duration_ns`, the kernel counters and the workload figures.
+    Measured,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1339,11 +1339,20 @@ async fn orchestrate(
     });
     if let Some(mut p1) = p1 {
         name_removed(&mut p1, &churned);
-        res.crosschecks = counters::crosscheck_writeback(
-            &res.counters,
-            writeback_delta(p0.as_ref(), &p1).as_ref(),
-        );
-        res.probes = p1;
+        // Counts over the measured window only, like the duration they are divided by.
+        res.probes = match p0.as_ref() {
+            Some(start) => crate::probes::window::measured(start, &p1),
+            None => {
+                res.warnings.push(
+                    "no probe snapshot at the start of the measured phase: probe counts are \
+                     since attach (probes.window = since_attach)"
+                        .into(),
+                );
+                p1
+            }
+        };
+        res.crosschecks =
+            counters::crosscheck_writeback(&res.counters, res.probes.writeback.as_ref());
         let pairs = [
             ("shrink_memcg calls: fentry vs kprobe", xcheck),
             (
@@ -1453,20 +1462,6 @@ async fn quiet_snapshots(
             .into(),
     );
     Ok((src.snapshot(), Some(p.snapshot()?)))
-}
-
-/// The probe's writeback per memcg over the measured window (end minus start).
-fn writeback_delta(p0: Option<&schema::Probes>, p1: &schema::Probes) -> Option<schema::Writeback> {
-    let mut w = p1.writeback.clone()?;
-    if let Some(start) = p0.and_then(|p| p.writeback.as_ref()) {
-        w.pages = w.pages.saturating_sub(start.pages);
-        for m in &mut w.per_memcg {
-            if let Some(s) = start.per_memcg.iter().find(|s| s.cgroup_id == m.cgroup_id) {
-                m.pages = m.pages.saturating_sub(s.pages);
-            }
-        }
-    }
-    Some(w)
 }
 
 /// Per-thread records; bytes achieved from memory.stat `zswpwb_proactive_b` when a thread is
@@ -1654,36 +1649,5 @@ size = "1M"
         assert!(scenario::is_under(&w.per_memcg[0].cgroup, "/zb/churn"));
         assert_eq!(w.per_memcg[1].cgroup, "/zb/steady");
         assert_eq!(w.per_memcg[2].cgroup, "cgroup#9 (removed)");
-    }
-
-    #[test]
-    fn probe_writeback_delta_subtracts_start() {
-        let mw = |id, pages| schema::MemcgWriteback {
-            cgroup: format!("/x/{id}"),
-            cgroup_id: id,
-            pages,
-            bytes: None,
-            by_source: BTreeMap::new(),
-        };
-        let wb = |pages, per| schema::Writeback {
-            point: "p".into(),
-            pages,
-            bytes: None,
-            per_memcg: per,
-            lru_status: BTreeMap::new(),
-        };
-        let p0 = schema::Probes {
-            writeback: Some(wb(5, vec![mw(1, 5)])),
-            ..Default::default()
-        };
-        let p1 = schema::Probes {
-            writeback: Some(wb(20, vec![mw(1, 12), mw(2, 8)])),
-            ..Default::default()
-        };
-        let d = writeback_delta(Some(&p0), &p1).unwrap();
-        assert_eq!(d.pages, 15);
-        assert_eq!(d.per_memcg[0].pages, 7);
-        assert_eq!(d.per_memcg[1].pages, 8);
-        assert!(writeback_delta(None, &schema::Probes::default()).is_none());
     }
 }

@@ -10,6 +10,7 @@ mod locks;
 mod read;
 pub mod sample;
 pub mod spinlocks;
+pub mod window;
 
 use std::os::fd::OwnedFd;
 
