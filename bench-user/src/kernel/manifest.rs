@@ -20,6 +20,9 @@ pub struct Manifest {
     pub config: ConfigSpec,
     #[serde(default)]
     pub boot: BootSpec,
+    /// Patches applied right after a named patch of the series (ports of a hunk to this base).
+    #[serde(default)]
+    pub fixups: Vec<FixupSpec>,
     /// Free-form notes for readers (e.g. which functions a series marks noinline and why);
     /// parsed so that typos elsewhere are still caught, not used by the build.
     #[serde(default)]
@@ -50,6 +53,18 @@ pub struct PatchSpec {
     pub mbox: Option<PathBuf>,
     pub file: Option<PathBuf>,
     pub message_id: Option<String>,
+    /// Context lines `patch -F` may ignore when `git am -3` refuses (real series are written
+    /// against trees we do not have). Recorded with the kernel.
+    #[serde(default)]
+    pub fuzz: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixupSpec {
+    /// Subject (or part of it) or file name of the patch this one follows, e.g. "v5 2/6".
+    pub after: String,
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,6 +97,7 @@ pub struct PatchInput {
     pub path: PathBuf,
     pub sha256: String,
     pub mbox: bool,
+    pub fuzz: u32,
 }
 
 /// A manifest with every file it names read and hashed.
@@ -91,6 +107,9 @@ pub struct Resolved {
     pub description: String,
     pub source: Source,
     pub patches: Vec<PatchInput>,
+    /// (after, fix-up): applied right after the first patch whose subject or file name
+    /// contains `after`.
+    pub fixups: Vec<(String, PatchInput)>,
     /// Fragments concatenated, then options: what merge_config.sh receives.
     pub config_fragment: String,
     pub cmdline: String,
@@ -246,8 +265,30 @@ impl Manifest {
                     sha256: sha256_hex(&data),
                     path,
                     mbox,
+                    fuzz: p.fuzz,
                 });
             }
+        }
+        let mut fixups = vec![];
+        for (i, f) in self.fixups.iter().enumerate() {
+            let path = here(&f.file);
+            let data = std::fs::read(&path)
+                .with_context(|| format!("{ctx}: fixups[{i}]: cannot read {}", path.display()))?;
+            if f.after.trim().is_empty() {
+                bail!(
+                    "{ctx}: fixups[{i}].after is empty; fix: name the patch it follows, e.g. \"v5 2/6\""
+                );
+            }
+            fixups.push((
+                f.after.clone(),
+                PatchInput {
+                    name: path.file_name().unwrap().to_string_lossy().to_string(),
+                    sha256: sha256_hex(&data),
+                    path,
+                    mbox: false,
+                    fuzz: 0,
+                },
+            ));
         }
         if self.config.fragments.is_empty() {
             bail!("{ctx}: [config] fragments is empty; fix: fragments = [\"config/guest.config\"]");
@@ -278,6 +319,7 @@ impl Manifest {
             description: self.description,
             source,
             patches,
+            fixups,
             config_fragment,
             cmdline: self.boot.cmdline,
         })
@@ -287,6 +329,8 @@ impl Manifest {
 /// Bump when the build recipe changes in a way that changes the output.
 const RECIPE: &str =
     "zswap-bench kernel recipe 1: allnoconfig+merge_config -m+olddefconfig, bzImage";
+/// Added to the key only when a manifest uses fuzz or fix-ups, so existing keys stay valid.
+const APPLY_RECIPE: &str = "apply 2: git am -3, patch -F, fix-ups after named patches";
 
 impl Resolved {
     /// Cache key over what determines the built kernel: source identity, patch contents in
@@ -301,6 +345,17 @@ impl Resolved {
         for p in &self.patches {
             h.update(p.sha256.as_bytes());
             h.update([if p.mbox { 1 } else { 0 }]);
+        }
+        if !self.fixups.is_empty() || self.patches.iter().any(|p| p.fuzz > 0) {
+            h.update(APPLY_RECIPE.as_bytes());
+            for p in &self.patches {
+                h.update(p.fuzz.to_le_bytes());
+            }
+            for (after, f) in &self.fixups {
+                h.update(after.as_bytes());
+                h.update([0]);
+                h.update(f.sha256.as_bytes());
+            }
         }
         h.update([0]);
         h.update(self.config_fragment.as_bytes());

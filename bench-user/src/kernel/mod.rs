@@ -7,6 +7,7 @@
 //!   build/<source>-<cfg>/ one O= build dir per source x config, shared by every series
 //!   ccache/               compiler cache (switching back to a series is a cache hit)
 //!   kernels/<key>/        bzImage, config, System.map, meta.json, build.log
+pub mod apply;
 pub mod manifest;
 pub mod selftest;
 pub mod source;
@@ -28,6 +29,10 @@ pub struct BuiltKernel {
     pub key: String,
     pub source_id: String,
     pub patches: Vec<PatchMeta>,
+    /// (patch subject, how it applied: "git am", "patch -F2: mm/zswap.c hunk #3 fuzz 2", a
+    /// fix-up, or "skipped: no diff"), in order.
+    #[serde(default)]
+    pub applied: Vec<(String, String)>,
     pub config_sha256: String,
     pub cmdline: String,
     pub build_secs: f64,
@@ -142,7 +147,7 @@ pub fn build(arg: &str) -> Result<BuiltKernel> {
         "building kernel {} (key {key}) from {}: {}",
         r.name, tree.id, r.description
     );
-    source::checkout_series(&tree, &format!("zb/{key}"), &r.patches)?;
+    let applied = source::checkout_series(&tree, &format!("zb/{key}"), &r)?;
     let build_dir = cache.join("build").join(format!(
         "{}-{}",
         tree.dir.file_name().unwrap().to_string_lossy(),
@@ -174,6 +179,7 @@ pub fn build(arg: &str) -> Result<BuiltKernel> {
                 sha256: p.sha256.clone(),
             })
             .collect(),
+        applied,
         config_sha256: manifest::sha256_hex(&config),
         cmdline: r.cmdline.clone(),
         build_secs: t0.elapsed().as_secs_f64(),
@@ -403,6 +409,7 @@ pub fn resolve_bootable(arg: &str) -> Result<BuiltKernel> {
             key: String::new(),
             source_id: format!("file:{}", p.display()),
             patches: vec![],
+            applied: vec![],
             config_sha256: String::new(),
             cmdline: String::new(),
             build_secs: 0.0,
