@@ -20,6 +20,10 @@ pub struct Manifest {
     pub config: ConfigSpec,
     #[serde(default)]
     pub boot: BootSpec,
+    /// Names the probes should use on this kernel (entry points, units, cursor lock, stat,
+    /// interface key); unnamed ones come from the built-in profile that matches.
+    #[serde(default)]
+    pub probes: Option<crate::probes::profiles::ProbeNames>,
     /// Patches applied right after a named patch of the series (ports of a hunk to this base).
     #[serde(default)]
     pub fixups: Vec<FixupSpec>,
@@ -63,8 +67,25 @@ pub struct PatchSpec {
 #[serde(deny_unknown_fields)]
 pub struct FixupSpec {
     /// Subject (or part of it) or file name of the patch this one follows, e.g. "v5 2/6".
-    pub after: String,
+    pub after: Option<String>,
+    /// ... or precedes (e.g. a revert of a base change the series' base did not have yet).
+    pub before: Option<String>,
     pub file: PathBuf,
+}
+
+/// Where a fix-up goes, relative to a patch named by (part of) its subject or file name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Anchor {
+    After(String),
+    Before(String),
+}
+
+impl Anchor {
+    pub fn text(&self) -> &str {
+        match self {
+            Anchor::After(s) | Anchor::Before(s) => s,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,10 +130,12 @@ pub struct Resolved {
     pub patches: Vec<PatchInput>,
     /// (after, fix-up): applied right after the first patch whose subject or file name
     /// contains `after`.
-    pub fixups: Vec<(String, PatchInput)>,
+    pub fixups: Vec<(Anchor, PatchInput)>,
     /// Fragments concatenated, then options: what merge_config.sh receives.
     pub config_fragment: String,
     pub cmdline: String,
+    /// `[probes]`: not part of the build (not in the cache key), passed to the guest.
+    pub probes: Option<crate::probes::profiles::ProbeNames>,
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -274,13 +297,15 @@ impl Manifest {
             let path = here(&f.file);
             let data = std::fs::read(&path)
                 .with_context(|| format!("{ctx}: fixups[{i}]: cannot read {}", path.display()))?;
-            if f.after.trim().is_empty() {
-                bail!(
-                    "{ctx}: fixups[{i}].after is empty; fix: name the patch it follows, e.g. \"v5 2/6\""
-                );
-            }
+            let anchor = match (&f.after, &f.before) {
+                (Some(a), None) if !a.trim().is_empty() => Anchor::After(a.clone()),
+                (None, Some(b)) if !b.trim().is_empty() => Anchor::Before(b.clone()),
+                _ => bail!(
+                    "{ctx}: fixups[{i}] needs exactly one non-empty `after` or `before`; fix: name the patch it follows or precedes, e.g. after = \"v5 2/6\""
+                ),
+            };
             fixups.push((
-                f.after.clone(),
+                anchor,
                 PatchInput {
                     name: path.file_name().unwrap().to_string_lossy().to_string(),
                     sha256: sha256_hex(&data),
@@ -322,6 +347,7 @@ impl Manifest {
             fixups,
             config_fragment,
             cmdline: self.boot.cmdline,
+            probes: self.probes,
         })
     }
 }
@@ -351,8 +377,9 @@ impl Resolved {
             for p in &self.patches {
                 h.update(p.fuzz.to_le_bytes());
             }
-            for (after, f) in &self.fixups {
-                h.update(after.as_bytes());
+            for (anchor, f) in &self.fixups {
+                h.update([matches!(anchor, Anchor::Before(_)) as u8]);
+                h.update(anchor.text().as_bytes());
                 h.update([0]);
                 h.update(f.sha256.as_bytes());
             }

@@ -40,6 +40,9 @@ pub struct BuiltKernel {
     pub bzimage: PathBuf,
     #[serde(skip)]
     pub dir: PathBuf,
+    /// The manifest's `[probes]` names (not part of the build, so not in meta.json).
+    #[serde(skip)]
+    pub probes: Option<crate::probes::profiles::ProbeNames>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -127,6 +130,13 @@ fn check_tools() -> Result<()> {
 /// Build (or find in the cache) the kernel named by a manifest name/path.
 pub fn build(arg: &str) -> Result<BuiltKernel> {
     let r = load(arg)?;
+    let probes = r.probes.clone();
+    let mut k = build_resolved(r)?;
+    k.probes = probes;
+    Ok(k)
+}
+
+fn build_resolved(r: manifest::Resolved) -> Result<BuiltKernel> {
     let cache = paths::cache_dir();
     std::fs::create_dir_all(&cache)
         .with_context(|| format!("creating the cache {}", cache.display()))?;
@@ -185,6 +195,7 @@ pub fn build(arg: &str) -> Result<BuiltKernel> {
         build_secs: t0.elapsed().as_secs_f64(),
         bzimage: PathBuf::new(),
         dir: PathBuf::new(),
+        probes: None,
     };
     std::fs::write(tmp.join("meta.json"), serde_json::to_vec_pretty(&meta)?)?;
     std::fs::rename(&tmp, &out_dir)?;
@@ -415,6 +426,7 @@ pub fn resolve_bootable(arg: &str) -> Result<BuiltKernel> {
             build_secs: 0.0,
             bzimage: p.to_path_buf(),
             dir: p.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            probes: None,
         });
     }
     build(arg)

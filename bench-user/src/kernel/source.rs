@@ -8,7 +8,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 use super::apply::{self, Applied, Unit};
-use super::manifest::{PatchInput, Resolved, Source};
+use super::manifest::{Anchor, PatchInput, Resolved, Source};
 use super::sh;
 
 /// A pristine source tree in the cache.
@@ -313,20 +313,22 @@ pub fn checkout_series(tree: &SourceTree, branch: &str, r: &Resolved) -> Result<
     Ok(applied)
 }
 
-/// Inserts each fix-up right after the first patch whose subject or file name contains its
-/// `after` text; an `after` that matches nothing is an error listing the names there are.
-fn with_fixups(units: Vec<Unit>, fixups: &[(String, PatchInput)]) -> Result<Vec<Unit>> {
+/// Inserts each fix-up right after (or before) the first patch whose subject or file name
+/// contains its anchor text; an anchor that matches nothing is an error listing the names.
+fn with_fixups(units: Vec<Unit>, fixups: &[(Anchor, PatchInput)]) -> Result<Vec<Unit>> {
     let mut out = units;
-    for (after, f) in fixups {
+    for (anchor, f) in fixups {
+        let text = anchor.text();
         let at = out.iter().position(|u| {
-            u.name.contains(after.as_str())
-                || u.path
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy() == *after)
+            !u.name.starts_with("fix-up ")
+                && (u.name.contains(text)
+                    || u.path
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy() == text))
         });
         let Some(at) = at else {
             bail!(
-                "fix-up {} names `after = {after:?}`, which matches no patch of the series.\n  patches: {}\n  fix: use part of one of those subjects",
+                "fix-up {} names {text:?}, which matches no patch of the series.\n  patches: {}\n  fix: use part of one of those subjects",
                 f.path.display(),
                 out.iter()
                     .map(|u| u.name.as_str())
@@ -334,28 +336,27 @@ fn with_fixups(units: Vec<Unit>, fixups: &[(String, PatchInput)]) -> Result<Vec<
                     .join(" | ")
             );
         };
-        let mut k = at + 1;
-        // Several fix-ups after one patch keep their manifest order.
-        while k < out.len() && out[k].name.starts_with("fix-up ") {
-            k += 1;
-        }
+        let (k, name) = match anchor {
+            Anchor::After(_) => {
+                let mut k = at + 1;
+                // Several fix-ups after one patch keep their manifest order.
+                while k < out.len() && out[k].name.starts_with("fix-up ") {
+                    k += 1;
+                }
+                (k, format!("fix-up {} after {:?}", f.name, out[at].name))
+            }
+            Anchor::Before(_) => (at, format!("fix-up {} before {:?}", f.name, out[at].name)),
+        };
         out.insert(
             k,
             Unit {
-                name: format!("fix-up {} after {:?}", f.name, out[at].name),
+                name,
                 path: f.path.clone(),
                 fuzz: 0,
             },
         );
     }
     Ok(out)
-}
-
-fn indent(s: &str) -> String {
-    s.lines()
-        .map(|l| format!("    {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[cfg(test)]
@@ -388,19 +389,21 @@ mod tests {
             u("[PATCH v5 3/6] helper"),
         ];
         let fx = vec![
-            ("v5 2/6".to_string(), fix("a.patch")),
-            ("v5 2/6".to_string(), fix("b.patch")),
+            (Anchor::After("v5 2/6".into()), fix("a.patch")),
+            (Anchor::After("v5 2/6".into()), fix("b.patch")),
+            (Anchor::Before("v5 1/6".into()), fix("c.patch")),
         ];
         let names: Vec<String> = with_fixups(units.clone(), &fx)
             .unwrap()
             .into_iter()
             .map(|u| u.name)
             .collect();
-        assert_eq!(names[1], "[PATCH v5 2/6] batch");
-        assert!(names[2].starts_with("fix-up a.patch after"), "{names:?}");
-        assert!(names[3].starts_with("fix-up b.patch after"), "{names:?}");
-        assert_eq!(names[4], "[PATCH v5 3/6] helper");
-        let e = with_fixups(units, &[("v4 2/5".into(), fix("c.patch"))])
+        assert!(names[0].starts_with("fix-up c.patch before"), "{names:?}");
+        assert_eq!(names[2], "[PATCH v5 2/6] batch");
+        assert!(names[3].starts_with("fix-up a.patch after"), "{names:?}");
+        assert!(names[4].starts_with("fix-up b.patch after"), "{names:?}");
+        assert_eq!(names[5], "[PATCH v5 3/6] helper");
+        let e = with_fixups(units, &[(Anchor::After("v4 2/5".into()), fix("c.patch"))])
             .unwrap_err()
             .to_string();
         assert!(
