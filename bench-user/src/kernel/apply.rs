@@ -196,10 +196,13 @@ fn parse_info(s: &str) -> Info {
     }
 }
 
-/// "mm/zswap.c hunk #2 fuzz 2, offset 3" for every hunk `patch` did not apply exactly.
+/// "mm/zswap.c hunk #2 fuzz 2" for every hunk `patch` applied with fuzz, then how many more
+/// applied only at an offset (moved lines are expected on another base; fuzz is what a
+/// reader should check).
 pub fn fuzz_notes(patch_out: &str) -> Vec<String> {
     let mut file = String::new();
     let mut v = Vec::new();
+    let mut offset_only = 0;
     for l in patch_out.lines() {
         if let Some(f) = l
             .strip_prefix("checking file ")
@@ -207,24 +210,25 @@ pub fn fuzz_notes(patch_out: &str) -> Vec<String> {
         {
             file = f.trim().to_string();
         } else if let Some(rest) = l.strip_prefix("Hunk #") {
-            if rest.contains("succeeded") {
-                let n = rest.split_whitespace().next().unwrap_or("?");
-                let how = rest.split_once(" with ").map_or_else(
-                    || {
-                        rest.split_once('(')
-                            .map_or("", |x| x.1)
-                            .trim_end_matches(").")
-                            .to_string()
-                    },
-                    |x| {
-                        x.1.trim_end_matches('.')
-                            .replace(" (", ", ")
-                            .replace(')', "")
-                    },
-                );
-                v.push(format!("{file} hunk #{n} {how}"));
+            if !rest.contains("succeeded") {
+                continue;
+            }
+            let n = rest.split_whitespace().next().unwrap_or("?");
+            match rest.split_once(" with fuzz ") {
+                Some((_, f)) => {
+                    let f = f
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("?")
+                        .trim_end_matches('.');
+                    v.push(format!("{file} hunk #{n} fuzz {f}"));
+                }
+                None => offset_only += 1,
             }
         }
+    }
+    if offset_only > 0 {
+        v.push(format!("{offset_only} more hunk(s) at an offset"));
     }
     v
 }
@@ -315,10 +319,7 @@ mod tests {
                    Hunk #2 succeeded at 1390 with fuzz 2 (offset 5 lines).\nHunk #3 FAILED at 1400.\n";
         assert_eq!(
             fuzz_notes(out),
-            [
-                "mm/zswap.c hunk #1 offset 2 lines",
-                "mm/zswap.c hunk #2 fuzz 2, offset 5 lines"
-            ]
+            ["mm/zswap.c hunk #2 fuzz 2", "1 more hunk(s) at an offset"]
         );
         assert_eq!(
             first_failure(out),

@@ -206,12 +206,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
 impl Manifest {
     pub fn resolve(self, manifest_path: &Path) -> Result<Resolved> {
         let dir = manifest_path.parent().unwrap_or(Path::new("."));
+        // Absolute, because git applies patches from inside the source tree.
         let here = |p: &Path| {
-            if p.is_absolute() {
+            let p = if p.is_absolute() {
                 p.to_path_buf()
             } else {
                 dir.join(p)
-            }
+            };
+            std::fs::canonicalize(&p).unwrap_or(p)
         };
         let ctx = manifest_path.display();
         let source = match (&self.source.debian, &self.source.tarball, &self.source.git) {

@@ -204,6 +204,18 @@ fn build_resolved(r: manifest::Resolved) -> Result<BuiltKernel> {
     read_meta(&out_dir)
 }
 
+/// Applies the manifest's series on its branch of the source tree (created once, like a build
+/// does) and returns how each patch went in.
+pub fn apply_only(arg: &str) -> Result<Vec<(String, String)>> {
+    let r = load(arg)?;
+    let cache = paths::cache_dir();
+    std::fs::create_dir_all(&cache)?;
+    let _lock = Lock::take(&cache.join(".build.lock"))?;
+    let tree = source::prepare(&cache, &r)?;
+    let key = r.cache_key(&tree.id);
+    source::checkout_series(&tree, &format!("zb/{key}"), &r)
+}
+
 /// Look up the cache without touching the source tree. For Debian sources the identity needs
 /// the downloaded version, which is known once the package was fetched.
 fn find_cached(cache: &Path, r: &manifest::Resolved) -> Result<Option<BuiltKernel>> {
