@@ -405,6 +405,17 @@ pub fn list() -> Result<()> {
             k.patches.len(),
             k.source_id
         );
+        // Fuzzed or fixed-up series: say so next to the kernel, it changes what was measured.
+        for (patch, how) in k
+            .applied
+            .iter()
+            .filter(|(_, h)| h.starts_with("patch ") || h.contains("3-way"))
+        {
+            println!("    {how}: {patch}");
+        }
+        for (patch, _) in k.applied.iter().filter(|(p, _)| p.starts_with("fix-up ")) {
+            println!("    {patch}");
+        }
     }
     let unbuilt: Vec<&String> = known
         .iter()
