@@ -510,6 +510,18 @@ impl KernelInfo {
 pub struct Series {
     pub name: String,
     pub patches: Vec<Patch>,
+    /// How each mail of the series went in (real series are often fuzzed or fixed up to apply
+    /// to our base); empty for results written before this field.
+    #[serde(default)]
+    pub applied: Vec<AppliedPatch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct AppliedPatch {
+    /// The mail's subject, or the file name of a plain patch or fix-up.
+    pub patch: String,
+    /// "git am", "git am -3 (3-way merge)", "patch -F2: mm/zswap.c hunk #3 fuzz 2", ...
+    pub how: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -122,6 +122,7 @@ impl MockResult {
                         sha256: digest(&self.kernel),
                     },
                 ],
+                applied: vec![],
             }),
             cmdline: "console=ttyS0 zswap.enabled=1".into(),
             accel: Accel::Tcg,

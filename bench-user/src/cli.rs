@@ -78,6 +78,12 @@ pub enum KernelCmd {
         /// Manifest name (kernels/<name>.toml) or path.
         kernel: String,
     },
+    /// Apply the series to the source tree and say how each patch went in, without building
+    /// (to check fuzz and fix-ups before a 20-minute build).
+    Apply {
+        /// Manifest name (kernels/<name>.toml) or path.
+        kernel: String,
+    },
     /// Show built kernels in the cache.
     List,
     /// Print the path of a built kernel's bzImage (building it if needed).

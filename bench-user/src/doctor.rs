@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::probes::attach::{Attacher, FuncPresence, Hook};
 use crate::probes::btf::KernelBtf;
 use crate::probes::kallsyms::Kallsyms;
-use crate::probes::{CURSOR_FUNCS, PROACTIVE_FUNCS};
+use crate::probes::profiles;
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -20,6 +20,8 @@ pub struct Report {
     pub program_types: Vec<Check>,
     pub targets: Vec<Target>,
     pub proactive_interface: String,
+    /// Which version's names matched (profile and evidence), or why none could be read.
+    pub names: String,
     /// The spinlock implementation (decides how contended spinlocks wait).
     pub spinlocks: bench_results::schema::Spinlocks,
 }
@@ -182,7 +184,17 @@ pub fn collect() -> Report {
     let program_types = program_types(kbtf.is_ok(), ksyms.as_ref());
 
     let mut targets = vec![];
+    let mut names = "n/a: needs kernel BTF and kallsyms".to_string();
     if let (Ok(b), Some(k)) = (&kbtf, &ksyms) {
+        let (manifest, bad_env) = match profiles::from_env() {
+            Ok(m) => (m, String::new()),
+            Err(e) => (None, format!(" ({e:#}; built-in profiles used)")),
+        };
+        let series = profiles::resolve(b, manifest.as_ref());
+        names = format!(
+            "profile {}: {}; budget in {:?}; stat {}{bad_env}",
+            series.profile, series.evidence, series.proactive_unit, series.proactive_stat.0
+        );
         let mut funcs: Vec<(&str, &'static str)> = vec![
             ("shrink_memcg", "function"),
             ("shrink_memcg_cb", "function"),
@@ -193,8 +205,18 @@ pub fn collect() -> Report {
             ("user_proactive_reclaim", "function"),
             ("zswap_memcg_offline_cleanup", "function"),
         ];
-        funcs.extend(PROACTIVE_FUNCS.iter().map(|f| (*f, "proactive writeback")));
-        funcs.extend(CURSOR_FUNCS.iter().map(|f| (*f, "cursor iterator")));
+        funcs.extend(
+            series
+                .proactive
+                .iter()
+                .map(|f| (f.as_str(), "proactive writeback")),
+        );
+        funcs.extend(
+            series
+                .cursor_iter
+                .iter()
+                .map(|f| (f.as_str(), "cursor iterator")),
+        );
         funcs.extend(
             kfunc::SPIN_SLOWPATH
                 .iter()
@@ -216,9 +238,14 @@ pub fn collect() -> Report {
                 status,
             });
         }
-        let lock = k.addr("zswap_shrink_lock");
+        let global = series
+            .cursor_lock
+            .iter()
+            .find(|l| profiles::member_path(l).is_none())
+            .map_or("zswap_shrink_lock", |s| s.as_str());
+        let lock = k.addr(global);
         targets.push(Target {
-            name: "zswap_shrink_lock".into(),
+            name: global.into(),
             kind: "global cursor lock",
             btf: false,
             kallsyms: lock.is_some(),
@@ -227,7 +254,12 @@ pub fn collect() -> Report {
                 |a| format!("{a:#x}"),
             ),
         });
-        let cl = b.memcg_cursor_lock().ok().flatten();
+        let cl = series
+            .cursor_lock
+            .iter()
+            .filter_map(|l| profiles::member_path(l))
+            .find_map(|(st, path)| b.offset(st, &path).ok().map(|o| (o, path.join("."))))
+            .or_else(|| b.memcg_cursor_lock().ok().flatten());
         targets.push(Target {
             name: cl
                 .as_ref()
@@ -258,6 +290,7 @@ pub fn collect() -> Report {
         program_types,
         targets,
         proactive_interface,
+        names,
         spinlocks,
     }
 }
@@ -402,6 +435,7 @@ pub fn render(r: &Report) -> String {
         "\nproactive writeback interface: {}",
         r.proactive_interface
     );
+    let _ = writeln!(s, "series names: {}", r.names);
     let _ = writeln!(
         s,
         "spinlocks: {} ({})",
@@ -428,6 +462,7 @@ mod tests {
             program_types: vec![check("fentry", true, "loads and attaches", "")],
             targets: vec![],
             proactive_interface: "none".into(),
+            names: "profile v3: zswap_proactive_writeback(memcg, nr_to_writeback)".into(),
             spinlocks: crate::probes::spinlocks::classify(Some(Some(1)), true, false),
         };
         let t = render(&r);
@@ -436,6 +471,7 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("NO   cgroup v2 memory controller"), "{t}");
+        assert!(t.contains("series names: profile v3: "), "{t}");
         assert!(t.contains("fix: run in the VM"), "{t}");
         assert!(!t.contains("fix: \n"), "{t}");
     }

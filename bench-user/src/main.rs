@@ -52,6 +52,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let built = kernel::build(&kernel)?;
                 println!("{}", built.bzimage.display());
             }
+            KernelCmd::Apply { kernel } => {
+                for (patch, how) in kernel::apply_only(&kernel)? {
+                    println!("{patch}\n    {how}");
+                }
+            }
             KernelCmd::List => kernel::list()?,
             KernelCmd::Path { kernel } => println!("{}", kernel::build(&kernel)?.bzimage.display()),
             KernelCmd::Selftest { kernel, against } => {

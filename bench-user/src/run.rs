@@ -500,6 +500,15 @@ fn annotate(out: &Path, manifest: &str, o: &crate::vm::GuestOutcome) -> Result<u
                         sha256: p.sha256.clone(),
                     })
                     .collect(),
+                applied: o
+                    .kernel
+                    .applied
+                    .iter()
+                    .map(|(patch, how)| schema::AppliedPatch {
+                        patch: patch.clone(),
+                        how: how.clone(),
+                    })
+                    .collect(),
             });
         }
         if !o.problems.is_empty() {

@@ -20,6 +20,13 @@ pub struct Manifest {
     pub config: ConfigSpec,
     #[serde(default)]
     pub boot: BootSpec,
+    /// Names the probes should use on this kernel (entry points, units, cursor lock, stat,
+    /// interface key); unnamed ones come from the built-in profile that matches.
+    #[serde(default)]
+    pub probes: Option<crate::probes::profiles::ProbeNames>,
+    /// Patches applied right after a named patch of the series (ports of a hunk to this base).
+    #[serde(default)]
+    pub fixups: Vec<FixupSpec>,
     /// Free-form notes for readers (e.g. which functions a series marks noinline and why);
     /// parsed so that typos elsewhere are still caught, not used by the build.
     #[serde(default)]
@@ -50,6 +57,35 @@ pub struct PatchSpec {
     pub mbox: Option<PathBuf>,
     pub file: Option<PathBuf>,
     pub message_id: Option<String>,
+    /// Context lines `patch -F` may ignore when `git am -3` refuses (real series are written
+    /// against trees we do not have). Recorded with the kernel.
+    #[serde(default)]
+    pub fuzz: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixupSpec {
+    /// Subject (or part of it) or file name of the patch this one follows, e.g. "v5 2/6".
+    pub after: Option<String>,
+    /// ... or precedes (e.g. a revert of a base change the series' base did not have yet).
+    pub before: Option<String>,
+    pub file: PathBuf,
+}
+
+/// Where a fix-up goes, relative to a patch named by (part of) its subject or file name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Anchor {
+    After(String),
+    Before(String),
+}
+
+impl Anchor {
+    pub fn text(&self) -> &str {
+        match self {
+            Anchor::After(s) | Anchor::Before(s) => s,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,6 +118,7 @@ pub struct PatchInput {
     pub path: PathBuf,
     pub sha256: String,
     pub mbox: bool,
+    pub fuzz: u32,
 }
 
 /// A manifest with every file it names read and hashed.
@@ -91,9 +128,14 @@ pub struct Resolved {
     pub description: String,
     pub source: Source,
     pub patches: Vec<PatchInput>,
+    /// (after, fix-up): applied right after the first patch whose subject or file name
+    /// contains `after`.
+    pub fixups: Vec<(Anchor, PatchInput)>,
     /// Fragments concatenated, then options: what merge_config.sh receives.
     pub config_fragment: String,
     pub cmdline: String,
+    /// `[probes]`: not part of the build (not in the cache key), passed to the guest.
+    pub probes: Option<crate::probes::profiles::ProbeNames>,
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -164,12 +206,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
 impl Manifest {
     pub fn resolve(self, manifest_path: &Path) -> Result<Resolved> {
         let dir = manifest_path.parent().unwrap_or(Path::new("."));
+        // Absolute, because git applies patches from inside the source tree.
         let here = |p: &Path| {
-            if p.is_absolute() {
+            let p = if p.is_absolute() {
                 p.to_path_buf()
             } else {
                 dir.join(p)
-            }
+            };
+            std::fs::canonicalize(&p).unwrap_or(p)
         };
         let ctx = manifest_path.display();
         let source = match (&self.source.debian, &self.source.tarball, &self.source.git) {
@@ -246,8 +290,32 @@ impl Manifest {
                     sha256: sha256_hex(&data),
                     path,
                     mbox,
+                    fuzz: p.fuzz,
                 });
             }
+        }
+        let mut fixups = vec![];
+        for (i, f) in self.fixups.iter().enumerate() {
+            let path = here(&f.file);
+            let data = std::fs::read(&path)
+                .with_context(|| format!("{ctx}: fixups[{i}]: cannot read {}", path.display()))?;
+            let anchor = match (&f.after, &f.before) {
+                (Some(a), None) if !a.trim().is_empty() => Anchor::After(a.clone()),
+                (None, Some(b)) if !b.trim().is_empty() => Anchor::Before(b.clone()),
+                _ => bail!(
+                    "{ctx}: fixups[{i}] needs exactly one non-empty `after` or `before`; fix: name the patch it follows or precedes, e.g. after = \"v5 2/6\""
+                ),
+            };
+            fixups.push((
+                anchor,
+                PatchInput {
+                    name: path.file_name().unwrap().to_string_lossy().to_string(),
+                    sha256: sha256_hex(&data),
+                    path,
+                    mbox: false,
+                    fuzz: 0,
+                },
+            ));
         }
         if self.config.fragments.is_empty() {
             bail!("{ctx}: [config] fragments is empty; fix: fragments = [\"config/guest.config\"]");
@@ -278,8 +346,10 @@ impl Manifest {
             description: self.description,
             source,
             patches,
+            fixups,
             config_fragment,
             cmdline: self.boot.cmdline,
+            probes: self.probes,
         })
     }
 }
@@ -287,6 +357,8 @@ impl Manifest {
 /// Bump when the build recipe changes in a way that changes the output.
 const RECIPE: &str =
     "zswap-bench kernel recipe 1: allnoconfig+merge_config -m+olddefconfig, bzImage";
+/// Added to the key only when a manifest uses fuzz or fix-ups, so existing keys stay valid.
+const APPLY_RECIPE: &str = "apply 2: git am -3, patch -F, fix-ups after named patches";
 
 impl Resolved {
     /// Cache key over what determines the built kernel: source identity, patch contents in
@@ -301,6 +373,18 @@ impl Resolved {
         for p in &self.patches {
             h.update(p.sha256.as_bytes());
             h.update([if p.mbox { 1 } else { 0 }]);
+        }
+        if !self.fixups.is_empty() || self.patches.iter().any(|p| p.fuzz > 0) {
+            h.update(APPLY_RECIPE.as_bytes());
+            for p in &self.patches {
+                h.update(p.fuzz.to_le_bytes());
+            }
+            for (anchor, f) in &self.fixups {
+                h.update([matches!(anchor, Anchor::Before(_)) as u8]);
+                h.update(anchor.text().as_bytes());
+                h.update([0]);
+                h.update(f.sha256.as_bytes());
+            }
         }
         h.update([0]);
         h.update(self.config_fragment.as_bytes());

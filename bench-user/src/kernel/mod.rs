@@ -7,6 +7,7 @@
 //!   build/<source>-<cfg>/ one O= build dir per source x config, shared by every series
 //!   ccache/               compiler cache (switching back to a series is a cache hit)
 //!   kernels/<key>/        bzImage, config, System.map, meta.json, build.log
+pub mod apply;
 pub mod manifest;
 pub mod selftest;
 pub mod source;
@@ -28,6 +29,10 @@ pub struct BuiltKernel {
     pub key: String,
     pub source_id: String,
     pub patches: Vec<PatchMeta>,
+    /// (patch subject, how it applied: "git am", "patch -F2: mm/zswap.c hunk #3 fuzz 2", a
+    /// fix-up, or "skipped: no diff"), in order.
+    #[serde(default)]
+    pub applied: Vec<(String, String)>,
     pub config_sha256: String,
     pub cmdline: String,
     pub build_secs: f64,
@@ -35,6 +40,9 @@ pub struct BuiltKernel {
     pub bzimage: PathBuf,
     #[serde(skip)]
     pub dir: PathBuf,
+    /// The manifest's `[probes]` names (not part of the build, so not in meta.json).
+    #[serde(skip)]
+    pub probes: Option<crate::probes::profiles::ProbeNames>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -122,6 +130,13 @@ fn check_tools() -> Result<()> {
 /// Build (or find in the cache) the kernel named by a manifest name/path.
 pub fn build(arg: &str) -> Result<BuiltKernel> {
     let r = load(arg)?;
+    let probes = r.probes.clone();
+    let mut k = build_resolved(r)?;
+    k.probes = probes;
+    Ok(k)
+}
+
+fn build_resolved(r: manifest::Resolved) -> Result<BuiltKernel> {
     let cache = paths::cache_dir();
     std::fs::create_dir_all(&cache)
         .with_context(|| format!("creating the cache {}", cache.display()))?;
@@ -142,7 +157,7 @@ pub fn build(arg: &str) -> Result<BuiltKernel> {
         "building kernel {} (key {key}) from {}: {}",
         r.name, tree.id, r.description
     );
-    source::checkout_series(&tree, &format!("zb/{key}"), &r.patches)?;
+    let applied = source::checkout_series(&tree, &format!("zb/{key}"), &r)?;
     let build_dir = cache.join("build").join(format!(
         "{}-{}",
         tree.dir.file_name().unwrap().to_string_lossy(),
@@ -174,17 +189,31 @@ pub fn build(arg: &str) -> Result<BuiltKernel> {
                 sha256: p.sha256.clone(),
             })
             .collect(),
+        applied,
         config_sha256: manifest::sha256_hex(&config),
         cmdline: r.cmdline.clone(),
         build_secs: t0.elapsed().as_secs_f64(),
         bzimage: PathBuf::new(),
         dir: PathBuf::new(),
+        probes: None,
     };
     std::fs::write(tmp.join("meta.json"), serde_json::to_vec_pretty(&meta)?)?;
     std::fs::rename(&tmp, &out_dir)?;
     std::fs::write(cache.join("kernels").join(format!("{}.last", r.name)), &key)?;
     eprintln!("built {} in {:.0}s", r.name, meta.build_secs);
     read_meta(&out_dir)
+}
+
+/// Applies the manifest's series on its branch of the source tree (created once, like a build
+/// does) and returns how each patch went in.
+pub fn apply_only(arg: &str) -> Result<Vec<(String, String)>> {
+    let r = load(arg)?;
+    let cache = paths::cache_dir();
+    std::fs::create_dir_all(&cache)?;
+    let _lock = Lock::take(&cache.join(".build.lock"))?;
+    let tree = source::prepare(&cache, &r)?;
+    let key = r.cache_key(&tree.id);
+    source::checkout_series(&tree, &format!("zb/{key}"), &r)
 }
 
 /// Look up the cache without touching the source tree. For Debian sources the identity needs
@@ -376,6 +405,17 @@ pub fn list() -> Result<()> {
             k.patches.len(),
             k.source_id
         );
+        // Fuzzed or fixed-up series: say so next to the kernel, it changes what was measured.
+        for (patch, how) in k
+            .applied
+            .iter()
+            .filter(|(_, h)| h.starts_with("patch ") || h.contains("3-way"))
+        {
+            println!("    {how}: {patch}");
+        }
+        for (patch, _) in k.applied.iter().filter(|(p, _)| p.starts_with("fix-up ")) {
+            println!("    {patch}");
+        }
     }
     let unbuilt: Vec<&String> = known
         .iter()
@@ -403,11 +443,13 @@ pub fn resolve_bootable(arg: &str) -> Result<BuiltKernel> {
             key: String::new(),
             source_id: format!("file:{}", p.display()),
             patches: vec![],
+            applied: vec![],
             config_sha256: String::new(),
             cmdline: String::new(),
             build_secs: 0.0,
             bzimage: p.to_path_buf(),
             dir: p.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            probes: None,
         });
     }
     build(arg)

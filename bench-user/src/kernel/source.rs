@@ -7,7 +7,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use super::manifest::{PatchInput, Resolved, Source};
+use super::apply::{self, Applied, Unit};
+use super::manifest::{Anchor, PatchInput, Resolved, Source};
 use super::sh;
 
 /// A pristine source tree in the cache.
@@ -108,7 +109,6 @@ fn configure_identity(dir: &Path) -> Result<()> {
         ("user.name", "zswap-bench"),
         ("user.email", "zswap-bench@localhost"),
         ("gc.auto", "0"),
-        ("am.threeWay", "false"),
     ] {
         sh(
             Command::new("git")
@@ -254,14 +254,20 @@ pub fn which(cmd: &str) -> Option<PathBuf> {
     })
 }
 
-/// Put the tree at `branch`: base + patches. Creates the branch the first time (applying every
-/// patch with `git am`), otherwise checks it out (only differing files are rewritten).
-pub fn checkout_series(tree: &SourceTree, branch: &str, patches: &[PatchInput]) -> Result<()> {
+/// Put the tree at `branch`: base + patches (+ fix-ups). Creates the branch the first time
+/// (see [`super::apply`]), otherwise checks it out (only differing files are rewritten).
+/// Returns how each patch went in, kept beside the branch so a cached branch still knows.
+pub fn checkout_series(tree: &SourceTree, branch: &str, r: &Resolved) -> Result<Vec<Applied>> {
     let git = |args: &[&str]| {
         let mut c = Command::new("git");
         c.arg("-C").arg(&tree.dir).args(args);
         c
     };
+    let record = tree
+        .dir
+        .join(".git")
+        .join("zb-applied")
+        .join(format!("{}.json", sanitize(branch)));
     let exists = git(&[
         "rev-parse",
         "--verify",
@@ -272,7 +278,12 @@ pub fn checkout_series(tree: &SourceTree, branch: &str, patches: &[PatchInput]) 
     .status
     .success();
     if exists {
-        return sh(&mut git(&["checkout", "-q", "-f", branch]), "git checkout");
+        sh(&mut git(&["checkout", "-q", "-f", branch]), "git checkout")?;
+        let applied = std::fs::read(&record)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        return Ok(applied);
     }
     let _ = git(&["am", "--abort"]).output();
     sh(
@@ -280,55 +291,124 @@ pub fn checkout_series(tree: &SourceTree, branch: &str, patches: &[PatchInput]) 
         "git checkout base",
     )?;
     sh(&mut git(&["clean", "-q", "-f", "-d"]), "git clean")?;
-    for p in patches {
-        let out = git(&["am", "-q", "--keep-cr"]).arg(&p.path).output()?;
-        if !out.status.success() {
-            let msg = String::from_utf8_lossy(&out.stderr).to_string()
-                + &String::from_utf8_lossy(&out.stdout);
-            let _ = git(&["am", "--abort"]).output();
-            // Plain diffs (no mail header) are fine too: apply and commit them.
-            let applied = git(&["apply", "--index"]).arg(&p.path).output()?;
-            if applied.status.success() {
-                sh(
-                    &mut git(&[
-                        "commit",
-                        "-q",
-                        "-m",
-                        &format!("zswap-bench: apply {}", p.name),
-                    ]),
-                    "git commit",
-                )?;
-                continue;
+    let tmp = tempfile::tempdir()?;
+    let (units, mut applied) = apply::units(&r.patches, tmp.path())?;
+    let units = with_fixups(units, &r.fixups)?;
+    for u in &units {
+        match apply::apply(&tree.dir, u, &tree.id) {
+            Ok(how) => applied.push((u.name.clone(), how)),
+            Err(e) => {
+                let _ = git(&["checkout", "-q", "-f", "base"]).output();
+                let _ = git(&["branch", "-D", "zb-apply"]).output();
+                return Err(e);
             }
-            let detail = String::from_utf8_lossy(&applied.stderr).to_string();
-            sh(
-                &mut git(&["checkout", "-q", "-f", "base"]),
-                "git checkout base",
-            )?;
-            let _ = git(&["branch", "-D", "zb-apply"]).output();
-            bail!(
-                "patch {} does not apply to {}:\n{}{}\n  fix: rebase the series onto this source, or pick the source it was written for",
-                p.path.display(),
-                tree.id,
-                indent(detail.trim_end()),
-                if msg.trim().is_empty() {
-                    String::new()
-                } else {
-                    format!("\n  (git am: {})", msg.lines().next().unwrap_or("").trim())
-                }
-            );
         }
     }
     sh(
         &mut git(&["branch", "-q", "-m", "zb-apply", branch]),
         "git branch",
     )?;
-    Ok(())
+    std::fs::create_dir_all(record.parent().unwrap())?;
+    std::fs::write(&record, serde_json::to_vec_pretty(&applied)?)?;
+    Ok(applied)
 }
 
-fn indent(s: &str) -> String {
-    s.lines()
-        .map(|l| format!("    {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+/// Inserts each fix-up right after (or before) the first patch whose subject or file name
+/// contains its anchor text; an anchor that matches nothing is an error listing the names.
+fn with_fixups(units: Vec<Unit>, fixups: &[(Anchor, PatchInput)]) -> Result<Vec<Unit>> {
+    let mut out = units;
+    for (anchor, f) in fixups {
+        let text = anchor.text();
+        let at = out.iter().position(|u| {
+            !u.name.starts_with("fix-up ")
+                && (u.name.contains(text)
+                    || u.path
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy() == text))
+        });
+        let Some(at) = at else {
+            bail!(
+                "fix-up {} names {text:?}, which matches no patch of the series.\n  patches: {}\n  fix: use part of one of those subjects",
+                f.path.display(),
+                out.iter()
+                    .map(|u| u.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            );
+        };
+        let (k, name) = match anchor {
+            Anchor::After(_) => {
+                let mut k = at + 1;
+                // Several fix-ups after one patch keep their manifest order.
+                while k < out.len() && out[k].name.starts_with("fix-up ") {
+                    k += 1;
+                }
+                (k, format!("fix-up {} after {:?}", f.name, out[at].name))
+            }
+            Anchor::Before(_) => (at, format!("fix-up {} before {:?}", f.name, out[at].name)),
+        };
+        out.insert(
+            k,
+            Unit {
+                name,
+                path: f.path.clone(),
+                fuzz: 0,
+            },
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(name: &str) -> Unit {
+        Unit {
+            name: name.into(),
+            path: PathBuf::from(format!("{name}.patch")),
+            fuzz: 0,
+        }
+    }
+
+    fn fix(name: &str) -> PatchInput {
+        PatchInput {
+            name: name.into(),
+            path: PathBuf::from(name),
+            sha256: String::new(),
+            mbox: false,
+            fuzz: 0,
+        }
+    }
+
+    #[test]
+    fn fixups_follow_the_named_patch_in_manifest_order() {
+        let units = vec![
+            u("[PATCH v5 1/6] fix"),
+            u("[PATCH v5 2/6] batch"),
+            u("[PATCH v5 3/6] helper"),
+        ];
+        let fx = vec![
+            (Anchor::After("v5 2/6".into()), fix("a.patch")),
+            (Anchor::After("v5 2/6".into()), fix("b.patch")),
+            (Anchor::Before("v5 1/6".into()), fix("c.patch")),
+        ];
+        let names: Vec<String> = with_fixups(units.clone(), &fx)
+            .unwrap()
+            .into_iter()
+            .map(|u| u.name)
+            .collect();
+        assert!(names[0].starts_with("fix-up c.patch before"), "{names:?}");
+        assert_eq!(names[2], "[PATCH v5 2/6] batch");
+        assert!(names[3].starts_with("fix-up a.patch after"), "{names:?}");
+        assert!(names[4].starts_with("fix-up b.patch after"), "{names:?}");
+        assert_eq!(names[5], "[PATCH v5 3/6] helper");
+        let e = with_fixups(units, &[(Anchor::After("v4 2/5".into()), fix("c.patch"))])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("matches no patch") && e.contains("[PATCH v5 3/6] helper"),
+            "{e}"
+        );
+    }
 }

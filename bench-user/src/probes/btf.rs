@@ -15,6 +15,9 @@ pub struct KernelBtf {
 pub struct FuncInfo {
     /// Size in bytes of the return type (0 = void).
     pub ret_size: usize,
+    /// Parameter names in order (the series renamed and re-typed its budget argument between
+    /// versions: `nr_to_writeback` pages in v3, `bytes` in v5).
+    pub params: Vec<String>,
 }
 
 impl KernelBtf {
@@ -126,6 +129,11 @@ impl KernelBtf {
         Ok(None)
     }
 
+    /// Whether the kernel's BTF has a struct of this name.
+    pub fn has_struct(&self, name: &str) -> bool {
+        self.struct_by_name(name).is_ok()
+    }
+
     /// A function (BTF_KIND_FUNC) and its prototype, if the kernel has it.
     pub fn func(&self, name: &str) -> Option<FuncInfo> {
         let types = self.btf.resolve_types_by_name(name).ok()?;
@@ -142,7 +150,8 @@ impl KernelBtf {
                             .and_then(|t| self.strip(t).ok())
                             .map_or(0, |t| self.size_of(&t)),
                     };
-                    return Some(FuncInfo { ret_size });
+                    let params = p.parameters.iter().map(|x| self.name(x)).collect();
+                    return Some(FuncInfo { ret_size, params });
                 }
             }
         }

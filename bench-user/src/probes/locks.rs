@@ -20,6 +20,8 @@ pub struct LockPlan {
     pub global: Vec<(u64, String)>,
     /// Per-memcg cursor lock member (offset, path), when the kernel's struct has one.
     pub per_memcg: Option<(u64, String)>,
+    /// The global cursor lock's symbol (a watched global lock of this name is a cursor lock).
+    pub global_name: String,
     /// "fentry:queued_spin_lock_slowpath" etc.; `None` = spinlock waits not measurable.
     pub spin: Option<String>,
     /// "tp_btf:btf:contention_begin" etc.; `None` = sleeping-lock waits not measurable.
@@ -130,20 +132,22 @@ pub fn attach(
     kbtf: &KernelBtf,
     ksyms: &Kallsyms,
     per_memcg: Option<(u64, String)>,
+    global_name: &str,
     extra_locks: &[String],
     cursor: (Option<&str>, bool),
     crosscheck: bool,
 ) -> Result<LockPlan> {
     let mut lp = LockPlan {
         per_memcg,
+        global_name: global_name.to_string(),
         ..Default::default()
     };
-    match ksyms.addr(kfunc::GLOBAL_CURSOR_LOCK) {
+    match ksyms.addr(global_name) {
         Some(addr) => {
-            lp.global.push((addr, kfunc::GLOBAL_CURSOR_LOCK.to_string()));
-            a.note("locks.global", Mechanism::Userspace, format!("kallsyms:{}@{addr:#x}", kfunc::GLOBAL_CURSOR_LOCK), None);
+            lp.global.push((addr, global_name.to_string()));
+            a.note("locks.global", Mechanism::Userspace, format!("kallsyms:{global_name}@{addr:#x}"), None);
         }
-        None => a.note("locks.global", Mechanism::None, String::new(), Some(if kbtf.func("shrink_worker").is_some() { "zswap_shrink_lock not in kallsyms (removed by the series, or CONFIG_KALLSYMS_ALL=n)".into() } else { "no zswap".into() })),
+        None => a.note("locks.global", Mechanism::None, String::new(), Some(if kbtf.func("shrink_worker").is_some() { format!("{global_name} not in kallsyms (removed by the series, or CONFIG_KALLSYMS_ALL=n)") } else { "no zswap".into() })),
     }
     match &lp.per_memcg {
         Some((off, name)) => a.note("locks.per_memcg", Mechanism::Userspace, format!("btf:mem_cgroup.{name}@+{off:#x}, learnt from memcg pointers seen by the probes"), None),

@@ -7,6 +7,7 @@ pub mod cgroups;
 pub mod cli;
 pub mod kallsyms;
 mod locks;
+pub mod profiles;
 mod read;
 pub mod sample;
 pub mod spinlocks;
@@ -30,15 +31,6 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/zs
 pub fn object() -> &'static [u8] {
     OBJECT
 }
-
-/// Function names the series used for proactive writeback and the cursor iterator, newest
-/// first (series.md: v4/v5 zswap_proactive_writeback; v1–v3 zswap_proactive_shrink_memcg).
-pub const PROACTIVE_FUNCS: &[&str] = &["zswap_proactive_writeback", "zswap_proactive_shrink_memcg"];
-pub const CURSOR_FUNCS: &[&str] = &[
-    "zswap_mem_cgroup_iter",
-    "zswap_next_memcg",
-    "zswap_cursor_next",
-];
 
 /// What to attach.
 #[derive(Debug, Clone, Default)]
@@ -66,6 +58,8 @@ pub struct Live {
     pub cursor_restarts: bool,
     pub locks: bool,
     pub lru_names: Vec<(String, u64)>,
+    /// Unit of the proactive entry point's budget argument (v1/v3/v4: pages).
+    pub proactive_unit: profiles::Unit,
 }
 
 /// Attached probes. Dropping it detaches everything (aya owns the links).
@@ -108,7 +102,9 @@ impl ProbeSession {
                 "/proc/kallsyms shows no addresses (kptr_restrict?); fix: run as root or `sysctl kernel.kptr_restrict=0`"
             );
         }
-        let g = Globals::resolve(&kbtf, &ksyms);
+        // Which names this kernel's version of the series uses (manifest [probes] first).
+        let series = profiles::resolve(&kbtf, profiles::from_env()?.as_ref());
+        let g = Globals::resolve(&kbtf, &ksyms, &series);
         let mut loader = EbpfLoader::new();
         loader.btf(Some(&abtf));
         for (name, v) in g.values() {
@@ -129,6 +125,20 @@ impl ProbeSession {
             ..Default::default()
         };
         let pres = |f: &str| FuncPresence::of(f, &kbtf, &ksyms);
+        a.note(
+            "names",
+            Mechanism::Userspace,
+            format!(
+                "profile {}: {}; proactive budget in {:?}, stat {} in {:?}",
+                series.profile,
+                series.evidence,
+                series.proactive_unit,
+                series.proactive_stat.0,
+                series.proactive_stat.1
+            ),
+            None,
+        );
+        live.proactive_unit = series.proactive_unit;
 
         // Caller contexts first, so every later metric can be split by caller.
         let p = pres("shrink_worker");
@@ -295,7 +305,7 @@ impl ProbeSession {
 
         // Proactive writeback: the first name this kernel has.
         let mut cands = vec![];
-        for f in PROACTIVE_FUNCS {
+        for f in &series.proactive {
             let p = pres(f);
             if p.in_btf || p.in_kallsyms {
                 cands.extend(entry_exit(
@@ -309,13 +319,27 @@ impl ProbeSession {
             }
         }
         if cands.is_empty() {
-            cands.push(Candidate { hooks: vec![], unusable: Some(format!("no proactive writeback function ({}) in BTF or kallsyms: the kernel has no proactive zswap writeback", PROACTIVE_FUNCS.join(", "))) });
+            let why = if series.interface.is_some() {
+                format!(
+                    "inlined: {} has no out-of-line copy in BTF or kallsyms; proactive writeback is measured from userspace instead (memory.reclaim call timing per thread, writeback by caller)",
+                    series.proactive.join(", ")
+                )
+            } else {
+                format!(
+                    "no proactive writeback function ({}) in BTF or kallsyms: the kernel has no proactive zswap writeback",
+                    series.proactive.join(", ")
+                )
+            };
+            cands.push(Candidate {
+                hooks: vec![],
+                unusable: Some(why),
+            });
         }
         live.proactive = a.serve("proactive", cands).map(|h| h[0].target());
 
         // Cursor iterator and, inside it, the walk steps (restarts on the lockless design).
         let mut cands = vec![];
-        for f in CURSOR_FUNCS {
+        for f in &series.cursor_iter {
             let p = pres(f);
             if p.in_btf || p.in_kallsyms {
                 cands.extend(entry_exit(
@@ -329,7 +353,21 @@ impl ProbeSession {
             }
         }
         if cands.is_empty() {
-            cands.push(Candidate { hooks: vec![], unusable: Some(format!("no cursor iterator ({}) in BTF or kallsyms: the kernel walks with mem_cgroup_iter() under zswap_shrink_lock or a local iterator", CURSOR_FUNCS.join(", "))) });
+            let why = if series.cursor_iter.is_empty() {
+                format!(
+                    "profile {} has no cursor iterator: walks use mem_cgroup_iter() under zswap_shrink_lock or a local iterator",
+                    series.profile
+                )
+            } else {
+                format!(
+                    "inlined: {} has no out-of-line copy in BTF or kallsyms (static); cursor advances and lock acquisitions are not counted, lock waits still are",
+                    series.cursor_iter.join(", ")
+                )
+            };
+            cands.push(Candidate {
+                hooks: vec![],
+                unusable: Some(why),
+            });
         }
         live.cursor_iter = a.serve("cursor_iter", cands).map(|h| h[0].target());
         if live.cursor_iter.is_some() {
@@ -364,6 +402,7 @@ impl ProbeSession {
             &kbtf,
             &ksyms,
             g.cursor_lock.clone(),
+            &g.global_lock,
             &opts.extra_locks,
             (live.cursor_iter.as_deref(), live.cursor_restarts),
             opts.crosscheck,
@@ -466,10 +505,12 @@ impl ProbeSession {
 struct Globals {
     v: Vec<(&'static str, u64)>,
     cursor_lock: Option<(u64, String)>,
+    /// The global cursor lock's symbol (zswap_shrink_lock unless the names say otherwise).
+    global_lock: String,
 }
 
 impl Globals {
-    fn resolve(b: &KernelBtf, k: &Kallsyms) -> Self {
+    fn resolve(b: &KernelBtf, k: &Kallsyms, series: &profiles::Resolved) -> Self {
         let mut v = vec![];
         let mut set = |n: &'static str, x: Option<u64>| v.push((n, x.unwrap_or(0)));
         set(
@@ -490,7 +531,21 @@ impl Globals {
             names::G_OFF_ENTRY_LENGTH,
             b.offset("zswap_entry", &["length"]).ok(),
         );
-        let cursor_lock = b.memcg_cursor_lock().ok().flatten();
+        // The per-memcg cursor lock as the version names it, else any zswap struct member
+        // of mem_cgroup with a spinlock `lock` (a design we do not know by name).
+        let cursor_lock = series
+            .cursor_lock
+            .iter()
+            .filter_map(|l| profiles::member_path(l))
+            .filter(|(s, _)| *s == "mem_cgroup")
+            .find_map(|(s, path)| b.offset(s, &path).ok().map(|o| (o, path.join("."))))
+            .or_else(|| b.memcg_cursor_lock().ok().flatten());
+        let global_lock = series
+            .cursor_lock
+            .iter()
+            .find(|l| profiles::member_path(l).is_none() && k.addr(l).is_some())
+            .cloned()
+            .unwrap_or_else(|| names::kfunc::GLOBAL_CURSOR_LOCK.to_string());
         set(
             names::G_OFF_MEMCG_CURSOR_LOCK,
             cursor_lock.as_ref().map(|(o, _)| *o),
@@ -503,7 +558,7 @@ impl Globals {
             names::G_RET32_SHRINK_MEMCG,
             Some(b.func("shrink_memcg").is_none_or(|f| f.ret_size <= 4) as u64),
         );
-        let proactive_ret = PROACTIVE_FUNCS.iter().find_map(|f| b.func(f));
+        let proactive_ret = series.proactive.iter().find_map(|f| b.func(f));
         set(
             names::G_RET32_PROACTIVE,
             Some(proactive_ret.is_none_or(|f| f.ret_size <= 4) as u64),
@@ -528,12 +583,13 @@ impl Globals {
         );
         set(names::G_ADDR_ROOT_MEMCG_PTR, k.addr("root_mem_cgroup"));
         set(names::G_ADDR_SHRINK_WORKER, k.addr("shrink_worker"));
-        set(
-            names::G_ADDR_GLOBAL_CURSOR_LOCK,
-            k.addr(names::kfunc::GLOBAL_CURSOR_LOCK),
-        );
+        set(names::G_ADDR_GLOBAL_CURSOR_LOCK, k.addr(&global_lock));
         set(names::G_KVAR_TGID, Some(u64::from(std::process::id())));
-        Globals { v, cursor_lock }
+        Globals {
+            v,
+            cursor_lock,
+            global_lock,
+        }
     }
 
     fn values(&self) -> impl Iterator<Item = (&'static str, &u64)> {

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::{Context, Result};
 use aya::Ebpf;
 use aya::maps::{HashMap as AyaHashMap, MapData, PerCpuArray, PerCpuHashMap, StackTraceMap};
-use bench_common::names::kfunc;
 use bench_common::{
     HistKey, LockCallerKey, LockHold, LockInfo, LockStat, MemcgCtxKey, ProactiveStat, ShrinkStat,
     WbStat, counter, ctx, hist, hist_id, lock_id, lock_kind, names,
@@ -325,7 +324,9 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
             .sum();
         probes.proactive = Some(ProactiveProbe {
             calls: c[counter::PROACTIVE_CALLS as usize],
-            requested_bytes: c[counter::PROACTIVE_REQ_BYTES as usize],
+            // The probe sums the budget argument as passed; v1/v3/v4 pass pages.
+            requested_bytes: c[counter::PROACTIVE_REQ_BYTES as usize]
+                .saturating_mul(s.live.proactive_unit.bytes()),
             written_bytes: written,
             returns,
             latency: h(hist_id::PROACTIVE_LAT, 0, Unit::Ns),
@@ -425,15 +426,7 @@ fn read_locks(
     let mut ids: Vec<(u64, String, LockKind, u64, bool)> = lp
         .global
         .iter()
-        .map(|(a, n)| {
-            (
-                *a,
-                n.clone(),
-                LockKind::Global,
-                *a,
-                n == kfunc::GLOBAL_CURSOR_LOCK,
-            )
-        })
+        .map(|(a, n)| (*a, n.clone(), LockKind::Global, *a, *n == lp.global_name))
         .collect();
     for item in watched.iter() {
         let (addr, info) = item?;
@@ -510,11 +503,11 @@ fn never_taken(
     );
     let families: [(LockKind, String); 2] = [
         (LockKind::PerMemcg, per_memcg_name),
-        (LockKind::Global, kfunc::GLOBAL_CURSOR_LOCK.to_string()),
+        (LockKind::Global, lp.global_name.clone()),
     ];
     for (kind, label) in families {
         let fam = |l: &LockStats| {
-            l.kind == kind && (kind == LockKind::PerMemcg || l.name == kfunc::GLOBAL_CURSOR_LOCK)
+            l.kind == kind && (kind == LockKind::PerMemcg || l.name == lp.global_name)
         };
         if !out.iter().any(|l| fam(l)) || !out.iter().filter(|l| fam(l)).all(idle) {
             continue;
@@ -582,6 +575,7 @@ mod tests {
     fn plan(hold: bool) -> LockPlan {
         LockPlan {
             per_memcg: Some((0x100, "zswap_wb_iter.lock".into())),
+            global_name: "zswap_shrink_lock".into(),
             hold,
             ..Default::default()
         }

@@ -199,6 +199,13 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
         ("ZSWAP_BENCH_KERNEL_KEY".into(), k.key.clone()),
         ("ZSWAP_BENCH_ACCEL".into(), accel.into()),
     ];
+    // The manifest's [probes] names travel with the kernel into the guest.
+    if let Some(n) = &k.probes {
+        env.push((
+            crate::probes::profiles::NAMES_ENV.into(),
+            serde_json::to_string(n)?,
+        ));
+    }
     // The guest's console is a tty, so progress bars would draw; when the host side is not a
     // terminal (CI logs, matrix runs captured to files) they only add escape-code noise.
     if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {

@@ -76,11 +76,26 @@ pub struct Detection {
     pub evidence: Vec<String>,
 }
 
+/// The interface a manifest's `[probes] interface` names ("source=zswap",
+/// "zswap_writeback_only", "memory.zswap.proactive_writeback"), if it is one we can drive.
+pub fn named(key: &str) -> Option<ProactiveInterface> {
+    match key {
+        "source=zswap" => Some(ProactiveInterface::V5SourceZswap),
+        "zswap_writeback_only" => Some(ProactiveInterface::V2V4WritebackOnly),
+        "memory.zswap.proactive_writeback" => Some(ProactiveInterface::V1ProactiveWriteback),
+        _ => None,
+    }
+}
+
 /// Decides the interface from probing writes made by `try_write(file, text)` on an empty memcg
 /// with memory.zswap.writeback = 1 (so a v5 kernel has no reason for EINVAL). Order: v5, v2–v4,
 /// v1; a control write of a plain one-page reclaim tells "key rejected" from "memory.reclaim
-/// itself failing" (then the evidence says the detection is unreliable).
-pub fn detect(try_write: &mut dyn FnMut(&str, &str) -> Attempt) -> Detection {
+/// itself failing" (then the evidence says the detection is unreliable). `first` (a manifest's
+/// `[probes] interface`) is tried before that order.
+pub fn detect(
+    first: Option<ProactiveInterface>,
+    try_write: &mut dyn FnMut(&str, &str) -> Attempt,
+) -> Detection {
     let mut evidence = Vec::new();
     let mut attempt = |file: &str, text: &str, ev: &mut Vec<String>| {
         let a = try_write(file, text);
@@ -94,11 +109,17 @@ pub fn detect(try_write: &mut dyn FnMut(&str, &str) -> Attempt) -> Detection {
         a
     };
     let page = 4096;
-    for iface in [
+    let order = [
         ProactiveInterface::V5SourceZswap,
         ProactiveInterface::V2V4WritebackOnly,
         ProactiveInterface::V1ProactiveWriteback,
-    ] {
+    ];
+    let first = first.into_iter();
+    for iface in first.clone().chain(
+        order
+            .into_iter()
+            .filter(|i| !first.clone().any(|f| f == *i)),
+    ) {
         let (file, text) = request(iface, page).expect("real interface");
         if understood(attempt(file, &text, &mut evidence)) {
             return Detection {
@@ -127,7 +148,14 @@ pub fn detect_in(parent_dir: &Path) -> Detection {
         };
     }
     let _ = write_ctl(&dir.join("memory.zswap.writeback"), "1");
-    let d = detect(&mut |file, text| Attempt::from_io(&write_ctl(&dir.join(file), text)));
+    let first = crate::probes::profiles::from_env()
+        .ok()
+        .flatten()
+        .and_then(|n| n.interface)
+        .and_then(|k| named(&k));
+    let d = detect(first, &mut |file, text| {
+        Attempt::from_io(&write_ctl(&dir.join(file), text))
+    });
     let _ = std::fs::remove_dir(&dir);
     d
 }
@@ -268,18 +296,18 @@ mod tests {
     #[test]
     fn detects_each_version() {
         assert_eq!(
-            detect(&mut kernel(&["source=zswap"], false)).interface,
+            detect(None, &mut kernel(&["source=zswap"], false)).interface,
             ProactiveInterface::V5SourceZswap
         );
         assert_eq!(
-            detect(&mut kernel(&["zswap_writeback_only"], false)).interface,
+            detect(None, &mut kernel(&["zswap_writeback_only"], false)).interface,
             ProactiveInterface::V2V4WritebackOnly
         );
         assert_eq!(
-            detect(&mut kernel(&[], true)).interface,
+            detect(None, &mut kernel(&[], true)).interface,
             ProactiveInterface::V1ProactiveWriteback
         );
-        let base = detect(&mut kernel(&[], false));
+        let base = detect(None, &mut kernel(&[], false));
         assert_eq!(base.interface, ProactiveInterface::None);
         assert_eq!(base.evidence.len(), 4, "{:?}", base.evidence);
         assert!(
@@ -297,7 +325,7 @@ mod tests {
     #[test]
     fn success_and_eintr_retry() {
         let mut calls = 0;
-        let d = detect(&mut |_f: &str, _t: &str| {
+        let d = detect(None, &mut |_f: &str, _t: &str| {
             calls += 1;
             if calls == 1 {
                 Attempt::Errno(libc::EINTR)
@@ -311,7 +339,14 @@ mod tests {
 
     #[test]
     fn broken_reclaim_is_called_out() {
-        let d = detect(&mut |_f: &str, _t: &str| Attempt::Missing);
+        let d = detect(None, &mut |_f: &str, _t: &str| Attempt::Missing);
+        // A named interface is tried first.
+        let mut seen = vec![];
+        detect(named("zswap_writeback_only"), &mut |f: &str, t: &str| {
+            seen.push(format!("{f} {t}"));
+            Attempt::Ok
+        });
+        assert_eq!(seen, ["memory.reclaim 4096 zswap_writeback_only"]);
         assert_eq!(d.interface, ProactiveInterface::None);
         assert!(
             d.evidence.last().unwrap().contains("broken"),
