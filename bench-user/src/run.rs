@@ -252,9 +252,13 @@ pub fn matrix(path: &Path, out: Option<&Path>) -> Result<ExitCode> {
             baseline: m.baseline.clone(),
             ..Default::default()
         };
-        let report = bench_results::render_text(&bench_results::compare(&group, &opts));
+        let c = bench_results::compare(&group, &opts);
+        let report = bench_results::render_text(&c);
         let rp = out.join(format!("report-{}{tag}.txt", l.name));
         std::fs::write(&rp, &report)?;
+        // The mailing-list form is printed; every table stays beside it.
+        let full = bench_results::render_full_text(&c);
+        std::fs::write(out.join(format!("report-{}{tag}-full.txt", l.name)), full)?;
         println!("{report}");
         match bench_results::plot_all(&group, &out.join(format!("plots-{}{tag}", l.name))) {
             Ok(p) => eprintln!("{} plot(s) for {} in {}", p.len(), l.name, out.display()),

@@ -2,7 +2,8 @@
 //! fairness-small-budget: repeated 2 MB budgets on a parent with 8 children. Without a cursor
 //! (ref-nocursor, v5 as posted) every call restarts at the first child; with the v3 per-memcg
 //! cursor (ref-percg-lock) writeback spreads over the children. `compare` must call the
-//! difference significant. Plots come from the result files alone.
+//! difference an improvement under its stated rule (Holm over the report's comparisons, which
+//! 3 repeats can never meet: 7 per kernel can). Plots come from the result files alone.
 mod common;
 use common::*;
 
@@ -23,7 +24,7 @@ fn fairness_small_budget_separates_nocursor_from_percg_lock() {
     let m = d.path().join("m.toml");
     std::fs::write(
         &m,
-        "kernels = [\"ref-nocursor\", \"ref-percg-lock\"]\nscenarios = [\"fairness-small-budget\"]\nrepeats = 3\nbaseline = \"ref-nocursor\"\n",
+        "kernels = [\"ref-nocursor\", \"ref-percg-lock\"]\nscenarios = [\"fairness-small-budget\"]\nrepeats = 7\nbaseline = \"ref-nocursor\"\n",
     )
     .unwrap();
     let out = d.path().join("out");
@@ -74,10 +75,11 @@ fn fairness_small_budget_separates_nocursor_from_percg_lock() {
         .as_f64()
         .unwrap();
     assert!(percg >= 0.9, "ref-percg-lock Jain index {percg} < 0.9");
-    let v = &cell(&first, "ref-percg-lock")["vs_baseline"]["verdict"];
-    assert!(
-        v == "improvement" || v == "changed",
-        "first-child share difference must be significant: {v}"
+    let gap = metric("fairness.first_child_share_gap");
+    let v = &cell(&gap, "ref-percg-lock")["vs_baseline"]["verdict"];
+    assert_eq!(
+        v, "improvement",
+        "the distance from the fair share must be called an improvement: {v}"
     );
     // Re-plotting needs only the result files.
     let plots = d.path().join("plots");
