@@ -73,6 +73,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             for p in bench_results::plot_all(&files, &out)? {
                 println!("{}", p.display());
             }
+            // Several (scenario, vCPUs) blocks of one matrix: the scaling figures too, as
+            // `matrix` draws them.
+            let ok: Vec<_> = files.into_iter().filter(|f| f.failed.is_none()).collect();
+            let blocks: std::collections::BTreeSet<_> = ok
+                .iter()
+                .map(|f| (f.scenario.name.clone(), f.kernel.cpus))
+                .collect();
+            if blocks.len() > 1 {
+                for p in bench_results::plot_scaling(&ok, &out.join("plots-scaling"))? {
+                    println!("{}", p.display());
+                }
+            }
         }
         Command::Compare {
             results,

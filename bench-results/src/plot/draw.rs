@@ -132,15 +132,62 @@ where
         }
     }
     extras::draw_bands(&mut chart, &c.extras)?;
+    let (xr, yr) = (chart.x_range(), chart.y_range());
+    let corner = quiet_corner(&data_points(c), (xr.start, xr.end), (yr.start, yr.end));
     chart
         .configure_series_labels()
         .label_font((FONT, 15))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
+        .position(corner)
         .draw()
         .map_err(pe)?;
     Ok(())
+}
+
+/// Every point drawn: line vertices and both ends of each error bar and band.
+fn data_points(c: &LineChart) -> Vec<(f64, f64)> {
+    let mut v: Vec<(f64, f64)> = c
+        .lines
+        .iter()
+        .flat_map(|l| l.points.iter().copied())
+        .collect();
+    for b in &c.extras.bands {
+        v.extend(b.points.iter().flat_map(|p| [(p.x, p.lo), (p.x, p.hi)]));
+    }
+    for a in &c.extras.areas {
+        v.extend(a.points.iter().flat_map(|&(x, lo, hi)| [(x, lo), (x, hi)]));
+    }
+    v
+}
+
+/// The chart corner whose quarter of the plotting area holds the fewest points, so the legend
+/// does not cover data (a fixed corner hid the 16-thread point of the scaling plots).
+pub fn quiet_corner(points: &[(f64, f64)], x: (f64, f64), y: (f64, f64)) -> SeriesLabelPosition {
+    let frac = |v: f64, (a, b): (f64, f64)| if b > a { (v - a) / (b - a) } else { 0.5 };
+    // The legend box covers roughly a third of the width and a quarter of the height.
+    let count = |right: bool, top: bool| {
+        points
+            .iter()
+            .filter(|&&(px, py)| {
+                let (fx, fy) = (frac(px, x), frac(py, y));
+                (if right { fx >= 0.6 } else { fx <= 0.4 })
+                    && (if top { fy >= 0.7 } else { fy <= 0.3 })
+            })
+            .count()
+    };
+    let corners = [
+        (SeriesLabelPosition::LowerRight, count(true, false)),
+        (SeriesLabelPosition::UpperRight, count(true, true)),
+        (SeriesLabelPosition::UpperLeft, count(false, true)),
+        (SeriesLabelPosition::LowerLeft, count(false, false)),
+    ];
+    // Ties keep the earlier (customary) corner.
+    let best = corners.iter().map(|c| c.1).min().unwrap_or(0);
+    corners
+        .into_iter()
+        .find(|c| c.1 == best)
+        .map_or(SeriesLabelPosition::LowerRight, |c| c.0)
 }
 
 fn draw_bars<'a, DB: DrawingBackend + 'a>(

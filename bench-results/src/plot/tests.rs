@@ -166,3 +166,26 @@ fn renders_svg_and_png() {
         }
     }
 }
+
+#[test]
+fn legend_goes_to_the_corner_without_data() {
+    use plotters::prelude::SeriesLabelPosition as P;
+    let pos = |pts: &[(f64, f64)]| {
+        format!(
+            "{:?}",
+            super::draw::quiet_corner(pts, (0.0, 10.0), (0.0, 10.0))
+        )
+    };
+    // Points in the lower right (a tall error bar ending near 0): the legend moves up.
+    assert_eq!(
+        pos(&[(9.0, 0.5), (9.5, 1.0), (1.0, 9.5)]),
+        format!("{:?}", P::UpperRight)
+    );
+    // Nothing anywhere near the corners: the customary lower right.
+    assert_eq!(pos(&[(5.0, 5.0)]), format!("{:?}", P::LowerRight));
+    // Three corners taken: the free one.
+    assert_eq!(
+        pos(&[(9.0, 0.5), (9.0, 9.5), (1.0, 9.5)]),
+        format!("{:?}", P::LowerLeft)
+    );
+}
