@@ -72,6 +72,10 @@ pub struct KernelIdentity {
     pub config_sha256: Option<String>,
     pub series: Option<String>,
     pub patches: Vec<PatchIdentity>,
+    /// Patches that did not apply as posted ("patch -F2: ...: <subject>", "git am -3 (3-way
+    /// merge): <subject>") and fix-ups ("fix-up <file> after <subject>").
+    #[serde(default)]
+    pub applied: Vec<String>,
     pub cmdline: String,
     pub accel: String,
     pub cpus: u32,
@@ -401,6 +405,21 @@ fn identity(r: &ResultFile) -> KernelIdentity {
                 s.patches.iter().map(|p| PatchIdentity {
                     name: p.name.clone(),
                     sha256: p.sha256.clone(),
+                })
+            })
+            .collect(),
+        applied: k
+            .series
+            .iter()
+            .flat_map(|s| {
+                s.applied.iter().filter_map(|a| {
+                    if a.patch.starts_with("fix-up ") {
+                        Some(a.patch.clone())
+                    } else if a.how.starts_with("patch ") || a.how.contains("3-way") {
+                        Some(format!("{}: {}", a.how, a.patch))
+                    } else {
+                        None
+                    }
                 })
             })
             .collect(),

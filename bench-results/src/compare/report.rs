@@ -51,6 +51,14 @@ pub fn render_full_text(c: &Comparison) -> String {
             let line = format!("{} ({})", p.name, short(&p.sha256, 12));
             wrap(&mut o, &line, &" ".repeat(first.len() + 2), w);
         }
+        for a in &k.applied {
+            wrap(
+                &mut o,
+                &format!("not as posted: {a}"),
+                &" ".repeat(first.len() + 2),
+                w,
+            );
+        }
     }
     o.push('\n');
     wrap(&mut o, &format!("Method: {}", c.method_text), "", w);

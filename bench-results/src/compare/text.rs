@@ -134,7 +134,21 @@ pub fn series_desc(k: &KernelIdentity) -> String {
                 format!("series {s}, ")
             };
             let hashes: Vec<&str> = k.patches.iter().map(|p| short(&p.sha256, 8)).collect();
-            format!("{name}{} patches {}", k.patches.len(), hashes.join(" "))
+            let mut d = format!("{name}{} patches {}", k.patches.len(), hashes.join(" "));
+            // A series fuzzed or fixed up to apply is not quite what was posted: say so.
+            let fuzzed = k.applied.iter().filter(|a| a.starts_with("patch ")).count();
+            let fixups = k
+                .applied
+                .iter()
+                .filter(|a| a.starts_with("fix-up "))
+                .count();
+            if fuzzed > 0 {
+                d += &format!(", {fuzzed} applied with patch -F (fuzz)");
+            }
+            if fixups > 0 {
+                d += &format!(", {fixups} fix-up(s)");
+            }
+            d
         }
     }
 }
