@@ -353,7 +353,12 @@ impl ProbeSession {
             }
         }
         if cands.is_empty() {
-            let why = if series.cursor_iter.is_empty() {
+            let why = if series.cursor_optional {
+                format!(
+                    "no cursor iterator ({}) in BTF or kallsyms: this design walks with mem_cgroup_iter() under zswap_shrink_lock or a local iterator (or the function was inlined)",
+                    series.cursor_iter.join(", ")
+                )
+            } else if series.cursor_iter.is_empty() {
                 format!(
                     "profile {} has no cursor iterator: walks use mem_cgroup_iter() under zswap_shrink_lock or a local iterator",
                     series.profile

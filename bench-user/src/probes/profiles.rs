@@ -65,6 +65,9 @@ pub struct Resolved {
     pub proactive: Vec<String>,
     pub proactive_unit: Unit,
     pub cursor_iter: Vec<String>,
+    /// The profile covers designs with and without a cursor function (the reference series'
+    /// variants, or no series): its absence is then not evidence of inlining.
+    pub cursor_optional: bool,
     pub cursor_lock: Vec<String>,
     pub proactive_stat: (String, Unit),
     pub interface: Option<String>,
@@ -177,6 +180,7 @@ fn from_profile(p: &Profile, evidence: String) -> Resolved {
         proactive: vec![PROACTIVE.into()],
         proactive_unit: p.unit,
         cursor_iter: p.cursor_iter.iter().map(|s| s.to_string()).collect(),
+        cursor_optional: p.name == "reference",
         cursor_lock: p.cursor_lock.iter().map(|s| s.to_string()).collect(),
         proactive_stat: (p.stat.0.into(), p.stat.1),
         interface: Some(p.interface.into()),
@@ -199,6 +203,7 @@ pub fn resolve(k: &dyn Kernel, manifest: Option<&ProbeNames>) -> Resolved {
                 .flat_map(|p| p.cursor_iter)
                 .map(|s| s.to_string())
                 .collect(),
+            cursor_optional: true,
             cursor_lock: vec![GLOBAL_LOCK.into(), PER_MEMCG_LOCK.into()],
             proactive_stat: ("zswpwb_proactive_b".into(), Unit::Bytes),
             interface: None,
@@ -353,6 +358,7 @@ mod tests {
             None,
         );
         assert_eq!(r.profile, "reference");
+        assert!(r.cursor_optional && !v3.cursor_optional);
         let none = resolve(&Fake(BTreeMap::new(), vec![]), None);
         assert_eq!((none.profile.as_str(), none.interface), ("mainline", None));
     }
