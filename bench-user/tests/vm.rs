@@ -159,9 +159,15 @@ fn patch_that_does_not_apply_names_the_patch() {
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
-        e.contains("0001-bad.patch does not apply") && e.contains("mm/zswap.c"),
+        e.contains("\"0001-bad.patch\"") && e.contains("does not apply"),
         "{e}"
     );
+    // The first failing file and hunk, and the way out.
+    assert!(
+        e.contains("first failure: mm/zswap.c: Hunk #1 FAILED"),
+        "{e}"
+    );
+    assert!(e.contains("fuzz = N") && !e.contains("blob above"), "{e}");
 }
 
 #[test]

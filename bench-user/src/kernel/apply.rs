@@ -285,7 +285,8 @@ fn failure(dir: &Path, u: &Unit, tree_id: &str, diff: &Path, out: &str, am: &str
             )
         }
     }
-    for (f, want) in expected_blobs(&d) {
+    let blobs = expected_blobs(&d);
+    for (f, want) in &blobs {
         let have = git(dir, &["rev-parse", &format!("HEAD:{f}")])
             .output()
             .ok()
@@ -294,7 +295,7 @@ fn failure(dir: &Path, u: &Unit, tree_id: &str, diff: &Path, out: &str, am: &str
         let have = have
             .as_deref()
             .map_or("(no such file)", |h| &h[..want.len().min(h.len())]);
-        let same = if have.starts_with(&want) {
+        let same = if have.starts_with(want.as_str()) {
             "same"
         } else {
             "differs"
@@ -304,9 +305,15 @@ fn failure(dir: &Path, u: &Unit, tree_id: &str, diff: &Path, out: &str, am: &str
     if let Some(l) = am.lines().find(|l| !l.trim().is_empty()) {
         s += &format!("\n  (git am -3: {})", l.trim());
     }
-    s + "\n  fix: use the base the series was written for (the blob above), allow fuzz \
-         (`fuzz = N` on its [[patches]] entry), or add a fix-up (`[[fixups]] after = \"<subject>\"`); \
-         kernels/README.md"
+    let base = if blobs.is_empty() {
+        "the base the series was written for"
+    } else {
+        "the base the series was written for (the blob above)"
+    };
+    s + &format!(
+        "\n  fix: use {base}, allow fuzz (`fuzz = N` on its [[patches]] entry), or add a fix-up \
+         (`[[fixups]] after = \"<subject>\"`); kernels/README.md"
+    )
 }
 
 #[cfg(test)]
