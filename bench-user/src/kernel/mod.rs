@@ -9,6 +9,7 @@
 //!   kernels/<key>/        bzImage, config, System.map, meta.json, build.log
 pub mod apply;
 pub mod manifest;
+pub mod mirror;
 pub mod selftest;
 pub mod source;
 

@@ -152,14 +152,15 @@ fn init_repo(dir: &Path, id: &str) -> Result<()> {
 }
 
 /// Private apt configuration for suites this machine's sources do not list: we never edit the
-/// machine's own apt sources.
+/// machine's own apt sources, and use the Debian mirror they name.
 fn apt(cache: &Path) -> Result<Vec<String>> {
     let d = cache.join("apt-src");
     std::fs::create_dir_all(d.join("lists/partial"))?;
     let list = d.join("sources.list");
+    let m = super::mirror::debian_mirror(Path::new("/etc/apt"))?;
     std::fs::write(
         &list,
-        "deb http://deb.debian.org/debian trixie-backports main\ndeb http://deb.debian.org/debian sid main\n",
+        format!("deb {m} trixie-backports main\ndeb {m} sid main\n"),
     )?;
     Ok(vec![
         "-o".into(),
