@@ -9,11 +9,8 @@ use common::*;
 
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
-fn fairness_small_budget_separates_nocursor_from_percg_lock() {
-    if !vm_tests() || !full_tier() {
-        eprintln!("skipped: slow tier (ZSWAP_BENCH_TEST_TIER=full)");
-        return;
-    }
+fn full_tier_fairness_small_budget_separates_nocursor_from_percg_lock() {
+    require_full_tier();
     if !have_kernel("ref-nocursor") || !have_kernel("ref-percg-lock") {
         panic!("reference kernels missing");
     }

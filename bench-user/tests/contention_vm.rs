@@ -66,9 +66,11 @@ fn common_checks(r: &ResultFile) {
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn global_lock_design_contention_matches_the_independent_count() {
-    if !vm_tests() || !have_kernel("ref-global-lock") {
-        return;
-    }
+    require_vm();
+    assert!(
+        have_kernel("ref-global-lock"),
+        "kernels/ref-global-lock.toml is missing"
+    );
     let r = run_contention("ref-global-lock");
     common_checks(&r);
     let locks = r.probes.locks.as_ref().expect("locks measured");
@@ -115,9 +117,11 @@ fn global_lock_design_contention_matches_the_independent_count() {
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn per_memcg_lock_design_contention_matches_the_independent_count() {
-    if !vm_tests() || !have_kernel("ref-percg-lock") {
-        return;
-    }
+    require_vm();
+    assert!(
+        have_kernel("ref-percg-lock"),
+        "kernels/ref-percg-lock.toml is missing"
+    );
     let r = run_contention("ref-percg-lock");
     common_checks(&r);
     let locks = r.probes.locks.as_ref().expect("locks measured");

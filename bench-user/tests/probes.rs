@@ -7,9 +7,7 @@ use common::*;
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn writeback_per_memcg_matches_kernel_counters_and_fentry_matches_kprobe() {
-    if !vm_tests() {
-        return;
-    }
+    require_vm();
     let script = repo().join("bench-user/tests/guest/writeback.sh");
     let (code, out, _) = vm(
         "baseline",
@@ -53,9 +51,7 @@ fn writeback_per_memcg_matches_kernel_counters_and_fentry_matches_kprobe() {
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn forced_contention_is_attributed_to_the_lock_and_its_callers() {
-    if !vm_tests() {
-        return;
-    }
+    require_vm();
     let script = repo().join("bench-user/tests/guest/contention.sh");
     let (code, out, _) = vm("baseline", "300s", &[script.to_str().unwrap(), &zb_str()]);
     assert_eq!(code, 0);
@@ -108,9 +104,7 @@ fn forced_contention_is_attributed_to_the_lock_and_its_callers() {
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn baseline_plan_marks_series_only_metrics_unavailable_with_reasons() {
-    if !vm_tests() {
-        return;
-    }
+    require_vm();
     let (code, out, _) = vm("baseline", "300s", &[&zb_str(), "probe", "--plan"]);
     assert_eq!(code, 0);
     let line = |metric: &str| {
@@ -197,17 +191,13 @@ fn spin_control(cpus: &str, procs: &str) {
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn spinlock_contention_counted_with_2_vcpus() {
-    if !vm_tests() {
-        return;
-    }
+    require_vm();
     spin_control("2", "2");
 }
 
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn spinlock_contention_counted_with_4_vcpus() {
-    if !vm_tests() {
-        return;
-    }
+    require_vm();
     spin_control("4", "4");
 }

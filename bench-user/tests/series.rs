@@ -23,9 +23,7 @@ fn variants() -> Vec<&'static str> {
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn selftest_passes_wherever_baseline_passes() {
-    if !vm_tests() {
-        return;
-    }
+    require_vm();
     for v in variants() {
         let out = run(&["kernel", "selftest", v, "--against", "baseline"]);
         assert!(
@@ -39,9 +37,7 @@ fn selftest_passes_wherever_baseline_passes() {
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn doctor_sees_each_variants_interface_and_cursor() {
-    if !vm_tests() {
-        return;
-    }
+    require_vm();
     for v in variants() {
         let (code, out, _) = vm(v, "300s", &[&zb_str(), "doctor", "--json"]);
         assert_eq!(code, 0, "{v}");
@@ -92,9 +88,7 @@ fn doctor_sees_each_variants_interface_and_cursor() {
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn proactive_writeback_semantics() {
-    if !vm_tests() {
-        return;
-    }
+    require_vm();
     let script = repo().join("bench-user/tests/guest/proactive.py");
     for v in variants() {
         let key = if v == "ref-key-v2" {
@@ -120,11 +114,8 @@ fn proactive_writeback_semantics() {
 /// runner fails the run on any lockdep splat, BUG, WARNING or hung task on the console.
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
-fn churn_runs_clean_on_debug_kernels() {
-    if !vm_tests() || !full_tier() {
-        eprintln!("skipped: slow tier (ZSWAP_BENCH_TEST_TIER=full)");
-        return;
-    }
+fn full_tier_churn_runs_clean_on_debug_kernels() {
+    require_full_tier();
     for v in variants() {
         let dbg = format!("{v}-debug");
         if !have_kernel(&dbg) {
@@ -153,9 +144,7 @@ fn churn_runs_clean_on_debug_kernels() {
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn patched_kernels_make_series_metrics_live() {
-    if !vm_tests() {
-        return;
-    }
+    require_vm();
     for v in ["ref-percg-lock", "ref-cmpxchg", "ref-global-lock"] {
         if !have_kernel(v) {
             continue;

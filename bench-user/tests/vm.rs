@@ -6,9 +6,7 @@ use common::*;
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn doctor_in_baseline_guest() {
-    if !vm_tests() {
-        return;
-    }
+    require_vm();
     let (code, out, _) = vm("baseline", "300s", &[&zb_str(), "doctor", "--json"]);
     assert_eq!(code, 0);
     let start = out.find('{').expect("JSON in output");
@@ -59,9 +57,7 @@ fn doctor_in_baseline_guest() {
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn spinlocks_option_selects_the_guest_lock_implementation() {
-    if !vm_tests() {
-        return;
-    }
+    require_vm();
     let (code, out, _) = vm_with(
         "baseline",
         "300s",
@@ -80,9 +76,7 @@ fn spinlocks_option_selects_the_guest_lock_implementation() {
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn guest_exit_status_comes_back() {
-    if !vm_tests() {
-        return;
-    }
+    require_vm();
     let (code, out, _) = vm(
         "baseline",
         "120s",
@@ -95,9 +89,7 @@ fn guest_exit_status_comes_back() {
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn guest_past_timeout_is_killed() {
-    if !vm_tests() {
-        return;
-    }
+    require_vm();
     let t0 = std::time::Instant::now();
     let (code, _, err) = vm("baseline", "15s", &["/bin/sleep", "600"]);
     assert_eq!(code, 124);
@@ -137,9 +129,7 @@ fn manifest_typo_is_reported_with_line() {
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn patch_that_does_not_apply_names_the_patch() {
-    if !vm_tests() {
-        return; // needs the cached kernel source tree
-    }
+    require_vm();
     let d = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(d.path().join("config")).unwrap();
     std::fs::copy(

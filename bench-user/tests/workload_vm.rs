@@ -18,9 +18,7 @@ fn out_dir(name: &str) -> std::path::PathBuf {
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn quick_in_vm_gives_a_complete_result_with_matching_writeback() {
-    if !common::vm_tests() {
-        return;
-    }
+    common::require_vm();
     let out = out_dir("quick-vm");
     let st = Command::new(EXE)
         .args([
@@ -123,9 +121,7 @@ echo CLEAN
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn kill9_during_a_run_then_cleanup_leaves_nothing_behind() {
-    if !common::vm_tests() {
-        return;
-    }
+    common::require_vm();
     interrupted_run(
         "kill9-vm",
         "global-shrinker.toml",
@@ -137,9 +133,7 @@ fn kill9_during_a_run_then_cleanup_leaves_nothing_behind() {
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn sigterm_during_a_run_restores_the_machine_by_itself() {
-    if !common::vm_tests() {
-        return;
-    }
+    common::require_vm();
     let (out, _) = interrupted_run(
         "sigterm-vm",
         "quick.toml",

@@ -14,16 +14,24 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-pub fn vm_tests() -> bool {
-    let on = std::env::var("ZSWAP_BENCH_VM_TESTS").is_ok_and(|v| v == "1");
-    if !on {
-        eprintln!("skipped: set ZSWAP_BENCH_VM_TESTS=1 (scripts/test does) to boot guest kernels");
-    }
-    on
+/// VM tests are `#[ignore]`d, so they run only when asked for (`--include-ignored`). Asked for
+/// without the switch they fail, saying why, instead of passing without having run.
+pub fn require_vm() {
+    assert!(
+        std::env::var("ZSWAP_BENCH_VM_TESTS").is_ok_and(|v| v == "1"),
+        "this test boots guest kernels: run it through scripts/test, or set ZSWAP_BENCH_VM_TESTS=1 \
+         with the kernels built (`zswap-bench kernel build ...`)"
+    );
 }
 
-pub fn full_tier() -> bool {
-    std::env::var("ZSWAP_BENCH_TEST_TIER").is_ok_and(|v| v == "full")
+/// Slow-tier tests are named `full_tier_*`: scripts/test skips them by that prefix in the CI
+/// tier (reported as filtered out, not passed). Run by hand without the tier, they fail.
+pub fn require_full_tier() {
+    require_vm();
+    assert!(
+        std::env::var("ZSWAP_BENCH_TEST_TIER").is_ok_and(|v| v == "full"),
+        "slow-tier test: run `ZSWAP_BENCH_TEST_TIER=full scripts/test` (it builds the debug kernels)"
+    );
 }
 
 /// Is this kernel's manifest present (reference series kernels arrive with their patches)?
