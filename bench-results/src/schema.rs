@@ -524,6 +524,20 @@ pub struct AppliedPatch {
     pub how: String,
 }
 
+impl AppliedPatch {
+    /// How a patch differs from what was posted, in one line for readers: a fix-up's own name,
+    /// or "how: subject" for a fuzzed or 3-way-merged mail; `None` when it went in as posted.
+    pub fn not_as_posted(patch: &str, how: &str) -> Option<String> {
+        if patch.starts_with("fix-up ") {
+            Some(patch.to_string())
+        } else if how.starts_with("patch ") || how.contains("3-way") {
+            Some(format!("{how}: {patch}"))
+        } else {
+            None
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Patch {
     pub name: String,

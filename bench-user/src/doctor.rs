@@ -238,14 +238,10 @@ pub fn collect() -> Report {
                 status,
             });
         }
-        let global = series
-            .cursor_lock
-            .iter()
-            .find(|l| profiles::member_path(l).is_none())
-            .map_or("zswap_shrink_lock", |s| s.as_str());
-        let lock = k.addr(global);
+        let global = series.global_lock(|l| k.addr(l).is_some());
+        let lock = k.addr(&global);
         targets.push(Target {
-            name: global.into(),
+            name: global.clone(),
             kind: "global cursor lock",
             btf: false,
             kallsyms: lock.is_some(),
@@ -254,12 +250,7 @@ pub fn collect() -> Report {
                 |a| format!("{a:#x}"),
             ),
         });
-        let cl = series
-            .cursor_lock
-            .iter()
-            .filter_map(|l| profiles::member_path(l))
-            .find_map(|(st, path)| b.offset(st, &path).ok().map(|o| (o, path.join("."))))
-            .or_else(|| b.memcg_cursor_lock().ok().flatten());
+        let cl = series.memcg_lock(b);
         targets.push(Target {
             name: cl
                 .as_ref()

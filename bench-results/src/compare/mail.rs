@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use super::text::{
     TEXT_WIDTH, col, compress_names, fmt_ci, fmt_p, fmt_relative, fmt_shift, machine_desc,
-    series_desc, short, wrap, wrap_hanging,
+    runs_desc, series_desc, short, wrap, wrap_hanging,
 };
 use super::{Comparison, ScenarioComparison};
 use crate::stats::Verdict;
@@ -95,18 +95,7 @@ fn mail(c: &Comparison) -> Mail {
 }
 
 fn mail_scenario(s: &ScenarioComparison) -> MailScenario {
-    let runs: Vec<String> = s
-        .kernels
-        .iter()
-        .map(|k| {
-            let (ok, failed) = s.runs.get(k).copied().unwrap_or((0, 0));
-            if failed > 0 {
-                format!("{k} {ok} (+{failed} failed)")
-            } else {
-                format!("{k} {ok}")
-            }
-        })
-        .collect();
+    let runs = runs_desc(s);
     let mut changes = Vec::new();
     let mut unchanged = 0;
     let mut not_exercised: Vec<(Vec<&str>, String)> = Vec::new();

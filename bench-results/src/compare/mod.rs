@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::{self, Exercise, MetricUnit};
-use crate::schema::{ProbeWindow, ResultFile};
+use crate::schema::{AppliedPatch, ProbeWindow, ResultFile};
 use crate::stats::{Difference, Direction, Method, Summary, compare_samples};
 
 mod mail;
@@ -412,15 +412,9 @@ fn identity(r: &ResultFile) -> KernelIdentity {
             .series
             .iter()
             .flat_map(|s| {
-                s.applied.iter().filter_map(|a| {
-                    if a.patch.starts_with("fix-up ") {
-                        Some(a.patch.clone())
-                    } else if a.how.starts_with("patch ") || a.how.contains("3-way") {
-                        Some(format!("{}: {}", a.how, a.patch))
-                    } else {
-                        None
-                    }
-                })
+                s.applied
+                    .iter()
+                    .filter_map(|a| AppliedPatch::not_as_posted(&a.patch, &a.how))
             })
             .collect(),
         cmdline: k.cmdline.clone(),

@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 
 use super::text::{
-    TEXT_WIDTH, col, fmt_ci, fmt_p, fmt_relative, fmt_shift, gib, na, short, verdict_text, wrap,
-    wrap_hanging,
+    TEXT_WIDTH, col, fmt_ci, fmt_p, fmt_relative, fmt_shift, gib, na, runs_desc, short,
+    verdict_text, wrap, wrap_hanging,
 };
 use super::{Comparison, MetricComparison, ScenarioComparison};
 use crate::stats::Verdict;
@@ -89,18 +89,7 @@ fn scenario_text(o: &mut String, s: &ScenarioComparison) {
         let p: Vec<String> = s.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
         wrap(o, &p.join(" "), "  ", w);
     }
-    let runs: Vec<String> = s
-        .kernels
-        .iter()
-        .map(|k| {
-            let (ok, failed) = s.runs.get(k).copied().unwrap_or((0, 0));
-            if failed > 0 {
-                format!("{k} {ok} (+{failed} failed)")
-            } else {
-                format!("{k} {ok}")
-            }
-        })
-        .collect();
+    let runs = runs_desc(s);
     wrap(
         o,
         &format!("Baseline: {}. Runs: {}", s.baseline, runs.join(", ")),

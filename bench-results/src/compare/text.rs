@@ -122,6 +122,21 @@ pub fn machine_desc(k: &KernelIdentity) -> String {
     d
 }
 
+/// Runs per kernel, baseline first: "ref-nocursor 3", "baseline 2 (+1 failed)".
+pub fn runs_desc(s: &super::ScenarioComparison) -> Vec<String> {
+    s.kernels
+        .iter()
+        .map(|k| {
+            let (ok, failed) = s.runs.get(k).copied().unwrap_or((0, 0));
+            if failed > 0 {
+                format!("{k} {ok} (+{failed} failed)")
+            } else {
+                format!("{k} {ok}")
+            }
+        })
+        .collect()
+}
+
 /// The patch series in a line: "unpatched" or "[series S,] N patches h1 h2 ..." with short
 /// hashes of the patch files (sha256).
 pub fn series_desc(k: &KernelIdentity) -> String {

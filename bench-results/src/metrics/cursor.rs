@@ -13,7 +13,7 @@ use crate::stats::Direction::{Informational, LowerIsBetter as Lower};
 use super::MetricUnit as U;
 
 /// Name of the global cursor lock (as `schema::LockStats::name` documents it).
-pub const GLOBAL_CURSOR_LOCK: &str = "zswap_shrink_lock";
+pub use bench_common::names::kfunc::GLOBAL_CURSOR_LOCK;
 /// Prefix of the `locks_unavailable` entry for the per-memcg cursor-lock family.
 pub const PER_MEMCG_FAMILY: &str = "per-memcg cursor locks";
 

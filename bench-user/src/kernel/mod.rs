@@ -407,15 +407,10 @@ pub fn list() -> Result<()> {
             k.source_id
         );
         // Fuzzed or fixed-up series: say so next to the kernel, it changes what was measured.
-        for (patch, how) in k
-            .applied
-            .iter()
-            .filter(|(_, h)| h.starts_with("patch ") || h.contains("3-way"))
-        {
-            println!("    {how}: {patch}");
-        }
-        for (patch, _) in k.applied.iter().filter(|(p, _)| p.starts_with("fix-up ")) {
-            println!("    {patch}");
+        for (patch, how) in &k.applied {
+            if let Some(line) = bench_results::schema::AppliedPatch::not_as_posted(patch, how) {
+                println!("    {line}");
+            }
         }
     }
     let unbuilt: Vec<&String> = known

@@ -536,21 +536,8 @@ impl Globals {
             names::G_OFF_ENTRY_LENGTH,
             b.offset("zswap_entry", &["length"]).ok(),
         );
-        // The per-memcg cursor lock as the version names it, else any zswap struct member
-        // of mem_cgroup with a spinlock `lock` (a design we do not know by name).
-        let cursor_lock = series
-            .cursor_lock
-            .iter()
-            .filter_map(|l| profiles::member_path(l))
-            .filter(|(s, _)| *s == "mem_cgroup")
-            .find_map(|(s, path)| b.offset(s, &path).ok().map(|o| (o, path.join("."))))
-            .or_else(|| b.memcg_cursor_lock().ok().flatten());
-        let global_lock = series
-            .cursor_lock
-            .iter()
-            .find(|l| profiles::member_path(l).is_none() && k.addr(l).is_some())
-            .cloned()
-            .unwrap_or_else(|| names::kfunc::GLOBAL_CURSOR_LOCK.to_string());
+        let cursor_lock = series.memcg_lock(b);
+        let global_lock = series.global_lock(|l| k.addr(l).is_some());
         set(
             names::G_OFF_MEMCG_CURSOR_LOCK,
             cursor_lock.as_ref().map(|(o, _)| *o),

@@ -73,6 +73,30 @@ pub struct Resolved {
     pub interface: Option<String>,
 }
 
+impl Resolved {
+    /// The per-memcg cursor lock: (offset in struct mem_cgroup, member path below it) as this
+    /// version names it, else any zswap struct member of mem_cgroup with a spinlock `lock` (a
+    /// design we do not know by name).
+    pub fn memcg_lock(&self, b: &KernelBtf) -> Option<(u64, String)> {
+        self.cursor_lock
+            .iter()
+            .filter_map(|l| member_path(l))
+            .filter(|(s, _)| *s == "mem_cgroup")
+            .find_map(|(s, path)| b.offset(s, &path).ok().map(|o| (o, path.join("."))))
+            .or_else(|| b.memcg_cursor_lock().ok().flatten())
+    }
+
+    /// The global cursor lock's symbol: the first named global lock the kernel has, else the
+    /// first named one, else `zswap_shrink_lock`.
+    pub fn global_lock(&self, present: impl Fn(&str) -> bool) -> String {
+        let globals = || self.cursor_lock.iter().filter(|l| member_path(l).is_none());
+        globals()
+            .find(|l| present(l))
+            .or_else(|| globals().next())
+            .map_or_else(|| GLOBAL_LOCK.to_string(), String::clone)
+    }
+}
+
 struct Profile {
     name: &'static str,
     unit: Unit,
@@ -87,7 +111,8 @@ struct Profile {
 
 const PROACTIVE: &str = "zswap_proactive_writeback";
 const PER_MEMCG_LOCK: &str = "mem_cgroup.zswap_wb_iter.lock";
-const GLOBAL_LOCK: &str = "zswap_shrink_lock";
+/// One home for the name: bench-common, shared with the eBPF side.
+const GLOBAL_LOCK: &str = bench_common::names::kfunc::GLOBAL_CURSOR_LOCK;
 
 /// Tried in order. The reference series (ours: v5's design plus the cursor alternatives) is
 /// told from v5 by its cursor struct; v3 from v4 (both budget pages) the same way.
