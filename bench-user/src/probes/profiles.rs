@@ -115,13 +115,15 @@ const PER_MEMCG_LOCK: &str = "mem_cgroup.zswap_wb_iter.lock";
 const GLOBAL_LOCK: &str = bench_common::names::kfunc::GLOBAL_CURSOR_LOCK;
 
 /// Tried in order. The reference series (ours: v5's design plus the cursor alternatives) is
-/// told from v5 by its cursor struct; v3 from v4 (both budget pages) the same way.
+/// told from v5 by the walk-control struct only it has (`zswap_wb_control`; v5's is
+/// `zswap_shrink_walk_arg`), since ref-nocursor, like v5, has no cursor struct; v3 from v4
+/// (both budget pages) by v3's cursor struct.
 const PROFILES: &[Profile] = &[
     Profile {
         name: "reference",
         unit: Unit::Bytes,
         params: 2,
-        marker: Some("zswap_wb_iter"),
+        marker: Some("zswap_wb_control"),
         cursor_iter: &["zswap_mem_cgroup_iter"],
         cursor_lock: &[GLOBAL_LOCK, PER_MEMCG_LOCK],
         stat: ("zswpwb_proactive_b", Unit::Bytes),
@@ -226,8 +228,13 @@ pub fn resolve(k: &dyn Kernel, manifest: Option<&ProbeNames>) -> Resolved {
             cursor_iter: PROFILES
                 .iter()
                 .flat_map(|p| p.cursor_iter)
-                .map(|s| s.to_string())
-                .collect(),
+                .fold(vec![], |mut v: Vec<String>, s| {
+                    // Several versions share a name: list each once.
+                    if !v.iter().any(|x| x == s) {
+                        v.push(s.to_string());
+                    }
+                    v
+                }),
             cursor_optional: true,
             cursor_lock: vec![GLOBAL_LOCK.into(), PER_MEMCG_LOCK.into()],
             proactive_stat: ("zswpwb_proactive_b".into(), Unit::Bytes),
@@ -378,14 +385,32 @@ mod tests {
         let r = resolve(
             &k(
                 &["memcg", "bytes"],
-                &["zswap_wb_iter", "zswap_shrink_state"],
+                &["zswap_wb_control", "zswap_shrink_state"],
             ),
             None,
         );
         assert_eq!(r.profile, "reference");
+        // ref-nocursor has no cursor struct, like v5: still the reference series.
+        let nocursor = resolve(
+            &k(
+                &["memcg", "bytes"],
+                &["zswap_wb_control", "zswap_shrink_state"],
+            ),
+            None,
+        );
+        assert_eq!(nocursor.profile, "reference");
+        // v5 itself has zswap_shrink_state but not our zswap_wb_control.
+        assert_eq!(
+            resolve(&k(&["memcg", "bytes"], &["zswap_shrink_state"]), None).profile,
+            "v5"
+        );
         assert!(r.cursor_optional && !v3.cursor_optional);
         let none = resolve(&Fake(BTreeMap::new(), vec![]), None);
         assert_eq!((none.profile.as_str(), none.interface), ("mainline", None));
+        assert_eq!(
+            none.cursor_iter,
+            ["zswap_mem_cgroup_iter", "zswap_iter_global", "zswap_iter_local"]
+        );
     }
 
     #[test]
