@@ -888,7 +888,7 @@ fn run_phases(
         l.workers.len()
     );
     for p in s.pressure.iter().filter(|p| p.kind == PressureKind::Push) {
-        for t in resolve(l, &p.memcg) {
+        for t in l.targets(&p.memcg) {
             let r = pressure::push(&tree.dir(&t), p.size.map_or(0, |x| x.0));
             log::info!(
                 "push: memory.reclaim of {} on {t}: {r}",
@@ -901,7 +901,7 @@ fn run_phases(
         }
     }
     for p in s.pressure.iter().filter(|p| p.kind == PressureKind::Limit) {
-        for t in resolve(l, &p.memcg) {
+        for t in l.targets(&p.memcg) {
             pressure::apply_limit(&tree.dir(&t), p.size.map_or(0, |x| x.0))?;
         }
     }
@@ -924,17 +924,6 @@ fn run_phases(
         det.interface,
         churn_job,
     ))
-}
-
-fn resolve(l: &Loaded, name: &str) -> Vec<String> {
-    if l.memcg(name).is_some() {
-        return vec![name.to_string()];
-    }
-    l.memcgs
-        .iter()
-        .filter(|m| l.scenario.memcgs[m.spec].name == name)
-        .map(|m| m.path.clone())
-        .collect()
 }
 
 /// What the progress line shows.
@@ -1042,7 +1031,7 @@ async fn orchestrate(
     let pressure_pause = Stop::new();
     let mut pressure_tasks: Vec<Joined<pressure::PressureResult>> = Vec::new();
     for p in &s.pressure {
-        for t in resolve(l, &p.memcg) {
+        for t in l.targets(&p.memcg) {
             for _ in 0..pressure::threads_for(p) {
                 let (dir, stop, pause, live) = (
                     tree.dir(&t),

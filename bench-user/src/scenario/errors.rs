@@ -1,0 +1,247 @@
+//! What a rejected scenario says, and where it points: one `ScenarioError` per problem with
+//! file, line, column, field path, message and fix; `ScenarioErrors` to show them all at once;
+//! and the helpers that find a field's line and column in the TOML text. `Problems` collects
+//! the validation errors so every section is checked before the file is refused.
+use std::fmt;
+use std::ops::Range;
+
+/// One problem in a scenario file, located as precisely as the file allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: String,
+    /// 1-based.
+    pub line: Option<usize>,
+    pub col: Option<usize>,
+    /// e.g. `proactive[0].budget`.
+    pub field: String,
+    pub message: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+            if let Some(c) = self.col {
+                write!(f, ":{c}")?;
+            }
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)?;
+        if !self.fix.is_empty() {
+            write!(f, "\n    fix: {}", self.fix)?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found (validation does not stop at the first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioErrors(pub Vec<ScenarioError>);
+
+impl fmt::Display for ScenarioErrors {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let n = self.0.len();
+        writeln!(
+            f,
+            "scenario rejected ({n} problem{}), nothing was changed on this machine:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for e in &self.0 {
+            writeln!(f, "  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioErrors {}
+
+impl ScenarioError {
+    /// The error for a file that does not parse into the model (bad TOML, unknown key, wrong
+    /// type): located at the offending span, with the snippet as the field when it is short.
+    pub(super) fn from_toml(e: &toml::de::Error, text: &str, file: &str) -> ScenarioError {
+        let (line, col, field) = match e.span() {
+            Some(s) => {
+                let (l, c) = line_col(text, s.start);
+                let snippet = text.get(s.clone()).unwrap_or("").trim();
+                let field = if snippet.len() <= 40 && !snippet.contains('\n') {
+                    snippet.to_string()
+                } else {
+                    String::new()
+                };
+                (Some(l), Some(c), field)
+            }
+            None => (None, None, String::new()),
+        };
+        let msg = e.message().trim().to_string();
+        let fix = parse_fix(&msg);
+        ScenarioError {
+            file: file.into(),
+            line,
+            col,
+            field,
+            message: msg,
+            fix,
+        }
+    }
+}
+
+fn parse_fix(msg: &str) -> String {
+    if msg.contains("unknown field") {
+        "remove or rename the key: the allowed keys are listed above (scenarios/README.md documents each)".into()
+    } else if msg.contains("missing field") {
+        "add the field (scenarios/README.md lists required fields)".into()
+    } else if msg.contains("unknown variant") {
+        "use one of the listed values".into()
+    } else {
+        "see scenarios/README.md for the format".into()
+    }
+}
+
+/// A field path segment for locating a value in the TOML text.
+#[derive(Debug, Clone)]
+pub(super) enum Seg {
+    Key(&'static str),
+    Idx(usize),
+}
+
+pub(super) fn field_name(path: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Seg::Idx(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// Byte span of the value at `path`, else of the closest existing ancestor (e.g. the
+/// `[[worker]]` header when the key is missing).
+fn locate(doc: &toml_edit::ImDocument<String>, path: &[Seg]) -> Option<Range<usize>> {
+    locate_in(doc.as_table(), None, path)
+}
+
+fn locate_in(
+    t: &dyn toml_edit::TableLike,
+    own: Option<Range<usize>>,
+    path: &[Seg],
+) -> Option<Range<usize>> {
+    use toml_edit::{Item, Value};
+    let Some((Seg::Key(k), rest)) = path.split_first() else {
+        return own;
+    };
+    let Some((key, item)) = t.get_key_value(k) else {
+        return own;
+    };
+    let here = item.span().or_else(|| key.span()).or(own);
+    match (rest.first(), item) {
+        (None, _) => here,
+        (Some(Seg::Idx(i)), Item::ArrayOfTables(a)) => match a.get(*i) {
+            Some(tb) => locate_in(tb, tb.span().or(here.clone()), &rest[1..]),
+            None => here,
+        },
+        (Some(Seg::Idx(i)), Item::Value(Value::Array(a))) => {
+            a.get(*i).and_then(|v| v.span()).or(here)
+        }
+        (Some(Seg::Key(_)), _) => match item.as_table_like() {
+            Some(tb) => locate_in(tb, here, rest),
+            None => here,
+        },
+        _ => here,
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Line and column (1-based) of the value at `path` in `text`, when the document parsed.
+pub(super) fn position(
+    doc: Option<&toml_edit::ImDocument<String>>,
+    text: &str,
+    path: &[Seg],
+) -> (Option<usize>, Option<usize>) {
+    match doc.and_then(|d| locate(d, path)) {
+        Some(s) => {
+            let (l, c) = line_col(text, s.start);
+            (Some(l), Some(c))
+        }
+        None => (None, None),
+    }
+}
+
+/// The problems found so far in one file; validation pushes to it and does not stop at the
+/// first.
+pub(super) struct Problems<'a> {
+    file: &'a str,
+    text: &'a str,
+    doc: Option<toml_edit::ImDocument<String>>,
+    out: Vec<ScenarioError>,
+}
+
+impl<'a> Problems<'a> {
+    pub(super) fn new(file: &'a str, text: &'a str) -> Problems<'a> {
+        Problems {
+            file,
+            text,
+            doc: toml_edit::ImDocument::parse(text.to_string()).ok(),
+            out: Vec::new(),
+        }
+    }
+
+    pub(super) fn push(
+        &mut self,
+        path: &[Seg],
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        let (line, col) = position(self.doc.as_ref(), self.text, path);
+        self.out.push(ScenarioError {
+            file: self.file.to_string(),
+            line,
+            col,
+            field: field_name(path),
+            message: message.into(),
+            fix: fix.into(),
+        });
+    }
+
+    /// `value` when nothing was pushed, else every problem.
+    pub(super) fn finish<T>(self, value: T) -> Result<T, ScenarioErrors> {
+        if self.out.is_empty() {
+            Ok(value)
+        } else {
+            Err(ScenarioErrors(self.out))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{BASE, errs};
+    use super::ScenarioErrors;
+
+    #[test]
+    fn several_errors_reported_together() {
+        let text = BASE.replace("size = \"32M\"", "size = 0\nthreads = 0");
+        let e = errs(&text);
+        assert_eq!(e.len(), 2);
+        let shown = ScenarioErrors(e).to_string();
+        assert!(shown.contains("2 problems"), "{shown}");
+        assert!(shown.contains("nothing was changed"), "{shown}");
+    }
+}

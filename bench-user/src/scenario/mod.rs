@@ -1,0 +1,98 @@
+//! Scenario files (`scenarios/<name>.toml`): the serde model, expansion of memcg templates into
+//! concrete cgroup paths, and validation with line/field-precise errors that name the fix.
+//!
+//! Everything here is pure: a scenario is parsed and validated (including the memory-fit check
+//! against numbers read from the machine) before the runner changes anything. The file format is
+//! documented in `scenarios/README.md`.
+//!
+//! The rooms: `values` (sizes, limits, durations as users write them), `spec` (the serde model
+//! of the file), `errors` (what a rejection says and where it points), `validate` (one check per
+//! section, expanding templates as it goes), `plan` (`Loaded`, the validated scenario with its
+//! concrete tree) and `fit` (does it fit on this machine). This file finds, reads and parses a
+//! scenario and re-exports what the rest of the crate uses.
+use std::path::{Path, PathBuf};
+
+mod errors;
+mod fit;
+mod plan;
+mod spec;
+mod validate;
+mod values;
+
+#[cfg(test)]
+mod fixture;
+#[cfg(test)]
+mod tests;
+
+// What the rest of the crate names; the other types are reached through `Loaded`'s fields.
+pub use errors::{ScenarioError, ScenarioErrors};
+pub use fit::{MachineMemory, check_fit};
+pub use plan::{Loaded, MemcgNode, is_under};
+pub use spec::{Pattern, PressureKind, PressureSpec, Scenario, SwapChoice, SwapSpec};
+pub use values::{Limit, PAGE};
+
+/// Finds a scenario by path or by name (`scenarios/<name>.toml` under the repository root).
+pub fn resolve_path(arg: &str) -> Result<PathBuf, String> {
+    let p = Path::new(arg);
+    if p.is_file() {
+        return Ok(p.to_path_buf());
+    }
+    let dir = crate::paths::repo_root().join("scenarios");
+    let by_name = dir.join(format!("{arg}.toml"));
+    if by_name.is_file() {
+        return Ok(by_name);
+    }
+    let mut known: Vec<String> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let p = e.path();
+                    if p.extension()? != "toml" {
+                        return None;
+                    }
+                    Some(p.file_stem()?.to_string_lossy().into_owned())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    known.sort();
+    Err(format!(
+        "no scenario {arg:?}: not a file, and no {} (known scenarios: {})",
+        by_name.display(),
+        if known.is_empty() {
+            "none".into()
+        } else {
+            known.join(", ")
+        }
+    ))
+}
+
+pub fn load(path: &Path) -> Result<Loaded, ScenarioErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ScenarioErrors(vec![ScenarioError {
+            file: path.display().to_string(),
+            line: None,
+            col: None,
+            field: String::new(),
+            message: format!("cannot read: {e}"),
+            fix: "check the path (scenarios live in scenarios/<name>.toml)".into(),
+        }])
+    })?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut l = parse(&text, &path.display().to_string(), &stem)?;
+    l.path = Some(path.to_path_buf());
+    Ok(l)
+}
+
+/// Parses and validates `text`. `file` names it in errors; `default_name` is used when the file
+/// has no `name`.
+pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Loaded, ScenarioErrors> {
+    let scenario: Scenario = toml::from_str(text)
+        .map_err(|e| ScenarioErrors(vec![ScenarioError::from_toml(&e, text, file)]))?;
+    let mut p = errors::Problems::new(file, text);
+    let loaded = validate::validate(scenario, text, default_name, &mut p);
+    p.finish(loaded)
+}

@@ -1,0 +1,37 @@
+//! `[zswap]`: module parameters in range, a plausible compressor name, and zswap left enabled
+//! when the scenario exercises it.
+use crate::scenario::errors::{Problems, Seg::Key};
+use crate::scenario::spec::Scenario;
+
+pub(super) fn check(s: &Scenario, p: &mut Problems) {
+    for (k, v) in [
+        ("max_pool_percent", s.zswap.max_pool_percent),
+        ("accept_threshold_percent", s.zswap.accept_threshold_percent),
+    ] {
+        if let Some(v) = v
+            && (v > 100 || (k == "max_pool_percent" && v == 0))
+        {
+            p.push(
+                &[Key("zswap"), Key(k)],
+                format!("{k} = {v} is out of range"),
+                "use a percentage from 1 to 100",
+            );
+        }
+    }
+    if let Some(c) = &s.zswap.compressor
+        && (c.is_empty() || c.contains(char::is_whitespace))
+    {
+        p.push(
+            &[Key("zswap"), Key("compressor")],
+            format!("invalid compressor {c:?}"),
+            "use a crypto compressor name such as \"lz4\", \"lzo\" or \"zstd\"",
+        );
+    }
+    if !s.zswap.enabled && (!s.proactive.is_empty() || !s.workers.is_empty()) {
+        p.push(
+            &[Key("zswap"), Key("enabled")],
+            "zswap is disabled but the scenario runs workers/proactive writeback",
+            "set enabled = true (this suite measures zswap)",
+        );
+    }
+}
