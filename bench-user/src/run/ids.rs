@@ -1,0 +1,73 @@
+//! Run ids and directories: a run is named after its scenario, kernel and UTC start time, and
+//! with several repeats each repeat writes to its own `r<k>/` below the run directory.
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// UTC `YYYYMMDDTHHMMSS` of a Unix time (civil-from-days, no time zone database needed).
+pub fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+pub fn make_run_id(scenario: &str, kernel_label: &str) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let clean: String = kernel_label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{scenario}-{clean}-{}", utc_stamp(now))
+}
+
+/// Directory of repeat `r`: the run directory itself for a single repeat, else `r<k>/` in it.
+pub fn repeat_dir(out: &Path, repeats: u32, r: u32) -> PathBuf {
+    if repeats == 1 {
+        out.to_path_buf()
+    } else {
+        out.join(format!("r{r}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_are_utc_calendar_dates() {
+        assert_eq!(utc_stamp(0), "19700101T000000");
+        assert_eq!(utc_stamp(951_782_400), "20000229T000000");
+        assert_eq!(utc_stamp(1_795_000_000), "20261118T110640"); // date -u -d @1795000000
+    }
+
+    #[test]
+    fn repeat_dirs() {
+        let o = Path::new("/r/x");
+        assert_eq!(repeat_dir(o, 1, 0), PathBuf::from("/r/x"));
+        assert_eq!(repeat_dir(o, 3, 2), PathBuf::from("/r/x/r2"));
+        let id = make_run_id("quick", "7.3.4 #1");
+        assert!(id.starts_with("quick-7.3.4__1-"), "{id}");
+    }
+}

@@ -1,0 +1,176 @@
+//! The warm-up and the measured phase of one repeat, in order: pressure threads start and the
+//! workers run; warm-up (nothing recorded); the quiet point that opens the measured window;
+//! the sampler, proactive writeback and churn for the measured phase only; then the load stops,
+//! the workers stop, the window closes on a quiet system, and `res` is filled.
+//!
+//! The pieces live beside this file: `load` (the threads), `window` (the snapshots at the
+//! window's edges), `progress` (the wait and its live line) and `record` (the result's fields).
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use bench_results::schema::{self, ProactiveInterface, ResultFile};
+
+use super::load::{self, MeasuredLoad, Pressure};
+use super::progress::wait_phase;
+use super::record;
+use super::window::{self, Start, Totals};
+use crate::scenario::Loaded;
+use crate::workload::cgroup::Tree;
+use crate::workload::churn;
+use crate::workload::counters::{self, Sampler};
+use crate::workload::memory::{self, WorkerPool, phase};
+use crate::workload::pressure::ReclaimStats;
+
+/// Runs the warm-up and the measured phase on the workers set-up started, filling `res`. An
+/// error in the measured phase's wait (a signal, a dead worker) still leaves a filled `res`.
+pub(super) async fn orchestrate(
+    l: &Loaded,
+    tree: &Tree,
+    pool: &mut WorkerPool,
+    res: &mut ResultFile,
+    interrupted: &Arc<AtomicBool>,
+    iface: ProactiveInterface,
+    churn_job: Option<churn::ChurnJob>,
+) -> Result<()> {
+    let s = &l.scenario;
+    let pressure = Pressure::start(l, tree);
+    pool.set_phase(phase::RUN);
+    let no_calls = || 0u64;
+
+    // Warm-up.
+    if !s.phases.warmup.0.is_zero() {
+        log::info!("warm-up {:?}", s.phases.warmup.0);
+        let r = wait_phase(
+            "warm-up",
+            s.phases.warmup.0,
+            pool,
+            tree,
+            &pressure.reclaim,
+            &no_calls,
+            interrupted,
+        )
+        .await;
+        if let Err(e) = r {
+            pressure.stop.stop();
+            return Err(e);
+        }
+    }
+
+    let mut start = window::open(l, tree, pool, &pressure, res, interrupted).await?;
+    let sampler = start_sampler(pool, &start, &pressure.reclaim);
+    let load = MeasuredLoad::start(l, tree, pool, iface, churn_job);
+
+    log::info!("measure {:?}", s.phases.measure.0);
+    let t_measure = Instant::now();
+    let calls_now = {
+        let c = Arc::clone(&load.calls);
+        move || c.load(Ordering::Relaxed)
+    };
+    let measured = wait_phase(
+        "measure",
+        s.phases.measure.0,
+        pool,
+        tree,
+        &pressure.reclaim,
+        &calls_now,
+        interrupted,
+    )
+    .await;
+    let duration = t_measure.elapsed();
+
+    // Stop the load, then the workers, then read the counters of a quiet system.
+    load.stop.stop();
+    pressure.stop.stop();
+    let churn_stats = Arc::clone(&load.churn_stats);
+    let recorders = load.join(&mut res.warnings).await?;
+    let pressure_results = pressure.join().await?;
+    let totals = Totals::of(pool);
+    let compressibility = pool
+        .measured_ratio()
+        .or_else(|| pool.template_ratio.first().copied());
+    pool.stop(Duration::from_secs(10));
+    let samples = sampler.finish();
+    let end = window::close(&mut start, &mut res.warnings).await;
+
+    res.duration_ns = duration.as_nanos() as u64;
+    res.counters = counters::to_counters(&start.counters, &end.counters);
+    res.timeseries = samples;
+    res.workload = record::workload(
+        tree,
+        &start.totals,
+        &totals,
+        res.duration_ns,
+        compressibility,
+    );
+    res.proactive_writes.per_thread =
+        record::proactive_records(l, tree, &res.counters, recorders, iface);
+    load::log_results(&pressure_results, &churn_stats);
+    let churned = std::mem::take(&mut *churn_stats.names.lock().unwrap_or_else(|e| e.into_inner()));
+    record::probes(
+        res,
+        start.probe_counts,
+        end.probe_counts,
+        end.xcheck,
+        end.spin_xcheck,
+        &churned,
+    );
+    measured
+}
+
+/// Starts the sampler of the measured phase.
+fn start_sampler(pool: &WorkerPool, start: &Start, reclaim: &Arc<ReclaimStats>) -> Sampler {
+    let (pages0, majflt0) = (start.totals.pages, start.totals.major_faults);
+    // Sampler: kernel counters + workload counters + per-lock contention.
+    // The sampler's callback is `Fn`; the lock reader caches cgroup names, hence the mutex.
+    let lock_sampler = Mutex::new(start.probes.as_ref().and_then(|p| p.lock_sampler()));
+    let shared_totals = {
+        let pool_ptr = &pool.shared as *const memory::Shared as usize;
+        let n = pool.pids.len();
+        let reclaim = Arc::clone(reclaim);
+        move || {
+            // SAFETY: the pool (and its shared region) outlives the sampler, which `orchestrate`
+            // finishes (or drops, which joins its thread too) before it returns.
+            let sh = unsafe { &*(pool_ptr as *const memory::Shared) };
+            let pages: u64 = (0..n)
+                .map(|i| sh.slot(i).pages_touched.load(Ordering::Relaxed))
+                .sum();
+            let majflt: u64 = (0..n)
+                .map(|i| sh.slot(i).major_faults.load(Ordering::Relaxed))
+                .sum();
+            let mut m = BTreeMap::new();
+            m.insert(
+                schema::ts_key::workload("pages_touched"),
+                pages.saturating_sub(pages0) as f64,
+            );
+            m.insert(
+                schema::ts_key::workload("major_faults"),
+                majflt.saturating_sub(majflt0) as f64,
+            );
+            m.insert(
+                schema::ts_key::workload("reclaim_writes"),
+                reclaim.writes.load(Ordering::Relaxed) as f64,
+            );
+            m.insert(
+                schema::ts_key::workload("reclaim_eagain"),
+                reclaim.eagain.load(Ordering::Relaxed) as f64,
+            );
+            if let Some(ls) = lock_sampler
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_mut()
+            {
+                m.extend(ls.sample());
+            }
+            m
+        }
+    };
+    Sampler::start(
+        start.src.clone(),
+        start.counters.clone(),
+        Duration::from_secs(1),
+        Box::new(shared_totals),
+    )
+}

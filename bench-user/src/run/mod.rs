@@ -1,0 +1,67 @@
+//! `zswap-bench run`: validate a scenario, then either boot a kernel in a VM and run it there
+//! (`--kernel`), or run it on this machine (`--host`): swap, zswap parameters, the cgroup tree,
+//! workers, pressure and proactive-writeback threads, probes for the measured phase, counters,
+//! and one result file per repeat (written as soon as that repeat ends, so finished repeats
+//! survive a later failure). Every change to the machine is recorded first in a state file and
+//! undone at the end, on error, on Ctrl-C/SIGTERM, or by `zswap-bench cleanup` after a SIGKILL.
+//!
+//! Phases: set-up (tree, swap, parameters, workers fill their memory; bounded by
+//! `phases.setup_timeout`) -> warm-up (workers touch, pressure runs; nothing recorded) ->
+//! measure (probes attached, counters and time series recorded; proactive writeback and churn
+//! run only here, so their counts and return codes describe exactly the measured window).
+//!
+//! The rooms: `matrix` (kernels × scenarios × vCPUs × repeats, and the reports per block),
+//! `vm_cell` (one run in a VM, seen from the host), `host` (the run on this machine: checks,
+//! repeats, teardown), `setup` (the set-up phase), `measure` (warm-up and the measured phase)
+//! with `load` (pressure, proactive and churn threads), `window` (the quiet snapshots at the
+//! measured window's edges), `progress` (the live line) and `record` (the result file's
+//! fields), and `ids` (run ids and directories). This file holds the entry points the CLI calls.
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Result, anyhow, bail};
+
+use crate::cli::RunArgs;
+use crate::scenario;
+
+mod host;
+mod ids;
+mod load;
+mod matrix;
+mod measure;
+mod progress;
+mod record;
+mod setup;
+mod vm_cell;
+mod window;
+
+pub use matrix::matrix;
+
+pub fn run(args: &RunArgs) -> Result<ExitCode> {
+    let path = scenario::resolve_path(&args.scenario).map_err(|e| anyhow!(e))?;
+    // Validation first: nothing on the machine changes for a malformed scenario.
+    let mut loaded = scenario::load(&path)?;
+    if args.no_probes {
+        loaded.scenario.probes.enabled = false;
+    }
+    let repeats = args.repeat.unwrap_or(loaded.scenario.repeats);
+    if repeats == 0 {
+        bail!("--repeat 0 runs nothing; use 1 or more");
+    }
+    match (&args.kernel, args.host) {
+        (Some(k), _) => vm_cell::run_vm(args, k, &path, &loaded, repeats),
+        (None, true) => host::run_host(&loaded, repeats, args.out.as_deref()),
+        (None, false) => bail!(
+            "say where to run the scenario: --kernel <name> boots that kernel in a VM (e.g. --kernel baseline), \
+             --host runs it on this machine's kernel (needs root and the cgroup v2 memory controller)"
+        ),
+    }
+}
+
+/// Err once a signal asked the run to stop (checked between the steps that can take long).
+fn check_interrupt(flag: &AtomicBool) -> Result<()> {
+    if flag.load(Ordering::SeqCst) {
+        bail!("interrupted by a signal");
+    }
+    Ok(())
+}

@@ -1,0 +1,264 @@
+//! The set-up phase of one repeat, bounded by `phases.setup_timeout`: zswap parameters, swap,
+//! the cgroup tree (and churn's parent), which proactive-writeback interface the kernel has,
+//! the workers (forked, placed, filled), and the one-off pressure (push to zswap, memory
+//! limits). Then the warm-up and measured phases run on a small async runtime (see `measure`).
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow};
+use bench_results::schema::{self, ProactiveInterface, ResultFile};
+
+use super::check_interrupt;
+use super::measure::orchestrate;
+use crate::scenario::{self, Loaded, PressureKind, Scenario};
+use crate::units::fmt_bytes;
+use crate::workload::cgroup::{CGROUP_MOUNT, Tree};
+use crate::workload::memory::{Role, WorkerConfig, WorkerPool, phase, wstate};
+use crate::workload::pressure;
+use crate::workload::proactive;
+use crate::workload::state::{self, Guard};
+use crate::workload::{churn, swap, write_ctl};
+
+pub(super) fn run_phases(
+    l: &Loaded,
+    run_id: &str,
+    res: &mut ResultFile,
+    interrupted: &Arc<AtomicBool>,
+    guard: &mut Guard,
+    pool_slot: &mut Option<WorkerPool>,
+) -> Result<()> {
+    let s = &l.scenario;
+    let t_setup = Instant::now();
+    set_zswap_params(s, guard)?;
+    check_interrupt(interrupted)?;
+    let sw = swap::setup(&s.swap, run_id, guard)?;
+    eprintln!("swap: {}", sw.what);
+    log::debug!("swap area {} of {} bytes", sw.path.display(), sw.size);
+    check_interrupt(interrupted)?;
+
+    let tree = Tree::new(Path::new(CGROUP_MOUNT), run_id);
+    tree.create(&l.memcgs, &mut |d| guard.record_cgroup(d))?;
+    let churn_job = s.churn.as_ref().map(|c| churn::ChurnJob {
+        parent: c.parent.clone(),
+        rate: c.rate,
+        live: c.live,
+        size: c.size.0,
+        helpers: vec![],
+    });
+    if let Some(j) = &churn_job {
+        churn::setup(&tree, j)?;
+    }
+    let iface = detect_proactive(l, &tree, res);
+    let (pool, helpers) = start_workers(l, &tree, res, pool_slot, t_setup, interrupted)?;
+    one_off_pressure(l, &tree, res)?;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(512)
+        .enable_all()
+        .build()?;
+    let churn_job = churn_job.map(|mut j| {
+        j.helpers = helpers.iter().map(|&i| (i, pool.pids[i])).collect();
+        j
+    });
+    rt.block_on(orchestrate(
+        l,
+        &tree,
+        pool,
+        res,
+        interrupted,
+        iface,
+        churn_job,
+    ))
+}
+
+/// zswap parameters (originals recorded first).
+fn set_zswap_params(s: &Scenario, guard: &mut Guard) -> Result<()> {
+    let pdir = Path::new(state::ZSWAP_PARAMS);
+    for (k, v) in s.zswap.params() {
+        let f = pdir.join(k);
+        let orig =
+            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        guard.record_param(pdir, k, &orig)?;
+        write_ctl(&f, &v).map_err(|e| anyhow!("setting zswap {k}={v} ({}): {e}", f.display()))?;
+    }
+    Ok(())
+}
+
+/// Which proactive interface this kernel has (probe on an empty memcg).
+fn detect_proactive(l: &Loaded, tree: &Tree, res: &mut ResultFile) -> ProactiveInterface {
+    let det = proactive::detect_in(&tree.root);
+    res.proactive_writes.interface = det.interface;
+    log::info!(
+        "proactive writeback interface: {:?} ({})",
+        det.interface,
+        det.evidence.join("; ")
+    );
+    if !l.proactive_threads.is_empty() && det.interface == ProactiveInterface::None {
+        res.warnings.push(format!(
+            "the scenario's {} proactive-writeback thread(s) did not run: this kernel has no proactive writeback interface (tried: {})",
+            l.proactive_threads.len(),
+            det.evidence.join("; ")
+        ));
+    }
+    det.interface
+}
+
+/// Workers: fork while single-threaded, place, fill. Returns the pool and the indices of the
+/// churn helpers in it.
+fn start_workers<'p>(
+    l: &Loaded,
+    tree: &Tree,
+    res: &mut ResultFile,
+    pool_slot: &'p mut Option<WorkerPool>,
+    t_setup: Instant,
+    interrupted: &Arc<AtomicBool>,
+) -> Result<(&'p mut WorkerPool, Vec<usize>)> {
+    let s = &l.scenario;
+    let (configs, targets, helpers) = worker_configs(l, res.seed);
+    let pool = pool_slot.insert(WorkerPool::spawn(configs, &targets, res.seed)?);
+    for (t, m) in targets.iter().zip(&pool.template_ratio) {
+        if (t - m).abs() > 0.05 {
+            res.warnings.push(format!(
+                "compressibility target {t:.2} could not be met: lz4 measured {m:.3}"
+            ));
+        }
+    }
+    for (i, &pid) in pool.pids.iter().enumerate() {
+        tree.move_pid(&pool.configs[i].memcg, pid)?;
+    }
+    pool.set_phase(phase::FILL);
+    let fill_left = s.phases.setup_timeout.0.saturating_sub(t_setup.elapsed());
+    let flag = Arc::clone(interrupted);
+    pool.wait_for(wstate::FILLED, fill_left, &move || {
+        flag.load(Ordering::SeqCst)
+    })?;
+    eprintln!(
+        "set-up done in {:.1}s ({} workers filled)",
+        t_setup.elapsed().as_secs_f64(),
+        l.workers.len()
+    );
+    Ok((pool, helpers))
+}
+
+/// Pressure that acts once, before the warm-up: a push to zswap through memory.reclaim, and
+/// memory limits.
+fn one_off_pressure(l: &Loaded, tree: &Tree, res: &mut ResultFile) -> Result<()> {
+    let s = &l.scenario;
+    for p in s.pressure.iter().filter(|p| p.kind == PressureKind::Push) {
+        for t in l.targets(&p.memcg) {
+            let r = pressure::push(&tree.dir(&t), p.size.map_or(0, |x| x.0));
+            log::info!(
+                "push: memory.reclaim of {} on {t}: {r}",
+                fmt_bytes(p.size.map_or(0, |x| x.0))
+            );
+            if r != schema::ret::OK && r != schema::ret::EAGAIN {
+                res.warnings
+                    .push(format!("push to zswap on {t} returned {r}"));
+            }
+        }
+    }
+    for p in s.pressure.iter().filter(|p| p.kind == PressureKind::Limit) {
+        for t in l.targets(&p.memcg) {
+            pressure::apply_limit(&tree.dir(&t), p.size.map_or(0, |x| x.0))?;
+        }
+    }
+    Ok(())
+}
+
+/// Distinct compressibility targets and, per worker, the index of its template.
+fn templates(l: &Loaded) -> (Vec<f64>, Vec<usize>) {
+    let mut targets: Vec<f64> = Vec::new();
+    let mut idx = Vec::new();
+    for w in &l.workers {
+        let c = l.scenario.workers[w.spec].compressibility;
+        let i = match targets.iter().position(|&t| t == c) {
+            Some(i) => i,
+            None => {
+                targets.push(c);
+                targets.len() - 1
+            }
+        };
+        idx.push(i);
+    }
+    (targets, idx)
+}
+
+fn worker_configs(l: &Loaded, seed: u64) -> (Vec<WorkerConfig>, Vec<f64>, Vec<usize>) {
+    let (mut targets, idx) = templates(l);
+    let mut v: Vec<WorkerConfig> = l
+        .workers
+        .iter()
+        .zip(&idx)
+        .enumerate()
+        .map(|(k, (w, &t))| {
+            let s = &l.scenario.workers[w.spec];
+            WorkerConfig {
+                memcg: w.memcg.clone(),
+                role: Role::Toucher {
+                    size: s.size.0,
+                    threads: s.threads,
+                    pattern: s.pattern,
+                    hot_fraction: s.hot_fraction,
+                    hot_share: s.hot_share,
+                    chunk: s.chunk.map_or(scenario::PAGE, |c| c.0),
+                    interval: s.interval.map(|d| d.0),
+                    seed: seed.wrapping_mul(1_000_003).wrapping_add(k as u64),
+                    template: t,
+                },
+            }
+        })
+        .collect();
+    let mut helpers = Vec::new();
+    if let Some(c) = l.scenario.churn.as_ref().filter(|c| c.size.0 > 0) {
+        targets.push(0.5);
+        let t = targets.len() - 1;
+        for _ in 0..c.live {
+            helpers.push(v.len());
+            v.push(WorkerConfig {
+                memcg: format!("{}/{}", c.parent, churn::HOME),
+                role: Role::ChurnHelper {
+                    size: c.size.0,
+                    template: t,
+                },
+            });
+        }
+    }
+    (v, targets, helpers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_configs_share_templates_and_add_churn_helpers() {
+        let text = r#"
+[phases]
+measure = "5s"
+[[memcg]]
+name = "a"
+count = 3
+[[memcg]]
+name = "churn"
+[[worker]]
+memcg = "a"
+size = "1M"
+compressibility = 0.3
+[churn]
+parent = "churn"
+rate = 5
+live = 2
+size = "1M"
+"#;
+        let l = scenario::parse(text, "t", "t").unwrap();
+        let (cfgs, targets, helpers) = worker_configs(&l, 1);
+        assert_eq!(cfgs.len(), 5);
+        assert_eq!(targets, vec![0.3, 0.5]);
+        assert_eq!(helpers, vec![3, 4]);
+        assert_eq!(cfgs[4].memcg, "churn/churn-home");
+        assert!(matches!(cfgs[0].role, Role::Toucher { template: 0, .. }));
+    }
+}
