@@ -4,6 +4,7 @@
 //! names are constants so that the loader and the programs cannot drift apart.
 #![no_std]
 
+pub mod errno;
 pub mod hist;
 pub mod names;
 
@@ -19,13 +20,30 @@ pub mod ctx {
     pub const SHRINKER: u32 = 3;
     pub const PROACTIVE: u32 = 4;
     pub const COUNT: usize = 5;
+
+    /// The callers' names: the keys of a result's `by_caller` (shrink_memcg) and `by_source`
+    /// (writeback) maps.
+    pub mod name {
+        pub const OTHER: &str = "other";
+        pub const SHRINK_WORKER: &str = "shrink_worker";
+        pub const ZSWAP_STORE: &str = "zswap_store";
+        pub const SHRINKER: &str = "shrinker";
+        pub const PROACTIVE: &str = "proactive";
+    }
+
+    /// Name of each context, indexed by its value.
     pub const NAMES: [&str; COUNT] = [
-        "other",
-        "shrink_worker",
-        "zswap_store",
-        "shrinker",
-        "proactive",
+        name::OTHER,
+        name::SHRINK_WORKER,
+        name::ZSWAP_STORE,
+        name::SHRINKER,
+        name::PROACTIVE,
     ];
+
+    /// Name of context `ctx`; a value the programs should never produce counts as "other".
+    pub fn name_of(ctx: u32) -> &'static str {
+        NAMES.get(ctx as usize).copied().unwrap_or(name::OTHER)
+    }
 }
 
 /// Histogram ids (first field of [`HistKey`]).

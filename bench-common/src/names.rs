@@ -116,6 +116,23 @@ pub mod prog {
 
 /// Kernel function names the probe layer hooks, in one place for the loader and `doctor`.
 pub mod kfunc {
+    // zswap's own paths. The eBPF programs name the same functions in their attach attributes,
+    // which take literals only.
+    pub const SHRINK_MEMCG: &str = "shrink_memcg";
+    pub const SHRINK_MEMCG_CB: &str = "shrink_memcg_cb";
+    pub const WRITEBACK_ENTRY: &str = "zswap_writeback_entry";
+    pub const SHRINK_WORKER: &str = "shrink_worker";
+    pub const STORE: &str = "zswap_store";
+    pub const SHRINKER_SCAN: &str = "zswap_shrinker_scan";
+    pub const USER_PROACTIVE_RECLAIM: &str = "user_proactive_reclaim";
+    /// Only checked by `doctor`: present where offlined memcgs are dropped from the cursor.
+    pub const MEMCG_OFFLINE_CLEANUP: &str = "zswap_memcg_offline_cleanup";
+    /// The step of a cursor walk, counted inside the cursor iterator.
+    pub const CSS_NEXT_DESCENDANT_PRE: &str = "css_next_descendant_pre";
+    /// The pointer variable to the root memcg (kallsyms).
+    pub const ROOT_MEM_CGROUP: &str = "root_mem_cgroup";
+    /// A function every kernel has, for `doctor`'s attach test where zswap_store is missing.
+    pub const VFS_READ: &str = "vfs_read";
     /// The spinlock slow path under its possible names, first match wins: the generic name,
     /// the native one when CONFIG_PARAVIRT_SPINLOCKS renames it, and the paravirt slow path.
     pub const SPIN_SLOWPATH: &[&str] = &[

@@ -3,6 +3,7 @@
 //! no eBPF, no VM — so all of it is unit-tested with [`testing::MockResult`].
 
 pub mod compare;
+pub mod human;
 pub mod metrics;
 pub mod overhead;
 pub mod plot;

@@ -313,39 +313,35 @@ fn sparse(dense: &[u64]) -> Vec<(u32, u64)> {
 // ---------------------------------------------------------------------------------------------
 
 /// Keys of the `returns` maps: kernel-style errno names, `"0"`, and `">0"` for positive returns
-/// (v5's shrink_memcg returns bytes).
+/// (v5's shrink_memcg returns bytes). The names come from [`bench_common::errno`].
 pub mod ret {
+    use bench_common::errno;
+
     pub const OK: &str = "0";
     pub const POSITIVE: &str = ">0";
-    pub const EAGAIN: &str = "-EAGAIN";
-    pub const EINTR: &str = "-EINTR";
-    pub const EINVAL: &str = "-EINVAL";
-    pub const ENOENT: &str = "-ENOENT";
-    pub const ENOMEM: &str = "-ENOMEM";
+    pub use errno::neg::{EAGAIN, EBUSY, EINTR, EINVAL, ENOENT, ENOMEM};
 
-    /// Map key for a kernel-style return value (negative errno, 0 or positive).
+    /// Map key for a kernel-style return value (negative errno, 0 or positive); an errno the
+    /// table does not name keeps its number.
     pub fn key(v: i64) -> String {
         match v {
             0 => OK.into(),
             v if v > 0 => POSITIVE.into(),
-            -4 => EINTR.into(),
-            -11 => EAGAIN.into(),
-            -22 => EINVAL.into(),
-            -2 => ENOENT.into(),
-            -12 => ENOMEM.into(),
-            v => v.to_string(),
+            v => match v
+                .checked_neg()
+                .and_then(|n| i32::try_from(n).ok())
+                .and_then(errno::name)
+            {
+                Some(name) => format!("-{name}"),
+                None => v.to_string(),
+            },
         }
     }
 }
 
-/// Keys of `by_caller` (shrink_memcg) and `by_source` (writeback).
-pub mod caller {
-    pub const SHRINK_WORKER: &str = "shrink_worker";
-    pub const ZSWAP_STORE: &str = "zswap_store";
-    pub const SHRINKER: &str = "shrinker";
-    pub const PROACTIVE: &str = "proactive";
-    pub const OTHER: &str = "other";
-}
+/// Keys of `by_caller` (shrink_memcg) and `by_source` (writeback): the caller contexts' names,
+/// defined next to the context values the eBPF programs record.
+pub use bench_common::ctx::name as caller;
 
 /// Time-series keys: `<source>:<object>:<field>` (object may be empty, may contain `/`).
 pub mod ts_key {
@@ -1323,6 +1319,9 @@ mod tests {
         assert_eq!(ret::key(-4), "-EINTR");
         assert_eq!(ret::key(-22), "-EINVAL");
         assert_eq!(ret::key(-99), "-99");
+        assert_eq!(ret::key(-16), "-EBUSY");
+        assert_eq!(ret::key(-12), "-ENOMEM");
+        assert_eq!(ret::key(i64::MIN), i64::MIN.to_string());
         assert_eq!(
             ts_key::split("memcg:/zswap-bench/p/c1:zswpwb"),
             Some(("memcg", "/zswap-bench/p/c1", "zswpwb"))

@@ -196,14 +196,14 @@ pub fn collect() -> Report {
             series.profile, series.evidence, series.proactive_unit, series.proactive_stat.0
         );
         let mut funcs: Vec<(&str, &'static str)> = vec![
-            ("shrink_memcg", "function"),
-            ("shrink_memcg_cb", "function"),
-            ("zswap_writeback_entry", "function"),
-            ("shrink_worker", "function"),
-            ("zswap_store", "function"),
-            ("zswap_shrinker_scan", "function"),
-            ("user_proactive_reclaim", "function"),
-            ("zswap_memcg_offline_cleanup", "function"),
+            (kfunc::SHRINK_MEMCG, "function"),
+            (kfunc::SHRINK_MEMCG_CB, "function"),
+            (kfunc::WRITEBACK_ENTRY, "function"),
+            (kfunc::SHRINK_WORKER, "function"),
+            (kfunc::STORE, "function"),
+            (kfunc::SHRINKER_SCAN, "function"),
+            (kfunc::USER_PROACTIVE_RECLAIM, "function"),
+            (kfunc::MEMCG_OFFLINE_CLEANUP, "function"),
         ];
         funcs.extend(
             series
@@ -306,10 +306,10 @@ fn program_types(have_btf: bool, ksyms: Option<&Kallsyms>) -> Vec<Check> {
     };
     // A function every kernel has; these programs only touch their context.
     let func =
-        if have_btf && btf.is_some() && ksyms.is_some_and(|k| k.addr("zswap_store").is_some()) {
-            "zswap_store"
+        if have_btf && btf.is_some() && ksyms.is_some_and(|k| k.addr(kfunc::STORE).is_some()) {
+            kfunc::STORE
         } else {
-            "vfs_read"
+            kfunc::VFS_READ
         }
         .to_string();
     let fentry_fix =

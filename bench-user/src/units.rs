@@ -1,4 +1,5 @@
 //! Sizes ("2G", "150M", "4096") and durations ("90s", "10m", "500ms") as users type them.
+//! (Printing them back is `bench_results::human`.)
 use std::time::Duration;
 
 pub fn parse_size(s: &str) -> Result<u64, String> {
@@ -54,21 +55,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         }
     };
     Ok(Duration::from_secs_f64(secs))
-}
-
-pub fn fmt_bytes(b: u64) -> String {
-    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < U.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", U[i])
-    }
 }
 
 #[cfg(test)]

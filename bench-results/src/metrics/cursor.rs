@@ -6,7 +6,7 @@
 //! cursor figures would credit (or blame) a cursor design for contention it does not cause, so
 //! only the global lock named [`GLOBAL_CURSOR_LOCK`] and the per-memcg locks count.
 
-use super::{Exercise, Metric, Value, per_s, ratio, unavailable};
+use super::{Exercise, Metric, Value, per_s, probed, ratio};
 use crate::schema::{Histogram, LockKind, LockStats, ResultFile, Unit};
 use crate::stats::Direction::{Informational, LowerIsBetter as Lower};
 
@@ -30,11 +30,7 @@ pub fn is_cursor_lock(l: &LockStats) -> bool {
 /// `probes.locks_unavailable`; its reason ("n/a: never taken: ...") is returned as is, because
 /// "never taken" is a finding about the design, not a gap in the measurement.
 pub fn locks(r: &ResultFile, kind: Option<LockKind>) -> Result<Vec<&LockStats>, String> {
-    let all = r
-        .probes
-        .locks
-        .as_ref()
-        .ok_or_else(|| unavailable(r, "locks"))?;
+    let all = probed(r, &r.probes.locks, "locks")?;
     let v: Vec<&LockStats> = all
         .iter()
         .filter(|l| is_cursor_lock(l) && kind.is_none_or(|k| l.kind == k))

@@ -8,7 +8,7 @@
 //! of every metric with its direction is in results/README.md (a test keeps it complete).
 
 use crate::schema::Histogram;
-use crate::schema::{ProactiveInterface, ResultFile, Unit, ret};
+use crate::schema::{ProactiveInterface, ProactiveProbe, ProactiveThread, ResultFile, Unit, ret};
 use crate::stats::Direction;
 use std::collections::BTreeMap;
 
@@ -120,11 +120,7 @@ fn reclaim() -> Vec<Metric> {
             Lower,
             "lockless cursor: restarts per iterator call",
             |r| {
-                let c = r
-                    .probes
-                    .cursor_iter
-                    .as_ref()
-                    .ok_or_else(|| unavailable(r, "cursor_iter"))?;
+                let c = probed(r, &r.probes.cursor_iter, "cursor_iter")?;
                 ratio(c.restarts as f64, c.calls as f64)
             }
         )
@@ -135,11 +131,7 @@ fn reclaim() -> Vec<Metric> {
             Informational,
             "shrink_memcg calls per second",
             |r| {
-                let s = r
-                    .probes
-                    .shrink_memcg
-                    .as_ref()
-                    .ok_or_else(|| unavailable(r, "shrink_memcg"))?;
+                let s = probed(r, &r.probes.shrink_memcg, "shrink_memcg")?;
                 per_s(r, s.calls as f64)
             }
         )
@@ -150,11 +142,7 @@ fn reclaim() -> Vec<Metric> {
             Lower,
             "99th percentile of shrink_memcg latency",
             |r| {
-                let s = r
-                    .probes
-                    .shrink_memcg
-                    .as_ref()
-                    .ok_or_else(|| unavailable(r, "shrink_memcg"))?;
+                let s = probed(r, &r.probes.shrink_memcg, "shrink_memcg")?;
                 s.latency
                     .quantile(0.99)
                     .ok_or_else(|| "no shrink_memcg call".into())
@@ -166,11 +154,7 @@ fn reclaim() -> Vec<Metric> {
             Informational,
             "shrink_worker runs per second",
             |r| {
-                let s = r
-                    .probes
-                    .shrink_worker
-                    .as_ref()
-                    .ok_or_else(|| unavailable(r, "shrink_worker"))?;
+                let s = probed(r, &r.probes.shrink_worker, "shrink_worker")?;
                 per_s(r, s.wakeups as f64)
             }
         )
@@ -182,11 +166,7 @@ fn reclaim() -> Vec<Metric> {
             Informational,
             "zswap pages written back to swap per second",
             |r| {
-                let w = r
-                    .probes
-                    .writeback
-                    .as_ref()
-                    .ok_or_else(|| unavailable(r, "writeback"))?;
+                let w = probed(r, &r.probes.writeback, "writeback")?;
                 per_s(r, w.pages as f64)
             }
         )
@@ -197,11 +177,7 @@ fn reclaim() -> Vec<Metric> {
             Lower,
             "zswap_store failures per second",
             |r| {
-                let s = r
-                    .probes
-                    .store
-                    .as_ref()
-                    .ok_or_else(|| unavailable(r, "store"))?;
+                let s = probed(r, &r.probes.store, "store")?;
                 per_s(r, s.failures as f64)
             }
         )
@@ -341,6 +317,11 @@ fn workload_pages_per_s(r: &ResultFile) -> Value {
     Ok(r.workload.pages_touched as f64 / (d as f64 / 1e9))
 }
 
+/// A probe family's figures, or why they are missing (see [`unavailable`]).
+fn probed<'a, T>(r: &ResultFile, figures: &'a Option<T>, family: &str) -> Result<&'a T, String> {
+    figures.as_ref().ok_or_else(|| unavailable(r, family))
+}
+
 /// "unavailable: <plan reason>" for a family, using the probe plan's reason when it has one.
 fn unavailable(r: &ResultFile, family: &str) -> String {
     let reason = r
@@ -365,39 +346,52 @@ pub(super) fn no_interface(r: &ResultFile) -> Result<(), String> {
 /// Latency of proactive writes: the userspace measurement (every write, whatever the kernel),
 /// else the probe's.
 pub fn proactive_latency(r: &ResultFile) -> Result<Histogram, String> {
-    no_interface(r)?;
-    let threads = &r.proactive_writes.per_thread;
-    if !threads.is_empty() {
-        let mut h = Histogram::empty(Unit::Ns);
-        for t in threads {
-            h.merge(&t.latency).map_err(|e| e.to_string())?;
-        }
-        return Ok(h);
-    }
-    r.probes
-        .proactive
-        .as_ref()
-        .map(|p| p.latency.clone())
-        .ok_or_else(|| "no proactive writeback thread in this scenario".into())
+    threads_else_probe(
+        r,
+        |threads| {
+            let mut h = Histogram::empty(Unit::Ns);
+            for t in threads {
+                h.merge(&t.latency).map_err(|e| e.to_string())?;
+            }
+            Ok(h)
+        },
+        |p| p.latency.clone(),
+    )
 }
 
 /// Return-code mix of proactive writes (userspace first, else the probe's).
 pub fn proactive_returns(r: &ResultFile) -> Result<BTreeMap<String, u64>, String> {
+    threads_else_probe(
+        r,
+        |threads| {
+            let mut m = BTreeMap::new();
+            for t in threads {
+                for (k, v) in &t.returns {
+                    *m.entry(k.clone()).or_insert(0) += v;
+                }
+            }
+            Ok(m)
+        },
+        |p| p.returns.clone(),
+    )
+}
+
+/// A proactive-write figure from the userspace threads when the scenario ran any, else from
+/// the probe; Err when the kernel has no interface or neither measured.
+fn threads_else_probe<T>(
+    r: &ResultFile,
+    from_threads: impl FnOnce(&[ProactiveThread]) -> Result<T, String>,
+    from_probe: impl FnOnce(&ProactiveProbe) -> T,
+) -> Result<T, String> {
     no_interface(r)?;
     let threads = &r.proactive_writes.per_thread;
     if !threads.is_empty() {
-        let mut m = BTreeMap::new();
-        for t in threads {
-            for (k, v) in &t.returns {
-                *m.entry(k.clone()).or_insert(0) += v;
-            }
-        }
-        return Ok(m);
+        return from_threads(threads);
     }
     r.probes
         .proactive
         .as_ref()
-        .map(|p| p.returns.clone())
+        .map(from_probe)
         .ok_or_else(|| "no proactive writeback thread in this scenario".into())
 }
 

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::human;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MetricUnit {
@@ -67,65 +69,25 @@ impl MetricUnit {
         };
         let a = v.abs();
         let body = match self {
-            MetricUnit::Ns | MetricUnit::NsPerSecond => {
-                let suffix = if self == MetricUnit::Ns { "" } else { "/s" };
-                let (x, u) = if a >= 1e9 {
-                    (a / 1e9, "s")
-                } else if a >= 1e6 {
-                    (a / 1e6, "ms")
-                } else if a >= 1e3 {
-                    (a / 1e3, "us")
-                } else {
-                    (a, "ns")
-                };
-                format!("{}{u}{suffix}", sig3(x))
-            }
-            MetricUnit::Bytes | MetricUnit::BytesPerSecond => {
-                let suffix = if self == MetricUnit::Bytes { "" } else { "/s" };
-                let (x, u) = if a >= 1024.0 * 1024.0 * 1024.0 {
-                    (a / (1024.0 * 1024.0 * 1024.0), "G")
-                } else if a >= 1024.0 * 1024.0 {
-                    (a / (1024.0 * 1024.0), "M")
-                } else if a >= 1024.0 {
-                    (a / 1024.0, "K")
-                } else {
-                    (a, "B")
-                };
-                format!("{}{u}{suffix}", sig3(x))
-            }
+            MetricUnit::Ns => scaled(a, human::NS, "ns", ""),
+            MetricUnit::NsPerSecond => scaled(a, human::NS, "ns", "/s"),
+            MetricUnit::Bytes => scaled(a, human::BINARY, "B", ""),
+            MetricUnit::BytesPerSecond => scaled(a, human::BINARY, "B", "/s"),
             MetricUnit::Ratio => format!("{a:.3}"),
             // Whole counts (axis ticks of thread or vCPU counts, lost events) read as integers.
             MetricUnit::Count if a < 1e3 && a.fract() == 0.0 => format!("{a:.0}"),
             MetricUnit::PerSecond | MetricUnit::PagesPerSecond | MetricUnit::Count => {
-                let (x, u) = if a >= 1e9 {
-                    (a / 1e9, "G")
-                } else if a >= 1e6 {
-                    (a / 1e6, "M")
-                } else if a >= 1e3 {
-                    (a / 1e3, "k")
-                } else {
-                    (a, "")
-                };
-                format!("{}{u}", sig3(x))
+                scaled(a, human::SI, "", "")
             }
         };
         format!("{sign}{body}")
     }
 }
 
-/// Three significant digits without exponent notation.
-fn sig3(x: f64) -> String {
-    if x == 0.0 {
-        "0".into()
-    } else if x >= 100.0 {
-        format!("{x:.0}")
-    } else if x >= 10.0 {
-        format!("{x:.1}")
-    } else if x >= 0.01 {
-        format!("{x:.2}")
-    } else {
-        format!("{x:.1e}")
-    }
+/// `a` (not negative) in 3 significant digits of its largest step, then `suffix`.
+fn scaled(a: f64, steps: &human::Steps, base: &'static str, suffix: &str) -> String {
+    let (x, u) = human::scale(a, steps, base);
+    format!("{}{u}{suffix}", human::sig3(x))
 }
 
 #[cfg(test)]

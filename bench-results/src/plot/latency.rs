@@ -9,7 +9,7 @@ use super::{
     title,
 };
 use crate::metrics::{self, MetricUnit};
-use crate::schema::{Histogram, LockKind, ResultFile, Unit};
+use crate::schema::{Histogram, LockKind, ResultFile, Unit, ret};
 
 fn cdf_line(label: String, h: &Histogram, color: usize) -> Option<Line> {
     if h.count == 0 {
@@ -217,8 +217,8 @@ pub(super) fn proactive_returns(scenario: &str, kernels: &KernelGroups) -> Optio
         .enumerate()
         .map(|(ci, code)| BarGroup {
             label: match code.as_str() {
-                "0" => "0 (budget met)".into(),
-                "-EAGAIN" => "-EAGAIN (short of budget)".into(),
+                ret::OK => format!("{} (budget met)", ret::OK),
+                ret::EAGAIN => format!("{} (short of budget)", ret::EAGAIN),
                 c => c.to_string(),
             },
             color: ci,

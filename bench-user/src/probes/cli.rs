@@ -4,6 +4,7 @@ use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use bench_results::human::fmt_ns;
 use bench_results::schema::{LockStats, PlanStatus, Probes};
 
 use super::{ProbeOptions, ProbeSession, attach::mech_str};
@@ -98,15 +99,6 @@ pub fn render_plan(plan: &[bench_results::schema::PlanEntry]) -> String {
     o
 }
 
-fn ns(v: u64) -> String {
-    match v {
-        0..1_000 => format!("{v} ns"),
-        1_000..1_000_000 => format!("{:.2} us", v as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.2} ms", v as f64 / 1e6),
-        _ => format!("{:.2} s", v as f64 / 1e9),
-    }
-}
-
 /// One row in the columns of `perf lock contention`, plus acquisitions, contended share and
 /// mean hold time where the cursor function measures them.
 fn lock_row(l: &LockStats, prev: Option<&Probes>, interval: Duration) -> String {
@@ -126,7 +118,7 @@ fn lock_row(l: &LockStats, prev: Option<&Probes>, interval: Duration) -> String 
             a.to_string(),
             l.contended_share()
                 .map_or("-".into(), |x| format!("{:.1}%", x * 100.0)),
-            h.sum.checked_div(h.count).map_or("-".into(), ns),
+            h.sum.checked_div(h.count).map_or("-".into(), fmt_ns),
         ),
         _ => ("n/a".into(), "n/a".into(), "n/a".into()),
     };
@@ -134,9 +126,9 @@ fn lock_row(l: &LockStats, prev: Option<&Probes>, interval: Duration) -> String 
         " {:>11.1} {:>10} {:>12} {:>12} {:>12} {:>11} {:>6} {:>10}   {:<24} {}",
         rate,
         l.contended,
-        ns(l.total_wait_ns),
-        ns(l.max_wait_ns),
-        ns(avg),
+        fmt_ns(l.total_wait_ns),
+        fmt_ns(l.max_wait_ns),
+        fmt_ns(avg),
         acq,
         share,
         hold,
@@ -172,7 +164,7 @@ pub fn render(p: &Probes, prev: Option<&Probes>, elapsed: Duration, interval: Du
             w.pages,
             w.bytes.map_or(String::new(), |b| format!(
                 ", {} compressed",
-                crate::units::fmt_bytes(b)
+                bench_results::human::fmt_bytes(b)
             )),
             w.point
         );
@@ -205,10 +197,12 @@ pub fn render(p: &Probes, prev: Option<&Probes>, elapsed: Duration, interval: Du
             o,
             " shrink_memcg: {} calls  p50 {}  p99 {}  returns {}",
             s.calls,
-            s.latency.quantile(0.5).map_or("-".into(), |v| ns(v as u64)),
+            s.latency
+                .quantile(0.5)
+                .map_or("-".into(), |v| fmt_ns(v as u64)),
             s.latency
                 .quantile(0.99)
-                .map_or("-".into(), |v| ns(v as u64)),
+                .map_or("-".into(), |v| fmt_ns(v as u64)),
             r.join(" ")
         );
     }
@@ -217,7 +211,7 @@ pub fn render(p: &Probes, prev: Option<&Probes>, elapsed: Duration, interval: Du
             o,
             " shrink_worker: {} wakeups, run time total {}",
             w.wakeups,
-            ns(w.runtime.sum)
+            fmt_ns(w.runtime.sum)
         );
     }
     if let Some(s) = &p.store {
@@ -232,8 +226,8 @@ pub fn render(p: &Probes, prev: Option<&Probes>, elapsed: Duration, interval: Du
             o,
             " proactive: {} calls, {} requested, {} written",
             pr.calls,
-            crate::units::fmt_bytes(pr.requested_bytes),
-            crate::units::fmt_bytes(pr.written_bytes)
+            bench_results::human::fmt_bytes(pr.requested_bytes),
+            bench_results::human::fmt_bytes(pr.written_bytes)
         );
     }
     if let Some(c) = &p.cursor_iter {
@@ -248,7 +242,7 @@ pub fn render(p: &Probes, prev: Option<&Probes>, elapsed: Duration, interval: Du
     let _ = writeln!(
         o,
         " probe cost: {runs} runs, {} total{}; lost events {}",
-        ns(cost),
+        fmt_ns(cost),
         if runs > 0 {
             format!(" ({} ns/run)", cost / runs)
         } else {

@@ -147,7 +147,7 @@ pub fn attach(
             lp.global.push((addr, global_name.to_string()));
             a.note("locks.global", Mechanism::Userspace, format!("kallsyms:{global_name}@{addr:#x}"), None);
         }
-        None => a.note("locks.global", Mechanism::None, String::new(), Some(if kbtf.func("shrink_worker").is_some() { format!("{global_name} not in kallsyms (removed by the series, or CONFIG_KALLSYMS_ALL=n)") } else { "no zswap".into() })),
+        None => a.note("locks.global", Mechanism::None, String::new(), Some(if kbtf.func(kfunc::SHRINK_WORKER).is_some() { format!("{global_name} not in kallsyms (removed by the series, or CONFIG_KALLSYMS_ALL=n)") } else { "no zswap".into() })),
     }
     match &lp.per_memcg {
         Some((off, name)) => a.note("locks.per_memcg", Mechanism::Userspace, format!("btf:mem_cgroup.{name}@+{off:#x}, learnt from memcg pointers seen by the probes"), None),

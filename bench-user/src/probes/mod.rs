@@ -17,7 +17,7 @@ use std::os::fd::OwnedFd;
 
 use anyhow::{Context, Result, bail};
 use aya::{Btf, Ebpf, EbpfLoader};
-use bench_common::names::{self, prog};
+use bench_common::names::{self, kfunc, prog};
 use bench_common::{LockInfo, lock_kind};
 use bench_results::schema::{Mechanism, PlanEntry};
 
@@ -141,15 +141,15 @@ impl ProbeSession {
         live.proactive_unit = series.proactive_unit;
 
         // Caller contexts first, so every later metric can be split by caller.
-        let p = pres("shrink_worker");
+        let p = pres(kfunc::SHRINK_WORKER);
         let mut c = entry_exit(
-            "shrink_worker",
+            kfunc::SHRINK_WORKER,
             &p,
             prog::FENTRY_SHRINK_WORKER,
             prog::FEXIT_SHRINK_WORKER,
             None,
         );
-        c.push(match ksyms.addr("shrink_worker") {
+        c.push(match ksyms.addr(kfunc::SHRINK_WORKER) {
             Some(_) => Candidate {
                 hooks: vec![
                     Hook::Tracepoint {
@@ -173,12 +173,12 @@ impl ProbeSession {
             },
         });
         live.shrink_worker = a.serve("shrink_worker", c).is_some();
-        let p = pres("zswap_store");
+        let p = pres(kfunc::STORE);
         live.store = a
             .serve(
                 "store",
                 entry_exit(
-                    "zswap_store",
+                    kfunc::STORE,
                     &p,
                     prog::FENTRY_STORE,
                     prog::FEXIT_STORE,
@@ -186,22 +186,22 @@ impl ProbeSession {
                 ),
             )
             .is_some();
-        let p = pres("zswap_shrinker_scan");
+        let p = pres(kfunc::SHRINKER_SCAN);
         a.serve(
             "context.shrinker",
             entry_exit(
-                "zswap_shrinker_scan",
+                kfunc::SHRINKER_SCAN,
                 &p,
                 prog::FENTRY_SHRINKER_SCAN,
                 prog::FEXIT_SHRINKER_SCAN,
                 None,
             ),
         );
-        let p = pres("user_proactive_reclaim");
+        let p = pres(kfunc::USER_PROACTIVE_RECLAIM);
         a.serve(
             "context.proactive_reclaim",
             entry_exit(
-                "user_proactive_reclaim",
+                kfunc::USER_PROACTIVE_RECLAIM,
                 &p,
                 prog::FENTRY_USER_RECLAIM,
                 prog::FEXIT_USER_RECLAIM,
@@ -210,11 +210,11 @@ impl ProbeSession {
         );
 
         // shrink_memcg
-        let p = pres("shrink_memcg");
+        let p = pres(kfunc::SHRINK_MEMCG);
         let hooks = a.serve(
             "shrink_memcg",
             entry_exit(
-                "shrink_memcg",
+                kfunc::SHRINK_MEMCG,
                 &p,
                 prog::FENTRY_SHRINK_MEMCG,
                 prog::FEXIT_SHRINK_MEMCG,
@@ -222,7 +222,9 @@ impl ProbeSession {
             ),
         );
         live.shrink_memcg = hooks.is_some();
-        live.shrink_memcg_ret_bytes = kbtf.func("shrink_memcg").is_some_and(|f| f.ret_size == 8);
+        live.shrink_memcg_ret_bytes = kbtf
+            .func(kfunc::SHRINK_MEMCG)
+            .is_some_and(|f| f.ret_size == 8);
         if opts.crosscheck {
             let fentry_won = matches!(hooks.as_deref(), Some([Hook::Fentry { .. }, ..]));
             let c = if !fentry_won {
@@ -234,7 +236,7 @@ impl ProbeSession {
                 Candidate {
                     hooks: vec![Hook::Kprobe {
                         prog: prog::KPROBE_SHRINK_MEMCG_XCHECK,
-                        func: "shrink_memcg".into(),
+                        func: kfunc::SHRINK_MEMCG.into(),
                     }],
                     unusable: None,
                 }
@@ -273,12 +275,12 @@ impl ProbeSession {
                 h[0].target()
             )
         });
-        let p = pres("zswap_writeback_entry");
+        let p = pres(kfunc::WRITEBACK_ENTRY);
         live.wb_entry = a
             .serve(
                 "writeback.entry",
                 entry_exit(
-                    "zswap_writeback_entry",
+                    kfunc::WRITEBACK_ENTRY,
                     &p,
                     prog::FENTRY_WB_ENTRY,
                     prog::FEXIT_WB_ENTRY,
@@ -286,12 +288,12 @@ impl ProbeSession {
                 ),
             )
             .is_some();
-        let p = pres("shrink_memcg_cb");
+        let p = pres(kfunc::SHRINK_MEMCG_CB);
         live.lru_status = a
             .serve(
                 "writeback.lru_status",
                 entry_exit(
-                    "shrink_memcg_cb",
+                    kfunc::SHRINK_MEMCG_CB,
                     &p,
                     prog::FENTRY_SHRINK_MEMCG_CB,
                     prog::FEXIT_SHRINK_MEMCG_CB,
@@ -376,19 +378,23 @@ impl ProbeSession {
         }
         live.cursor_iter = a.serve("cursor_iter", cands).map(|h| h[0].target());
         if live.cursor_iter.is_some() {
-            let p = pres("css_next_descendant_pre");
+            let p = pres(kfunc::CSS_NEXT_DESCENDANT_PRE);
             let c = if p.in_btf && p.in_kallsyms {
                 Candidate {
                     hooks: vec![Hook::Fentry {
                         prog: prog::FENTRY_CURSOR_INNER,
-                        func: "css_next_descendant_pre".into(),
+                        func: kfunc::CSS_NEXT_DESCENDANT_PRE.into(),
                     }],
                     unusable: None,
                 }
             } else {
                 Candidate {
                     hooks: vec![],
-                    unusable: Some(format!("fentry css_next_descendant_pre: {}", p.describe())),
+                    unusable: Some(format!(
+                        "fentry {}: {}",
+                        kfunc::CSS_NEXT_DESCENDANT_PRE,
+                        p.describe()
+                    )),
                 }
             };
             live.cursor_restarts = a.serve("cursor_iter.walk_steps", vec![c]).is_some();
@@ -548,7 +554,7 @@ impl Globals {
         );
         set(
             names::G_RET32_SHRINK_MEMCG,
-            Some(b.func("shrink_memcg").is_none_or(|f| f.ret_size <= 4) as u64),
+            Some(b.func(kfunc::SHRINK_MEMCG).is_none_or(|f| f.ret_size <= 4) as u64),
         );
         let proactive_ret = series.proactive.iter().find_map(|f| b.func(f));
         set(
@@ -573,8 +579,8 @@ impl Globals {
             names::G_LRU_REMOVED_RETRY,
             b.enum_value("lru_status", "LRU_REMOVED_RETRY").ok(),
         );
-        set(names::G_ADDR_ROOT_MEMCG_PTR, k.addr("root_mem_cgroup"));
-        set(names::G_ADDR_SHRINK_WORKER, k.addr("shrink_worker"));
+        set(names::G_ADDR_ROOT_MEMCG_PTR, k.addr(kfunc::ROOT_MEM_CGROUP));
+        set(names::G_ADDR_SHRINK_WORKER, k.addr(kfunc::SHRINK_WORKER));
         set(names::G_ADDR_GLOBAL_CURSOR_LOCK, k.addr(&global_lock));
         set(names::G_KVAR_TGID, Some(u64::from(std::process::id())));
         Globals {

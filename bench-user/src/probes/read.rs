@@ -12,7 +12,7 @@ use bench_common::{
 use bench_results::schema::{
     CursorIter, Histogram, LockCaller, LockKind, LockStats, LockUnavailable, MemcgCalls,
     MemcgProactive, MemcgWriteback, PagesBytes, ProactiveProbe, Probes, SelfCost, ShrinkMemcg,
-    ShrinkWorker, Store, Unit, Writeback,
+    ShrinkWorker, Store, Unit, Writeback, ret,
 };
 
 use super::ProbeSession;
@@ -43,14 +43,15 @@ fn summed<K: aya::Pod + Eq + std::hash::Hash, V: aya::Pod + Default>(
     Ok(out)
 }
 
-pub fn counters(e: &Ebpf) -> Result<Vec<u64>> {
+/// The first `len` slots of a per-CPU u64 array, each summed over all CPUs.
+fn array_sums(e: &Ebpf, name: &str, len: u32) -> Result<Vec<u64>> {
     let m: PerCpuArray<&MapData, u64> =
-        PerCpuArray::try_from(e.map(names::COUNTERS).context("COUNTERS")?)?;
-    let mut out = vec![0u64; counter::LEN as usize];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = m.get(&(i as u32), 0)?.iter().sum();
-    }
-    Ok(out)
+        PerCpuArray::try_from(e.map(name).with_context(|| name.to_string())?)?;
+    (0..len).map(|i| Ok(m.get(&i, 0)?.iter().sum())).collect()
+}
+
+pub fn counters(e: &Ebpf) -> Result<Vec<u64>> {
+    array_sums(e, names::COUNTERS, counter::LEN)
 }
 
 /// All histograms: (hist id, sub id) -> Histogram.
@@ -92,19 +93,6 @@ fn histograms(e: &Ebpf) -> Result<HashMap<(u32, u64), Histogram>> {
             ((h, id), Histogram::from_dense(unit(h), &d, sum, min, max))
         })
         .collect())
-}
-
-fn ret_name(r: i64) -> String {
-    match r {
-        1 => ">0".into(),
-        0 => "0".into(),
-        -2 => "-ENOENT".into(),
-        -4 => "-EINTR".into(),
-        -11 => "-EAGAIN".into(),
-        -16 => "-EBUSY".into(),
-        -22 => "-EINVAL".into(),
-        r => r.to_string(),
-    }
 }
 
 /// Stack frames that only say "we were spinning": skipped so the first frame is the caller.
@@ -156,11 +144,7 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
         let mut per: BTreeMap<u64, MemcgCalls> = BTreeMap::new();
         let mut by_caller: BTreeMap<String, u64> = BTreeMap::new();
         for (k, v) in &stats {
-            let caller = ctx::NAMES
-                .get(k.ctx as usize)
-                .copied()
-                .unwrap_or("other")
-                .to_string();
+            let caller = ctx::name_of(k.ctx).to_string();
             *by_caller.entry(caller.clone()).or_default() += v.calls;
             let m = per.entry(k.cgroup_id).or_insert_with(|| MemcgCalls {
                 cgroup: s.cg.name(k.cgroup_id),
@@ -174,7 +158,7 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
         probes.shrink_memcg = Some(ShrinkMemcg {
             calls: c[counter::SHRINK_MEMCG_CALLS as usize],
             latency: h(hist_id::SHRINK_MEMCG_LAT, 0, Unit::Ns),
-            returns: rets.iter().map(|(k, v)| (ret_name(*k), *v)).collect(),
+            returns: rets.iter().map(|(k, v)| (ret::key(*k), *v)).collect(),
             bytes_returned: live
                 .shrink_memcg_ret_bytes
                 .then_some(c[counter::SHRINK_MEMCG_BYTES as usize]),
@@ -196,11 +180,7 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
     if let Some(point) = &live.wb_per_memcg {
         let mut per: BTreeMap<u64, (MemcgWriteback, u64)> = BTreeMap::new();
         for (k, v) in &wb {
-            let src = ctx::NAMES
-                .get(k.ctx as usize)
-                .copied()
-                .unwrap_or("other")
-                .to_string();
+            let src = ctx::name_of(k.ctx).to_string();
             let (m, known) = per.entry(k.cgroup_id).or_insert_with(|| {
                 (
                     MemcgWriteback {
@@ -241,10 +221,8 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
         }
         let mut lru_status = BTreeMap::new();
         if live.lru_status {
-            let m: PerCpuArray<&MapData, u64> =
-                PerCpuArray::try_from(e.map(names::LRU_STATUS).context("LRU_STATUS")?)?;
-            for i in 0..bench_common::LRU_STATUS_MAX {
-                let n: u64 = m.get(&i, 0)?.iter().sum();
+            let sums = array_sums(e, names::LRU_STATUS, bench_common::LRU_STATUS_MAX)?;
+            for (i, n) in sums.into_iter().enumerate() {
                 if n > 0 {
                     let name = live
                         .lru_names
@@ -300,10 +278,10 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
         let mut per_memcg = vec![];
         for (id, p) in &st {
             for (k, v) in [
-                ("0", p.ret_zero),
-                ("-EAGAIN", p.ret_eagain),
-                ("-EINTR", p.ret_eintr),
-                ("-EINVAL", p.ret_einval),
+                (ret::OK, p.ret_zero),
+                (ret::EAGAIN, p.ret_eagain),
+                (ret::EINTR, p.ret_eintr),
+                (ret::EINVAL, p.ret_einval),
                 ("other", p.ret_other),
             ] {
                 if v > 0 {

@@ -12,16 +12,16 @@ use anyhow::{Context, Result, bail};
 use bench_results::schema::ResultFile;
 
 use super::ids::{make_run_id, repeat_dir};
-use super::progress::compact;
 use super::record::{kernel_info, scenario_info};
 use super::setup::run_phases;
 use crate::scenario::{self, Loaded, MachineMemory};
-use crate::units::fmt_bytes;
 use crate::workload::cgroup::{self, CGROUP_MOUNT};
 use crate::workload::counters;
 use crate::workload::memory::WorkerPool;
 use crate::workload::state::{self, Guard};
 use crate::workload::swap;
+use bench_results::human::compact;
+use bench_results::human::fmt_bytes;
 
 /// /proc/meminfo and /proc/swaps numbers for the fit check.
 pub fn machine_memory(meminfo: &str, swaps: &[swap::ActiveSwap]) -> MachineMemory {

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use bench_results::human::compact;
 
 use super::check_interrupt;
 use crate::workload::cgroup::Tree;
@@ -35,17 +36,6 @@ fn live_line(
         compact(reclaim.writes.load(Ordering::Relaxed) as f64),
         compact(proactive_calls as f64)
     )
-}
-
-/// 1234 -> "1.2k", 5600000 -> "5.6M".
-pub fn compact(v: f64) -> String {
-    match v.abs() {
-        a if a >= 1e9 => format!("{:.1}G", v / 1e9),
-        a if a >= 1e6 => format!("{:.1}M", v / 1e6),
-        a if a >= 1e4 => format!("{:.0}k", v / 1e3),
-        a if a >= 1e3 => format!("{:.1}k", v / 1e3),
-        _ => format!("{v:.0}"),
-    }
 }
 
 /// Waits out phase `name` (`d` long) behind its own progress line, which is cleared at the end.
@@ -106,17 +96,4 @@ fn progress_bar(d: Duration) -> indicatif::ProgressBar {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn compact_numbers() {
-        assert_eq!(compact(999.0), "999");
-        assert_eq!(compact(1234.0), "1.2k");
-        assert_eq!(compact(56_789.0), "57k");
-        assert_eq!(compact(5_600_000.0), "5.6M");
-    }
 }

@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
+use bench_results::human::fmt_bytes;
 use bench_results::schema::{self, ProactiveInterface, ResultFile};
 
 use super::check_interrupt;
 use super::measure::orchestrate;
 use crate::scenario::{self, Loaded, PressureKind, Scenario};
-use crate::units::fmt_bytes;
 use crate::workload::cgroup::{CGROUP_MOUNT, Tree};
 use crate::workload::memory::{Role, WorkerConfig, WorkerPool, phase, wstate};
 use crate::workload::pressure;

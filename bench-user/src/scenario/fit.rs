@@ -2,10 +2,11 @@
 //! compressibility, and the machine's free RAM and swap, `check_fit` computes what stays
 //! resident, what must go to swap slots and what zswap charges to each limited memcg, and
 //! refuses (with the numbers) a scenario that could only end in the OOM killer.
+use bench_results::human::fmt_bytes;
+
 use super::errors::{ScenarioError, ScenarioErrors, Seg, field_name, position};
 use super::plan::{Loaded, MemcgNode, parent_of};
 use super::spec::SwapChoice;
-use crate::units::fmt_bytes;
 
 /// Machine numbers the fit check needs (from /proc/meminfo and /proc/swaps).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use bench_results::human::fmt_bytes;
+
 use super::spec::{MemcgSpec, PressureKind, Scenario};
 use super::values::Limit;
-use crate::units::fmt_bytes;
 
 /// One concrete memcg, path relative to the run's root cgroup ("parent/child3").
 #[derive(Debug, Clone, PartialEq)]

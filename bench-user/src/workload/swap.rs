@@ -5,10 +5,10 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use bench_results::human::fmt_bytes;
 
 use super::state::Guard;
 use crate::scenario::{SwapChoice, SwapSpec};
-use crate::units::fmt_bytes;
 
 /// One line of /proc/swaps.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,8 @@
 //! limits that make sense, and the expansion of templates (`count` > 1) into `<name>1` ..
 //! `<name>N`. After the other sections are known, `check_oom` refuses a memcg that can only be
 //! OOM-killed (limit below its demand with nowhere for the excess to go).
+use bench_results::human::fmt_bytes;
+
 use crate::scenario::errors::{
     Problems,
     Seg::{Idx, Key},
@@ -9,7 +11,6 @@ use crate::scenario::errors::{
 use crate::scenario::plan::{MemcgNode, WorkerInstance, demand_under, parent_of};
 use crate::scenario::spec::{MemcgSpec, Scenario};
 use crate::scenario::values::{Limit, PAGE};
-use crate::units::fmt_bytes;
 
 /// The concrete memcgs, parents before children; a spec with a problem adds none.
 pub(super) fn expand(specs: &[MemcgSpec], p: &mut Problems) -> Vec<MemcgNode> {

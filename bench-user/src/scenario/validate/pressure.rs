@@ -2,6 +2,8 @@
 //! one kind uses (`rate` and `threads` for reclaim, `period` for high-squeeze) set only there.
 use std::time::Duration;
 
+use bench_results::human::fmt_bytes;
+
 use super::Declared;
 use crate::scenario::errors::{
     Problems,
@@ -9,7 +11,6 @@ use crate::scenario::errors::{
 };
 use crate::scenario::spec::{PressureKind, PressureSpec};
 use crate::scenario::values::PAGE;
-use crate::units::fmt_bytes;
 
 pub(super) fn check(specs: &[PressureSpec], d: &Declared, p: &mut Problems) {
     for (i, pr) in specs.iter().enumerate() {

@@ -2,6 +2,8 @@
 //! modes, several for concurrent-on-different), with zswap writeback allowed, and a budget the
 //! target can hold. Expands into one `ProactiveThreadPlan` per thread, the threads of a
 //! sequential-on-one section sharing a serial group.
+use bench_results::human::fmt_bytes;
+
 use super::Declared;
 use crate::scenario::errors::{
     Problems,
@@ -11,7 +13,6 @@ use crate::scenario::plan::{
     MemcgNode, ProactiveThreadPlan, WorkerInstance, demand_under, is_under,
 };
 use crate::scenario::spec::{ProactiveMode, ProactiveSpec, Scenario};
-use crate::units::fmt_bytes;
 
 pub(super) fn expand(
     s: &Scenario,

@@ -1,9 +1,10 @@
 //! `[swap]`: a device choice the runner knows, enough slots for zswap to use (unless the
 //! machine's existing swap is used), and an absolute swap file path.
+use bench_results::human::fmt_bytes;
+
 use crate::scenario::errors::{Problems, Seg::Key};
 use crate::scenario::spec::{SwapChoice, SwapSpec};
 use crate::scenario::values::PAGE;
-use crate::units::fmt_bytes;
 
 pub(super) fn check(sw: &SwapSpec, p: &mut Problems) {
     if sw.choice().is_none() {

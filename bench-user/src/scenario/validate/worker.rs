@@ -1,6 +1,8 @@
 //! `[[worker]]`: each worker in a declared leaf memcg, with memory, processes and threads, a
 //! reachable compressibility target, and the keys its access pattern needs (and no others).
 //! Expands into one `WorkerInstance` per process per target memcg.
+use bench_results::human::fmt_bytes;
+
 use super::Declared;
 use crate::scenario::errors::{
     Problems,
@@ -9,7 +11,6 @@ use crate::scenario::errors::{
 use crate::scenario::plan::WorkerInstance;
 use crate::scenario::spec::{Pattern, WorkerSpec};
 use crate::scenario::values::PAGE;
-use crate::units::fmt_bytes;
 
 pub(super) fn expand(specs: &[WorkerSpec], d: &Declared, p: &mut Problems) -> Vec<WorkerInstance> {
     let mut workers = Vec::new();
