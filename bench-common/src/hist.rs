@@ -76,9 +76,14 @@ mod tests {
             assert!((i as usize) < BUCKETS);
             v = v * 3 / 2 + 1;
         }
+        // u64::MAX is the last bucket, whose upper bound saturates at u64::MAX instead of
+        // wrapping (the exclusive bound 2^64 does not fit): the one value the half-open rule
+        // cannot express is still covered by the bucket that ends there.
         let i = bucket_index(u64::MAX);
-        assert!((i as usize) < BUCKETS);
-        assert!(bucket_bounds(i).0 <= u64::MAX);
+        assert_eq!(i as usize, BUCKETS - 1);
+        let (lo, hi) = bucket_bounds(i);
+        assert_eq!(lo, 7 << 61, "2^63 + 3 quarters of 2^63");
+        assert_eq!(hi, u64::MAX);
     }
 
     #[test]

@@ -1226,26 +1226,72 @@ mod tests {
         }
     }
 
+    /// The bucket function (the one the eBPF programs run) against indices worked out by hand
+    /// from the scheme's definition, not from the function itself: values 0..=3 are their own
+    /// bucket, and each power of two 2^k (k >= 2) starts bucket 4(k-1) and is cut in quarters.
     #[test]
     fn same_buckets_as_the_ebpf_side() {
-        let mut v = 0u64;
-        while v < u64::MAX / 2 {
-            for x in [v, v + 1, 2 * v] {
-                assert_eq!(
-                    bucket_index(x),
-                    bench_common::hist::bucket_index(x) as usize,
-                    "{x}"
-                );
-                let (lo, hi) = bucket_bounds(bucket_index(x));
-                let (clo, chi) = bench_common::hist::bucket_bounds(bucket_index(x) as u32);
-                assert_eq!((lo, hi.saturating_add(1)), (clo, chi), "bounds of {x}");
-            }
-            v += v / 4 + 1;
+        use bench_common::hist::bucket_index as ebpf_index;
+        let by_hand: [(u64, u32); 20] = [
+            (0, 0),
+            (1, 1),
+            (2, 2),
+            (3, 3),
+            (4, 4),
+            (5, 5),
+            (7, 7),
+            (8, 8),
+            (9, 8),
+            (10, 9),
+            (11, 9),
+            (12, 10),
+            (13, 10),
+            (14, 11),
+            (15, 11),
+            (16, 12),
+            (19, 12),
+            (20, 13),
+            (1000, 35), // 2^9 = 512 starts bucket 32; quarters of 128: 896..1024 is the 4th
+            (u64::MAX, 251),
+        ];
+        for (v, i) in by_hand {
+            assert_eq!(ebpf_index(v), i, "value {v}");
         }
-        assert_eq!(
-            bucket_index(u64::MAX),
-            bench_common::hist::bucket_index(u64::MAX) as usize
-        );
+        for k in 3..64u32 {
+            let p = 1u64 << k;
+            let q = p >> 2;
+            let first = 4 * (k - 1);
+            assert_eq!(ebpf_index(p), first, "2^{k}");
+            assert_eq!(ebpf_index(p - 1), first - 1, "2^{k} - 1");
+            assert_eq!(
+                ebpf_index(p + q - 1),
+                first,
+                "last value of the first quarter of 2^{k}"
+            );
+            assert_eq!(ebpf_index(p + q), first + 1, "2^{k} + 2^{}", k - 2);
+            assert_eq!(ebpf_index(p + 3 * q), first + 3, "last quarter of 2^{k}");
+        }
+        // Bounds worked out by hand (inclusive, as the reader reports them).
+        assert_eq!(bucket_bounds(4), (4, 4));
+        assert_eq!(bucket_bounds(8), (8, 9));
+        assert_eq!(bucket_bounds(11), (14, 15));
+        assert_eq!(bucket_bounds(12), (16, 19));
+        assert_eq!(bucket_bounds(35), (896, 1023));
+        assert_eq!(bucket_bounds(BUCKETS - 1), (7 << 61, u64::MAX));
+        // The reader's bounds invert the eBPF-side function for every bucket: both ends map back
+        // to the bucket, and one step outside lands in the neighbour.
+        for i in 0..BUCKETS {
+            let (lo, hi) = bucket_bounds(i);
+            assert!(lo <= hi, "bucket {i}");
+            assert_eq!(ebpf_index(lo) as usize, i, "lower bound of bucket {i}");
+            assert_eq!(ebpf_index(hi) as usize, i, "upper bound of bucket {i}");
+            if i > 0 {
+                assert_eq!(ebpf_index(lo - 1) as usize, i - 1, "below bucket {i}");
+            }
+            if i < BUCKETS - 1 {
+                assert_eq!(ebpf_index(hi + 1) as usize, i + 1, "above bucket {i}");
+            }
+        }
     }
 
     #[test]

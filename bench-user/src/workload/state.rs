@@ -71,7 +71,9 @@ impl Guard {
     pub fn begin(dir: &Path, run_id: &str) -> Result<Guard> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating state directory {}", dir.display()))?;
-        for (path, st) in read_states(dir)? {
+        // Any state file refuses the start (read_states also rejects a file that is not ours);
+        // the first one by name is the one reported.
+        if let Some((path, st)) = read_states(dir)?.into_iter().next() {
             if pid_alive(st.pid) {
                 bail!(
                     "another zswap-bench run ({}, pid {}) is active (state file {}); wait for it or stop it first",
