@@ -9,20 +9,6 @@ use common::*;
 
 use bench_results::schema::{LockKind, ResultFile, SpinlockImpl};
 
-fn run_contention(kernel: &str) -> ResultFile {
-    let out = tempfile::tempdir().unwrap();
-    let o = run(&[
-        "run",
-        "scenarios/contention.toml",
-        "--kernel",
-        kernel,
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{kernel}: contention run failed");
-    ResultFile::read(out.path()).expect("result.json")
-}
-
 fn spin_crosscheck(r: &ResultFile) -> (i64, i64) {
     let c = r
         .crosschecks
@@ -71,7 +57,7 @@ fn global_lock_design_contention_matches_the_independent_count() {
         have_kernel("ref-global-lock"),
         "kernels/ref-global-lock.toml is missing"
     );
-    let r = run_contention("ref-global-lock");
+    let r = run_scenario("contention", "ref-global-lock");
     common_checks(&r);
     let locks = r.probes.locks.as_ref().expect("locks measured");
     let g = locks
@@ -122,7 +108,7 @@ fn per_memcg_lock_design_contention_matches_the_independent_count() {
         have_kernel("ref-percg-lock"),
         "kernels/ref-percg-lock.toml is missing"
     );
-    let r = run_contention("ref-percg-lock");
+    let r = run_scenario("contention", "ref-percg-lock");
     common_checks(&r);
     let locks = r.probes.locks.as_ref().expect("locks measured");
     let per: Vec<_> = locks

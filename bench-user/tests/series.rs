@@ -159,7 +159,7 @@ fn full_tier_churn_runs_clean_on_debug_kernels() {
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn patched_kernels_make_series_metrics_live() {
     require_vm();
-    for v in ["ref-percg-lock", "ref-cmpxchg", "ref-global-lock"] {
+    for v in VARIANTS.iter().copied().filter(|v| has_cursor(v)) {
         let (code, out, _) = vm(v, "300s", &[&zb_str(), "probe", "--plan"]);
         assert_eq!(code, 0, "{v}");
         let line = |m: &str| {

@@ -14,22 +14,8 @@
 mod common;
 use common::*;
 
+use bench_results::metrics::exercise::pool_limit_hits;
 use bench_results::schema::{ResultFile, caller};
-
-fn run_global_shrinker(kernel: &str) -> ResultFile {
-    assert!(have_kernel(kernel), "kernels/{kernel}.toml is missing");
-    let out = tempfile::tempdir().unwrap();
-    let o = run(&[
-        "run",
-        "scenarios/global-shrinker.toml",
-        "--kernel",
-        kernel,
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{kernel}: global-shrinker run failed");
-    ResultFile::read(out.path()).expect("result.json")
-}
 
 #[derive(Debug)]
 struct Shrinker {
@@ -42,10 +28,12 @@ struct Shrinker {
 /// The figures, after checking that this run really exercised the shrinker and that the
 /// probes agree with the kernel's counters (a ratio of zeros would prove nothing).
 fn exercised(kernel: &str, r: &ResultFile) -> Shrinker {
-    let d = &r.counters.zswap_debugfs;
-    let hits = d.end.get("pool_limit_hit").copied().unwrap_or(0)
-        - d.start.get("pool_limit_hit").copied().unwrap_or(0);
-    assert!(hits > 0, "{kernel}: the pool never hit its limit ({d:?})");
+    let hits = pool_limit_hits(r).unwrap_or(0);
+    assert!(
+        hits > 0,
+        "{kernel}: the pool never hit its limit ({:?})",
+        r.counters.zswap_debugfs
+    );
     let wakeups = r
         .probes
         .shrink_worker
@@ -84,9 +72,15 @@ fn exercised(kernel: &str, r: &ResultFile) -> Shrinker {
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn global_shrinker_reproduces_the_posted_effect() {
     require_vm();
-    let walk1 = exercised("baseline-walk1", &run_global_shrinker("baseline-walk1"));
-    let base = exercised("baseline", &run_global_shrinker("baseline"));
-    let patched = exercised("ref-nocursor", &run_global_shrinker("ref-nocursor"));
+    let walk1 = exercised(
+        "baseline-walk1",
+        &run_scenario("global-shrinker", "baseline-walk1"),
+    );
+    let base = exercised("baseline", &run_scenario("global-shrinker", "baseline"));
+    let patched = exercised(
+        "ref-nocursor",
+        &run_scenario("global-shrinker", "ref-nocursor"),
+    );
     let ratio = |a: u64, b: u64| a as f64 / b as f64;
     eprintln!(
         "wakeups {} / {} / {}, shrink_memcg calls {} / {} / {} (walk1 / 7.3.4 / ref-nocursor)",

@@ -103,7 +103,7 @@ fn idle_workers(t: &toml::Table) -> Option<String> {
 }
 
 /// `pool_limit_hit` end − start, when recorded.
-fn pool_limit_hits(r: &ResultFile) -> Option<i64> {
+pub fn pool_limit_hits(r: &ResultFile) -> Option<i64> {
     let d = &r.counters.zswap_debugfs;
     Some(d.end.get("pool_limit_hit")? - d.start.get("pool_limit_hit")?)
 }

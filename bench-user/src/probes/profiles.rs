@@ -200,6 +200,17 @@ fn unit_of(param: &str) -> Option<Unit> {
     }
 }
 
+/// Every version's cursor iterators, each once (several versions share a name).
+fn every_cursor_iter() -> Vec<String> {
+    let mut names: Vec<String> = vec![];
+    for n in PROFILES.iter().flat_map(|p| p.cursor_iter) {
+        if !names.iter().any(|x| x == n) {
+            names.push(n.to_string());
+        }
+    }
+    names
+}
+
 fn from_profile(p: &Profile, evidence: String) -> Resolved {
     Resolved {
         profile: p.name.into(),
@@ -225,16 +236,7 @@ pub fn resolve(k: &dyn Kernel, manifest: Option<&ProbeNames>) -> Resolved {
             evidence: format!("no {entry} in BTF: no proactive writeback series"),
             proactive: vec![entry.clone()],
             proactive_unit: Unit::Bytes,
-            cursor_iter: PROFILES
-                .iter()
-                .flat_map(|p| p.cursor_iter)
-                .fold(vec![], |mut v: Vec<String>, s| {
-                    // Several versions share a name: list each once.
-                    if !v.iter().any(|x| x == s) {
-                        v.push(s.to_string());
-                    }
-                    v
-                }),
+            cursor_iter: every_cursor_iter(),
             cursor_optional: true,
             cursor_lock: vec![GLOBAL_LOCK.into(), PER_MEMCG_LOCK.into()],
             proactive_stat: ("zswpwb_proactive_b".into(), Unit::Bytes),
@@ -409,7 +411,11 @@ mod tests {
         assert_eq!((none.profile.as_str(), none.interface), ("mainline", None));
         assert_eq!(
             none.cursor_iter,
-            ["zswap_mem_cgroup_iter", "zswap_iter_global", "zswap_iter_local"]
+            [
+                "zswap_mem_cgroup_iter",
+                "zswap_iter_global",
+                "zswap_iter_local"
+            ]
         );
     }
 

@@ -94,3 +94,19 @@ pub fn field<'a>(out: &'a str, tag: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {tag} in guest output"))
         .trim()
 }
+
+/// Runs `scenarios/<scenario>.toml` on `kernel` in a VM and reads its result file.
+pub fn run_scenario(scenario: &str, kernel: &str) -> bench_results::schema::ResultFile {
+    assert!(have_kernel(kernel), "kernels/{kernel}.toml is missing");
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "run",
+        &format!("scenarios/{scenario}.toml"),
+        "--kernel",
+        kernel,
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{kernel}: {scenario} run failed");
+    bench_results::schema::ResultFile::read(out.path()).expect("result.json")
+}
