@@ -27,7 +27,10 @@ fn writeback_per_memcg_matches_kernel_counters_and_fentry_matches_kprobe() {
         .sum();
     let total = wb["pages"].as_u64().unwrap();
     // The guest script runs one phase per writeback path; each must have fed the comparison.
-    let mine = per.iter().find(|m| m["cgroup"] == "/wbtest").expect("/wbtest listed");
+    let mine = per
+        .iter()
+        .find(|m| m["cgroup"] == "/wbtest")
+        .expect("/wbtest listed");
     for src in ["shrink_worker", "shrinker"] {
         let pages = mine["by_source"][src]["pages"].as_u64().unwrap_or(0);
         assert!(pages > 0, "no writeback from {src}: {}", mine["by_source"]);

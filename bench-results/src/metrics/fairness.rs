@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Metric, MetricUnit as U, Value, no_interface};
-use crate::schema::{ResultFile, caller};
+use crate::schema::{MemcgWriteback, ResultFile, Writeback, caller};
 use crate::stats::Direction::{HigherIsBetter as Higher, Informational, LowerIsBetter as Lower};
 use crate::stats::{jain_index, shares};
 
@@ -144,18 +144,9 @@ pub fn proactive_fairness(r: &ResultFile) -> Result<Fairness, String> {
         return Err(format!("{parent} has fewer than 2 child memcgs"));
     }
     if let Some(w) = &r.probes.writeback {
-        let amounts: Vec<(String, f64)> = children
-            .iter()
-            .map(|c| {
-                let pages = w
-                    .per_memcg
-                    .iter()
-                    .find(|m| &m.cgroup == c)
-                    .and_then(|m| m.by_source.get(caller::PROACTIVE))
-                    .map_or(0, |pb| pb.pages);
-                (c.clone(), pages as f64)
-            })
-            .collect();
+        let amounts = per_child(&children, w, |m| {
+            m.by_source.get(caller::PROACTIVE).map_or(0, |pb| pb.pages)
+        });
         let any_source = w.per_memcg.iter().any(|m| !m.by_source.is_empty());
         if any_source {
             return Ok(Fairness {
@@ -193,17 +184,7 @@ pub fn writeback_fairness(r: &ResultFile) -> Result<Fairness, String> {
         .writeback
         .as_ref()
         .ok_or("per-memcg writeback not recorded")?;
-    let amounts = children
-        .iter()
-        .map(|c| {
-            let pages = w
-                .per_memcg
-                .iter()
-                .find(|m| &m.cgroup == c)
-                .map_or(0, |m| m.pages);
-            (c.clone(), pages as f64)
-        })
-        .collect();
+    let amounts = per_child(&children, w, |m| m.pages);
     Ok(Fairness {
         parent,
         source: format!("{} (pages)", w.point),
@@ -270,4 +251,24 @@ mod tests {
         let raw = super::super::by_name("fairness.first_child_share").unwrap();
         assert_eq!(raw.direction, Informational);
     }
+}
+
+/// Each child's written-back pages as `pages` picks them from its per-memcg record (0 for a
+/// child the probe never saw write back).
+fn per_child(
+    children: &[String],
+    w: &Writeback,
+    pages: impl Fn(&MemcgWriteback) -> u64,
+) -> Vec<(String, f64)> {
+    children
+        .iter()
+        .map(|c| {
+            let n = w
+                .per_memcg
+                .iter()
+                .find(|m| &m.cgroup == c)
+                .map_or(0, &pages);
+            (c.clone(), n as f64)
+        })
+        .collect()
 }

@@ -130,10 +130,7 @@ fn reclaim() -> Vec<Metric> {
             U::PerSecond,
             Informational,
             "shrink_memcg calls per second",
-            |r| {
-                let s = probed(r, &r.probes.shrink_memcg, "shrink_memcg")?;
-                per_s(r, s.calls as f64)
-            }
+            |r| probed_per_s(r, &r.probes.shrink_memcg, "shrink_memcg", |p| p.calls)
         )
         .probe_rate(),
         metric!(
@@ -153,10 +150,7 @@ fn reclaim() -> Vec<Metric> {
             U::PerSecond,
             Informational,
             "shrink_worker runs per second",
-            |r| {
-                let s = probed(r, &r.probes.shrink_worker, "shrink_worker")?;
-                per_s(r, s.wakeups as f64)
-            }
+            |r| probed_per_s(r, &r.probes.shrink_worker, "shrink_worker", |p| p.wakeups)
         )
         .needs(Exercise::ShrinkWorker)
         .probe_rate(),
@@ -165,10 +159,7 @@ fn reclaim() -> Vec<Metric> {
             U::PagesPerSecond,
             Informational,
             "zswap pages written back to swap per second",
-            |r| {
-                let w = probed(r, &r.probes.writeback, "writeback")?;
-                per_s(r, w.pages as f64)
-            }
+            |r| probed_per_s(r, &r.probes.writeback, "writeback", |p| p.pages)
         )
         .probe_rate(),
         metric!(
@@ -176,10 +167,7 @@ fn reclaim() -> Vec<Metric> {
             U::PerSecond,
             Lower,
             "zswap_store failures per second",
-            |r| {
-                let s = probed(r, &r.probes.store, "store")?;
-                per_s(r, s.failures as f64)
-            }
+            |r| probed_per_s(r, &r.probes.store, "store", |p| p.failures)
         )
         .needs(Exercise::Stores)
         .probe_rate(),
@@ -318,6 +306,16 @@ fn workload_pages_per_s(r: &ResultFile) -> Value {
 }
 
 /// A probe family's figures, or why they are missing (see [`unavailable`]).
+/// A probed counter per second of the measured phase, or why the family is unavailable.
+fn probed_per_s<T>(
+    r: &ResultFile,
+    figures: &Option<T>,
+    family: &str,
+    count: impl Fn(&T) -> u64,
+) -> Value {
+    per_s(r, count(probed(r, figures, family)?) as f64)
+}
+
 fn probed<'a, T>(r: &ResultFile, figures: &'a Option<T>, family: &str) -> Result<&'a T, String> {
     figures.as_ref().ok_or_else(|| unavailable(r, family))
 }

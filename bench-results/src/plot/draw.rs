@@ -2,6 +2,7 @@
 //! notes strip under the chart.
 
 use anyhow::{Result, anyhow};
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -97,19 +98,13 @@ where
 {
     let xf = |v: &f64| c.x_unit.format(*v, false);
     let yf = |v: &f64| c.y_unit.format(*v, false);
-    chart
-        .configure_mesh()
-        .x_desc(c.x_label.as_str())
-        .y_desc(c.y_label.as_str())
+    house_mesh(&mut chart.configure_mesh(), &c.x_label, &c.y_label)
         .x_label_formatter(&xf)
         .y_label_formatter(&yf)
-        .label_style((FONT, 15))
-        .axis_desc_style((FONT, 17))
-        .light_line_style(RGBColor(235, 235, 235))
         .draw()
         .map_err(pe)?;
     // Bands first, so the median lines stay on top.
-    extras::draw_areas(&mut chart, &c.extras)?;
+    extras::draw_extras(&mut chart, &c.extras, extras::Layer::UnderLines)?;
     for l in &c.lines {
         let col = if l.reference {
             RGBColor(150, 150, 150)
@@ -131,7 +126,7 @@ where
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], style));
         }
     }
-    extras::draw_bands(&mut chart, &c.extras)?;
+    extras::draw_extras(&mut chart, &c.extras, extras::Layer::OverLines)?;
     let (xr, yr) = (chart.x_range(), chart.y_range());
     let corner = quiet_corner(&data_points(c), (xr.start, xr.end), (yr.start, yr.end));
     chart
@@ -230,17 +225,11 @@ fn draw_bars<'a, DB: DrawingBackend + 'a>(
         }
     };
     let yf = |v: &f64| c.y_unit.format(*v, false);
-    chart
-        .configure_mesh()
+    house_mesh(&mut chart.configure_mesh(), &c.x_label, &c.y_label)
         .disable_x_mesh()
         .x_labels(n)
-        .x_desc(c.x_label.as_str())
-        .y_desc(c.y_label.as_str())
         .x_label_formatter(&xf)
         .y_label_formatter(&yf)
-        .label_style((FONT, 15))
-        .axis_desc_style((FONT, 17))
-        .light_line_style(RGBColor(235, 235, 235))
         .draw()
         .map_err(pe)?;
 
@@ -309,4 +298,17 @@ fn draw_bars<'a, DB: DrawingBackend + 'a>(
         .draw()
         .map_err(pe)?;
     Ok(())
+}
+
+/// The axes' descriptions and the house style every chart's mesh shares.
+fn house_mesh<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+    x_desc: &str,
+    y_desc: &str,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB> {
+    mesh.x_desc(x_desc)
+        .y_desc(y_desc)
+        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 17))
+        .light_line_style(RGBColor(235, 235, 235))
 }

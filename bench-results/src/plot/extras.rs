@@ -88,62 +88,69 @@ pub(super) fn band_ys(e: &Extras) -> impl Iterator<Item = f64> + '_ {
         )
 }
 
-/// Shaded areas, light enough that overlapping designs stay readable.
-pub(super) fn draw_areas<'a, DB, X>(
-    chart: &mut ChartContext<'a, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
-    e: &Extras,
-) -> Result<()>
-where
-    DB: DrawingBackend + 'a,
-    X: plotters::coord::ranged1d::Ranged<ValueType = f64>,
-{
-    for a in e.areas.iter().filter(|a| a.points.len() > 1) {
-        let outline: Vec<(f64, f64)> = a
-            .points
-            .iter()
-            .map(|p| (p.0, p.2))
-            .chain(a.points.iter().rev().map(|p| (p.0, p.1)))
-            .collect();
-        chart
-            .draw_series(std::iter::once(Polygon::new(
-                outline,
-                color(a.color).mix(0.18).filled(),
-            )))
-            .map_err(pe)?;
-    }
-    Ok(())
+/// Which of the extras to draw: areas go under the lines, bands over them.
+pub(super) enum Layer {
+    UnderLines,
+    OverLines,
 }
 
-/// Error bars (only where lo < hi: one repeat has no spread to show) and median markers.
-pub(super) fn draw_bands<'a, DB, X>(
+/// Draws one layer of the extras. Under the lines: shaded areas, light enough that overlapping
+/// designs stay readable. Over them: error bars (only where lo < hi: one repeat has no spread to
+/// show) and median markers.
+pub(super) fn draw_extras<'a, DB, X>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
     e: &Extras,
+    layer: Layer,
 ) -> Result<()>
 where
     DB: DrawingBackend + 'a,
     X: plotters::coord::ranged1d::Ranged<ValueType = f64>,
 {
-    for b in &e.bands {
-        let col = color(b.color);
-        let bar = ShapeStyle::from(&col).stroke_width(2);
-        let spread = || b.points.iter().filter(|p| p.hi > p.lo);
-        chart
-            .draw_series(spread().map(|p| PathElement::new(vec![(p.x, p.lo), (p.x, p.hi)], bar)))
-            .map_err(pe)?;
-        // Caps in pixels: their width must not depend on a (possibly log) x scale.
-        chart
-            .draw_series(
-                spread()
-                    .flat_map(|p| [p.lo, p.hi].map(|y| (p.x, y)))
-                    .map(|c| EmptyElement::at(c) + PathElement::new(vec![(-6, 0), (6, 0)], bar)),
-            )
-            .map_err(pe)?;
-        chart
-            .draw_series(b.points.iter().map(|p| {
-                let style = if p.hollow { bar } else { col.filled() };
-                Circle::new((p.x, p.y), 5, style)
-            }))
-            .map_err(pe)?;
+    match layer {
+        Layer::UnderLines => {
+            for a in e.areas.iter().filter(|a| a.points.len() > 1) {
+                let outline: Vec<(f64, f64)> = a
+                    .points
+                    .iter()
+                    .map(|p| (p.0, p.2))
+                    .chain(a.points.iter().rev().map(|p| (p.0, p.1)))
+                    .collect();
+                chart
+                    .draw_series(std::iter::once(Polygon::new(
+                        outline,
+                        color(a.color).mix(0.18).filled(),
+                    )))
+                    .map_err(pe)?;
+            }
+        }
+        Layer::OverLines => {
+            for b in &e.bands {
+                let col = color(b.color);
+                let bar = ShapeStyle::from(&col).stroke_width(2);
+                let spread = || b.points.iter().filter(|p| p.hi > p.lo);
+                chart
+                    .draw_series(
+                        spread().map(|p| PathElement::new(vec![(p.x, p.lo), (p.x, p.hi)], bar)),
+                    )
+                    .map_err(pe)?;
+                // Caps in pixels: their width must not depend on a (possibly log) x scale.
+                chart
+                    .draw_series(
+                        spread()
+                            .flat_map(|p| [p.lo, p.hi].map(|y| (p.x, y)))
+                            .map(|c| {
+                                EmptyElement::at(c) + PathElement::new(vec![(-6, 0), (6, 0)], bar)
+                            }),
+                    )
+                    .map_err(pe)?;
+                chart
+                    .draw_series(b.points.iter().map(|p| {
+                        let style = if p.hollow { bar } else { col.filled() };
+                        Circle::new((p.x, p.y), 5, style)
+                    }))
+                    .map_err(pe)?;
+            }
+        }
     }
     Ok(())
 }

@@ -7,7 +7,8 @@ use super::{
     BarChart, BarGroup, Extras, Figure, KernelGroups, Line, LineChart, basename, missing_notes,
     title,
 };
-use crate::metrics::{MetricUnit, parent_of, proactive_fairness, writeback_fairness};
+use crate::metrics::{Fairness, MetricUnit, parent_of, proactive_fairness, writeback_fairness};
+use crate::schema::ResultFile;
 use crate::stats;
 
 /// Per child memcg: median over repeats with min..max whiskers, one bar colour per kernel.
@@ -22,12 +23,9 @@ pub(super) fn per_memcg_bars(
     for (ki, (k, runs)) in kernels.iter().enumerate() {
         let mut vals: BTreeMap<String, Vec<f64>> = BTreeMap::new();
         for r in runs {
-            let f = if proactive {
-                proactive_fairness(r)
-            } else {
-                writeback_fairness(r)
+            let Ok(f) = fairness_of(r, proactive) else {
+                continue;
             };
-            let Ok(f) = f else { continue };
             for (path, v) in f.children {
                 // Run-specific cgroup prefixes differ per run and kernel: the child's name is
                 // what lines runs up.
@@ -157,12 +155,9 @@ pub(super) fn lorenz(scenario: &str, kernels: &KernelGroups) -> Option<Figure> {
             // Amount per child summed over repeats, then one curve per kernel.
             let mut sums: Vec<f64> = Vec::new();
             for r in runs {
-                let f = if proactive {
-                    proactive_fairness(r)
-                } else {
-                    writeback_fairness(r)
+                let Ok(f) = fairness_of(r, proactive) else {
+                    continue;
                 };
-                let Ok(f) = f else { continue };
                 let v = f.values();
                 if sums.is_empty() {
                     sums = v;
@@ -224,4 +219,13 @@ pub(super) fn lorenz(scenario: &str, kernels: &KernelGroups) -> Option<Figure> {
             ..Extras::default()
         },
     }))
+}
+
+/// Proactive writeback's split over the children, or all writeback's.
+fn fairness_of(r: &ResultFile, proactive: bool) -> Result<Fairness, String> {
+    if proactive {
+        proactive_fairness(r)
+    } else {
+        writeback_fairness(r)
+    }
 }

@@ -26,27 +26,28 @@ fn cdf_line(label: String, h: &Histogram, color: usize) -> Option<Line> {
     })
 }
 
-struct Cdf<'a> {
-    what: &'a str,
-    x_label: &'a str,
+/// The CDF figure of one latency per kernel (`drawn` names the kernels that have a line,
+/// `notes` say why the others have none); `None` when no kernel has a line.
+fn cdf_chart(
+    scenario: &str,
+    what: &str,
+    x_label: &str,
     lines: Vec<Line>,
     drawn: Vec<String>,
     notes: Vec<String>,
-}
-
-fn cdf_chart(scenario: &str, c: Cdf) -> Option<Figure> {
-    (!c.lines.is_empty()).then(|| {
+) -> Option<Figure> {
+    (!lines.is_empty()).then(|| {
         Figure::Lines(LineChart {
-            title: title(c.what, scenario, &c.drawn),
-            x_label: c.x_label.into(),
+            title: title(what, scenario, &drawn),
+            x_label: x_label.into(),
             y_label: "fraction of events <= x (all repeats)".into(),
             x_unit: MetricUnit::Ns,
             y_unit: MetricUnit::Ratio,
             x_log: true,
             y_range: Some((0.0, 1.0)),
-            lines: c.lines,
+            lines,
             extras: Extras {
-                notes: c.notes,
+                notes,
                 ..Extras::default()
             },
         })
@@ -103,16 +104,7 @@ pub(super) fn lock_wait_cdf(scenario: &str, kernels: &KernelGroups) -> Option<Fi
     });
     let what = "Cursor-lock wait time (contended acquisitions)";
     let x_label = "wait time";
-    cdf_chart(
-        scenario,
-        Cdf {
-            what,
-            x_label,
-            lines,
-            drawn,
-            notes,
-        },
-    )
+    cdf_chart(scenario, what, x_label, lines, drawn, notes)
 }
 
 fn merged<'a>(
@@ -152,16 +144,7 @@ fn per_kernel_cdf(
                 .unwrap_or_else(|| "no event in any run".into()),
         )
     });
-    cdf_chart(
-        scenario,
-        Cdf {
-            what,
-            x_label,
-            lines,
-            drawn,
-            notes,
-        },
-    )
+    cdf_chart(scenario, what, x_label, lines, drawn, notes)
 }
 
 pub(super) fn proactive_latency_cdf(scenario: &str, kernels: &KernelGroups) -> Option<Figure> {

@@ -106,6 +106,18 @@ struct Spec<'a> {
     y_range: Option<(f64, f64)>,
 }
 
+impl<'a> Spec<'a> {
+    /// A spec whose y range follows the data.
+    fn new(what: &'a str, y_label: &'a str, y_unit: MetricUnit) -> Self {
+        Spec {
+            what,
+            y_label,
+            y_unit,
+            y_range: None,
+        }
+    }
+}
+
 /// One median line and band per kernel whose runs give a series; `None` when no kernel has one
 /// or every value of every run is 0 (nothing happened: the report says "not exercised").
 fn over_time(
@@ -164,12 +176,11 @@ pub(super) fn lock_contended_rate(scenario: &str, kernels: &KernelGroups) -> Opt
             .filter(|key| matches!(ts_key::split(key), Some(("lock", _, "contended"))))
             .collect()
     };
-    let spec = Spec {
-        what: "Cursor-lock contention over time",
-        y_label: "contended acquisitions per second",
-        y_unit: MetricUnit::PerSecond,
-        y_range: None,
-    };
+    let spec = Spec::new(
+        "Cursor-lock contention over time",
+        "contended acquisitions per second",
+        MetricUnit::PerSecond,
+    );
     over_time(
         scenario,
         kernels,
@@ -194,12 +205,11 @@ pub(super) fn lock_contended_rate(scenario: &str, kernels: &KernelGroups) -> Opt
 /// Pages the workers touch per second.
 pub(super) fn workload_throughput(scenario: &str, kernels: &KernelGroups) -> Option<Figure> {
     let key = ts_key::workload("pages_touched");
-    let spec = Spec {
-        what: "Workload throughput",
-        y_label: "pages touched per second",
-        y_unit: MetricUnit::PagesPerSecond,
-        y_range: None,
-    };
+    let spec = Spec::new(
+        "Workload throughput",
+        "pages touched per second",
+        MetricUnit::PagesPerSecond,
+    );
     over_time(
         scenario,
         kernels,
