@@ -83,7 +83,7 @@ pub fn collect() -> Report {
         })
         .unwrap_or_default();
     let mut checks = vec![];
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = nix::unistd::geteuid().is_root();
     checks.push(check(
         "root",
         root,

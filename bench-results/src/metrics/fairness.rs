@@ -219,6 +219,26 @@ fn from_memcg_stat(
     })
 }
 
+/// Each child's written-back pages as `pages` picks them from its per-memcg record (0 for a
+/// child the probe never saw write back).
+fn per_child(
+    children: &[String],
+    w: &Writeback,
+    pages: impl Fn(&MemcgWriteback) -> u64,
+) -> Vec<(String, f64)> {
+    children
+        .iter()
+        .map(|c| {
+            let n = w
+                .per_memcg
+                .iter()
+                .find(|m| &m.cgroup == c)
+                .map_or(0, &pages);
+            (c.clone(), n as f64)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,24 +271,4 @@ mod tests {
         let raw = super::super::by_name("fairness.first_child_share").unwrap();
         assert_eq!(raw.direction, Informational);
     }
-}
-
-/// Each child's written-back pages as `pages` picks them from its per-memcg record (0 for a
-/// child the probe never saw write back).
-fn per_child(
-    children: &[String],
-    w: &Writeback,
-    pages: impl Fn(&MemcgWriteback) -> u64,
-) -> Vec<(String, f64)> {
-    children
-        .iter()
-        .map(|c| {
-            let n = w
-                .per_memcg
-                .iter()
-                .find(|m| &m.cgroup == c)
-                .map_or(0, &pages);
-            (c.clone(), n as f64)
-        })
-        .collect()
 }

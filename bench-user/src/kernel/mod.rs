@@ -90,27 +90,27 @@ pub fn load(arg: &str) -> Result<manifest::Resolved> {
 /// Exclusive lock on a cache file for the duration of a build (two builds sharing a source tree
 /// would fight over its checkout).
 struct Lock {
-    _file: std::fs::File,
+    // Held for its Drop: closing the file releases the lock.
+    _file: nix::fcntl::Flock<std::fs::File>,
 }
 impl Lock {
     fn take(path: &Path) -> Result<Lock> {
-        use std::os::fd::AsRawFd;
+        use nix::fcntl::{Flock, FlockArg};
         let f = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(path)?;
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            eprintln!("waiting for another build holding {}", path.display());
-            if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-                bail!(
-                    "flock {}: {}",
-                    path.display(),
-                    std::io::Error::last_os_error()
-                );
+        let held = match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+            Ok(held) => held,
+            Err((f, _)) => {
+                eprintln!("waiting for another build holding {}", path.display());
+                Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| {
+                    anyhow::anyhow!("flock {}: {}", path.display(), std::io::Error::from(e))
+                })?
             }
-        }
-        Ok(Lock { _file: f })
+        };
+        Ok(Lock { _file: held })
     }
 }
 

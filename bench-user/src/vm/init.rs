@@ -2,7 +2,6 @@
 //! host's root, shared read-only over 9p): mount the pseudo filesystems, mount the writable
 //! shares at the same paths as on the host, run the command with its output on the virtio
 //! console, record its exit status, power off. No shell or busybox needed in the guest.
-use std::ffi::CString;
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
@@ -23,26 +22,14 @@ pub const CTL_PARAM: &str = "zb.ctl=";
 
 fn mount(src: &str, target: &str, fstype: &str, data: Option<&str>) -> Result<(), String> {
     let _ = std::fs::create_dir_all(target);
-    let c = |s: &str| CString::new(s).unwrap();
-    let data_c = data.map(c);
-    let r = unsafe {
-        libc::mount(
-            c(src).as_ptr(),
-            c(target).as_ptr(),
-            c(fstype).as_ptr(),
-            0,
-            data_c
-                .as_ref()
-                .map_or(std::ptr::null(), |d| d.as_ptr() as *const libc::c_void),
-        )
-    };
-    if r != 0 {
-        return Err(format!(
-            "mount {fstype} on {target}: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok(())
+    nix::mount::mount(
+        Some(src),
+        target,
+        Some(fstype),
+        nix::mount::MsFlags::empty(),
+        data,
+    )
+    .map_err(|e| format!("mount {fstype} on {target}: {}", std::io::Error::from(e)))
 }
 
 /// True when this process is the guest's init and should act as such.
@@ -88,10 +75,8 @@ pub fn main() -> ! {
     if !ctl.is_empty() {
         let _ = std::fs::write(Path::new(&ctl).join("status"), format!("{status}\n"));
     }
-    unsafe {
-        libc::sync();
-        libc::reboot(libc::LINUX_REBOOT_CMD_POWER_OFF);
-    }
+    nix::unistd::sync();
+    let _ = nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_POWER_OFF);
     loop {
         std::thread::park();
     }
@@ -170,20 +155,19 @@ fn run(ctl: &str, say: &mut dyn FnMut(&str)) -> i32 {
     let pid = child.id() as i32;
     // As PID 1 we reap every orphan until our child exits.
     loop {
-        let mut st = 0;
-        let r = unsafe { libc::waitpid(-1, &mut st, 0) };
-        if r == pid {
-            let _ = child.try_wait();
-            if libc::WIFEXITED(st) {
-                return libc::WEXITSTATUS(st);
+        use nix::sys::wait::{WaitStatus, waitpid};
+        match waitpid(None, None) {
+            Ok(WaitStatus::Exited(p, code)) if p.as_raw() == pid => {
+                let _ = child.try_wait();
+                return code;
             }
-            if libc::WIFSIGNALED(st) {
-                return 128 + libc::WTERMSIG(st);
+            Ok(WaitStatus::Signaled(p, sig, _)) if p.as_raw() == pid => {
+                let _ = child.try_wait();
+                return 128 + sig as i32;
             }
-            return 125;
-        }
-        if r < 0 {
-            return 125;
+            Ok(_) => {}
+            // ECHILD: nothing left to reap, our child included.
+            Err(_) => return 125,
         }
     }
 }

@@ -144,8 +144,11 @@ fn kvm_usable() -> bool {
     };
     use std::os::fd::AsRawFd;
     const KVM_CREATE_VM: libc::c_ulong = 0xAE01;
+    // SAFETY: KVM_CREATE_VM takes an integer machine type (0), no pointer; `f` is an open
+    // /dev/kvm for the whole call.
     let fd = unsafe { libc::ioctl(f.as_raw_fd(), KVM_CREATE_VM, 0) };
     if fd >= 0 {
+        // SAFETY: `fd` was just returned to us by the kernel and nothing else owns it.
         unsafe { libc::close(fd) };
         true
     } else {
