@@ -416,13 +416,32 @@ impl Default for Tool {
     }
 }
 
+/// Where a run executed. One type for the whole tool: the command line asks for one (`auto`,
+/// `kvm`, `tcg`), the VM layer resolves `Auto` to what really booted, and a result file records
+/// that (`Auto` is never written: a result names the accelerator that ran).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Accel {
+    /// KVM when it really works here, else TCG (a request, resolved before a run).
+    Auto,
     Tcg,
     Kvm,
+    /// On the machine itself, no VM (`run --host`).
     #[default]
+    #[cfg_attr(feature = "clap", value(skip))]
     Host,
+}
+
+impl Accel {
+    /// QEMU's `-accel` name (`Auto` and `Host` have none: resolve `Auto` first).
+    pub fn qemu_name(self) -> Option<&'static str> {
+        match self {
+            Accel::Tcg => Some("tcg"),
+            Accel::Kvm => Some("kvm"),
+            Accel::Auto | Accel::Host => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -2,7 +2,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+use crate::options::{Accel, SpinlockMode};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -55,7 +57,7 @@ pub enum Command {
         #[arg(long)]
         baseline: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
-        format: ReportFormat,
+        format: bench_results::Format,
         /// Every metric's table (summary per kernel, shift, interval, p, verdict) instead of
         /// the short mailing-list report. JSON always has everything.
         #[arg(long)]
@@ -130,37 +132,6 @@ pub struct VmArgs {
     pub command: Vec<String>,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Accel {
-    Auto,
-    Kvm,
-    Tcg,
-}
-
-/// How guest spinlocks behave. A guest that sees the hypervisor CPUID bit and has no paravirt
-/// spinlocks turns every spinlock into an unfair test-and-set loop (`virt_spin_lock()`), which
-/// contends differently from the queued spinlocks of the machines users deploy on.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SpinlockMode {
-    /// Hide the hypervisor CPUID bit: native queued spinlocks.
-    #[default]
-    Native,
-    /// Show it: virt test-and-set spinlocks.
-    Virt,
-}
-
-impl SpinlockMode {
-    /// QEMU `-cpu` model for an accelerator.
-    pub fn cpu_model(self, accel: &str) -> String {
-        let base = if accel == "kvm" { "host" } else { "max" };
-        match self {
-            SpinlockMode::Native => format!("{base},-hypervisor"),
-            SpinlockMode::Virt => base.to_string(),
-        }
-    }
-}
-
 #[derive(Args, Debug)]
 pub struct ProbeArgs {
     /// Stop after this long (default: until Ctrl-C).
@@ -209,11 +180,4 @@ pub struct RunArgs {
     /// Run without eBPF probes (the workload alone; for overhead comparisons).
     #[arg(long)]
     pub no_probes: bool,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReportFormat {
-    Text,
-    Markdown,
-    Json,
 }

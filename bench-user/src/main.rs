@@ -7,6 +7,7 @@
 mod cli;
 mod doctor;
 mod kernel;
+mod options;
 mod paths;
 mod probes;
 mod run;
@@ -98,11 +99,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ..Default::default()
             };
             let c = bench_results::compare(&files, &opts);
-            let format = match format {
-                cli::ReportFormat::Text => bench_results::Format::Text,
-                cli::ReportFormat::Markdown => bench_results::Format::Markdown,
-                cli::ReportFormat::Json => bench_results::Format::Json,
-            };
             print!("{}", bench_results::render(&c, format, full));
         }
         Command::Overhead { dir } => {

@@ -32,8 +32,10 @@ pub struct CompareOptions {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Format {
     Text,
+    #[cfg_attr(feature = "clap", value(alias = "md"))]
     Markdown,
     Json,
 }

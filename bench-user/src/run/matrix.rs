@@ -10,7 +10,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use bench_results::schema::ResultFile;
 
 use super::ids::utc_stamp;
-use super::vm_cell::{Shape, kernel_name, vm_cell};
+use super::vm_cell::{kernel_name, vm_cell};
+use crate::options::{Accel, GuestShape, SpinlockMode};
 use crate::scenario::{self, Loaded};
 
 /// A matrix file: kernels x scenarios x repeats.
@@ -32,7 +33,7 @@ pub struct MatrixFile {
     #[serde(default = "two_cpus")]
     pub cpus: Vec<u32>,
     #[serde(default)]
-    pub spinlocks: crate::cli::SpinlockMode,
+    pub spinlocks: SpinlockMode,
     /// Further (scenarios × cpus) blocks, for sweeps that are not a full cross product, e.g.
     /// thread counts at 2 vCPUs plus vCPU counts at one thread count.
     #[serde(default, rename = "sweep")]
@@ -213,9 +214,9 @@ fn run_cells(
             l.name,
             c.repeat
         );
-        let shape = Shape {
+        let shape = GuestShape {
             cpus: *cpus,
-            accel: crate::cli::Accel::Auto,
+            accel: Accel::Auto,
             spinlocks: m.spinlocks,
         };
         let r = vm_cell(kernel, spath, l, &dir, 1, shape);
@@ -322,7 +323,7 @@ mod tests {
             m.blocks(),
             vec![("s4".into(), 2), ("s8".into(), 2), ("s8".into(), 4)]
         );
-        assert_eq!(m.spinlocks, crate::cli::SpinlockMode::Native);
+        assert_eq!(m.spinlocks, SpinlockMode::Native);
     }
 
     #[test]

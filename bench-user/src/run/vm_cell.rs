@@ -10,6 +10,7 @@ use bench_results::schema::{self, ResultFile};
 
 use super::ids::make_run_id;
 use crate::cli::RunArgs;
+use crate::options::GuestShape;
 use crate::scenario::Loaded;
 use crate::workload::cgroup;
 
@@ -34,7 +35,7 @@ pub(super) fn run_vm(
             .join("results")
             .join(make_run_id(&l.name, &kernel_name(kernel))),
     };
-    let shape = Shape {
+    let shape = GuestShape {
         cpus: args.cpus,
         accel: args.accel,
         spinlocks: args.spinlocks,
@@ -43,13 +44,6 @@ pub(super) fn run_vm(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The guest a cell runs in.
-#[derive(Debug, Clone, Copy)]
-pub struct Shape {
-    pub cpus: u32,
-    pub accel: crate::cli::Accel,
-    pub spinlocks: crate::cli::SpinlockMode,
-}
 
 /// Boots `kernel`, runs the scenario inside with `--host`, and adds the kernel identity to the
 /// results. Err when the guest run cannot be trusted (exit status, timeout, kernel trouble); the
@@ -60,7 +54,7 @@ pub(super) fn vm_cell(
     l: &Loaded,
     out: &Path,
     repeats: u32,
-    shape: Shape,
+    shape: GuestShape,
 ) -> Result<PathBuf> {
     let exe = std::env::current_exe().context("finding this executable")?;
     let scen = std::fs::canonicalize(scenario_path)
@@ -132,11 +126,7 @@ fn annotate(out: &Path, manifest: &str, o: &crate::vm::GuestOutcome) -> Result<u
         r.kernel.host_cpus = std::thread::available_parallelism()
             .ok()
             .map(|n| n.get() as u32);
-        r.kernel.accel = if o.accel.contains("kvm") {
-            schema::Accel::Kvm
-        } else {
-            schema::Accel::Tcg
-        };
+        r.kernel.accel = o.accel;
         if !o.kernel.patches.is_empty() {
             r.kernel.series = Some(schema::Series {
                 name: o.kernel.name.clone(),

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::{Accel, SpinlockMode, VmArgs};
+use crate::cli::VmArgs;
+use crate::options::{Accel, SpinlockMode};
 use crate::kernel;
 
 /// Set in the guest when the host's output is not a terminal: no progress bars.
@@ -66,7 +67,8 @@ pub struct GuestOutcome {
     pub timed_out: bool,
     pub boot_to_command: Option<Duration>,
     pub wall: Duration,
-    pub accel: &'static str,
+    /// The accelerator that ran (`Kvm` or `Tcg`, never `Auto`).
+    pub accel: Accel,
     pub kernel: kernel::BuiltKernel,
 }
 
@@ -110,26 +112,27 @@ fn qemu_binary() -> Result<PathBuf> {
 
 /// KVM only when it really works: /dev/kvm, vmx/svm in cpuinfo. (Software KVM backends
 /// without them abort or crawl, see PLATFORM.md.)
-pub fn choose_accel(want: Accel) -> Result<&'static str> {
+pub fn choose_accel(want: Accel) -> Result<Accel> {
     let dev = Path::new("/dev/kvm").exists();
     let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let hw = cpu
         .lines()
         .any(|l| l.starts_with("flags") && (l.contains(" vmx") || l.contains(" svm")));
     match want {
-        Accel::Tcg => Ok("tcg"),
+        Accel::Tcg => Ok(Accel::Tcg),
         Accel::Kvm if !dev => bail!(
             "--accel kvm: /dev/kvm does not exist; fix: load kvm_intel/kvm_amd, or use --accel tcg"
         ),
         Accel::Kvm if !hw => bail!(
             "--accel kvm: the CPU has no vmx/svm flag (nested virtualisation off), so KVM would abort or crawl; fix: use --accel tcg or auto"
         ),
-        Accel::Kvm => Ok("kvm"),
+        Accel::Kvm => Ok(Accel::Kvm),
         Accel::Auto => Ok(if dev && hw && kvm_usable() {
-            "kvm"
+            Accel::Kvm
         } else {
-            "tcg"
+            Accel::Tcg
         }),
+        Accel::Host => bail!("a guest cannot run on the host accelerator: use auto, kvm or tcg"),
     }
 }
 
@@ -160,6 +163,7 @@ fn kvm_usable() -> bool {
 pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     let qemu = qemu_binary()?;
     let accel = choose_accel(req.accel)?;
+    let accel_name = accel.qemu_name().expect("choose_accel resolves to kvm or tcg");
     if req.command.is_empty() {
         bail!("no command to run in the guest");
     }
@@ -200,7 +204,7 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
         ),
         ("ZSWAP_BENCH_KERNEL".into(), k.name.clone()),
         ("ZSWAP_BENCH_KERNEL_KEY".into(), k.key.clone()),
-        ("ZSWAP_BENCH_ACCEL".into(), accel.into()),
+        ("ZSWAP_BENCH_ACCEL".into(), accel_name.into()),
     ];
     // The manifest's [probes] names travel with the kernel into the guest.
     if let Some(n) = &k.probes {
@@ -250,7 +254,7 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
         k.cmdline
     );
     let mut cmd = Command::new(&qemu);
-    cmd.args(["-accel", accel]);
+    cmd.args(["-accel", accel_name]);
     cmd.args(["-cpu", &req.spinlocks.cpu_model(accel)]);
     cmd.args([
         "-smp",
@@ -402,7 +406,7 @@ pub fn run_cli(a: &VmArgs) -> Result<ExitCode> {
     eprintln!(
         "zswap-bench vm: kernel {} ({}), {} in {:.1}s, exit {}{}; console log {}",
         out.kernel.name,
-        out.accel,
+        out.accel.qemu_name().unwrap_or("?"),
         if out.timed_out {
             "TIMED OUT"
         } else {
