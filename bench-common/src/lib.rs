@@ -89,6 +89,32 @@ pub mod counter {
     /// spin-only part of LOCK_STATS can be compared with SPIN_XCHECK.
     pub const SLEEP_CONTENDED: u32 = 21;
     pub const LEN: u32 = 24;
+
+    /// The problem counters with the names the result's `map_errors` uses for them; all but
+    /// `STACK_ERRORS` (a caller left unnamed, the wait itself still counted) are lost events.
+    pub const PROBLEMS: [(&str, u32); 6] = [
+        ("start_map_full", LOST_START_MAP),
+        ("stats_map_full", LOST_STATS_MAP),
+        ("hist_map_full", LOST_HIST_MAP),
+        ("lock_map_full", LOST_LOCK_MAP),
+        ("spin_unmatched", SPIN_UNMATCHED),
+        ("stack_errors", STACK_ERRORS),
+    ];
+
+    /// A problem counter's name in `PROBLEMS`, for the eBPF side's log lines (aya-log), so the
+    /// log and the result file speak of the same thing in the same words.
+    #[inline(always)]
+    pub fn problem_name(idx: u32) -> &'static str {
+        match idx {
+            LOST_START_MAP => PROBLEMS[0].0,
+            LOST_STATS_MAP => PROBLEMS[1].0,
+            LOST_HIST_MAP => PROBLEMS[2].0,
+            LOST_LOCK_MAP => PROBLEMS[3].0,
+            SPIN_UNMATCHED => PROBLEMS[4].0,
+            STACK_ERRORS => PROBLEMS[5].0,
+            _ => "other",
+        }
+    }
 }
 
 /// Key of the per-CPU `HISTS` hash: one bucket of one histogram.

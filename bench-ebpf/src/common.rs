@@ -157,6 +157,28 @@ pub fn inc(idx: u32, v: u64) {
     }
 }
 
+/// Counts one event the results report as lost (a full map, a spin exit that matches no entry,
+/// a stack id that could not be taken) and, on its 1st, 2nd, 4th, 8th... occurrence on this
+/// CPU, says so through aya-log. The counter stays the number the result reports; the log line
+/// tells the runner's log *when* events began to go missing and which kind, at most log2(n)
+/// records per CPU, and only on paths where something already went wrong.
+#[inline(always)]
+pub fn problem(idx: u32) {
+    let Some(p) = COUNTERS.get_ptr_mut(idx) else {
+        return;
+    };
+    let n = unsafe { *p } + 1;
+    unsafe { *p = n };
+    if n & (n - 1) == 0 {
+        aya_log_ebpf::warn!(
+            &(),
+            "lost event ({}): occurrence {} on this CPU",
+            counter::problem_name(idx),
+            n
+        );
+    }
+}
+
 /// Update-or-insert on a per-CPU hash; a full map is counted as lost, never silent.
 #[inline(always)]
 pub fn upsert<K, V: Copy + Default>(
@@ -172,7 +194,7 @@ pub fn upsert<K, V: Copy + Default>(
     let mut v = V::default();
     f(&mut v);
     if map.insert(key, &v, 0).is_err() {
-        inc(lost, 1);
+        problem(lost);
     }
 }
 
@@ -269,7 +291,7 @@ pub fn learn_memcg_lock(memcg: u64) {
         _pad: 0,
     };
     if WATCHED_LOCKS.insert(&addr, &info, 0).is_err() {
-        inc(counter::LOST_LOCK_MAP, 1);
+        problem(counter::LOST_LOCK_MAP);
     }
 }
 

@@ -35,7 +35,7 @@ pub fn fentry_cursor_iter(ctx: FEntryContext) -> u32 {
         ..Default::default()
     };
     if CURSOR_STATE.insert(&tid(), &st, 0).is_err() {
-        inc(counter::LOST_START_MAP, 1);
+        problem(counter::LOST_START_MAP);
     }
     0
 }

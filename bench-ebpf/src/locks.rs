@@ -24,7 +24,7 @@ fn begin<C: StackIdContext>(ctx: &C, addr: u64, flags: u32) {
     let stack_id: i64 = match ctx.get_stackid(&STACKS, 0) {
         Ok(id) => id,
         Err(_) => {
-            inc(counter::STACK_ERRORS, 1);
+            problem(counter::STACK_ERRORS);
             -1
         }
     };
@@ -34,7 +34,7 @@ fn begin<C: StackIdContext>(ctx: &C, addr: u64, flags: u32) {
         b: stack_id as u64,
     };
     if START_LOCK.insert(&tid(), &s, 0).is_err() {
-        inc(counter::LOST_START_MAP, 1);
+        problem(counter::LOST_START_MAP);
     }
 }
 

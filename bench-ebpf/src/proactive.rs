@@ -20,7 +20,7 @@ fn enter(memcg: u64, bytes: u64) {
         b: bytes,
     };
     if START_PROACTIVE.insert(&tid(), &s, 0).is_err() {
-        inc(counter::LOST_START_MAP, 1);
+        problem(counter::LOST_START_MAP);
     }
 }
 

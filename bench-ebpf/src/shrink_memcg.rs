@@ -17,7 +17,7 @@ fn enter(memcg: u64) -> u32 {
         b: ctx_current() as u64,
     };
     if START_SHRINK.insert(&tid(), &s, 0).is_err() {
-        inc(counter::LOST_START_MAP, 1);
+        problem(counter::LOST_START_MAP);
     }
     0
 }

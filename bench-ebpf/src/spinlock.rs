@@ -27,7 +27,7 @@ fn enter<C: StackIdContext>(ctx: &C, addr: u64) {
     let st = unsafe { &mut *st };
     let d = st.depth as usize;
     if d >= SPIN_NEST {
-        inc(counter::SPIN_UNMATCHED, 1);
+        problem(counter::SPIN_UNMATCHED);
         return;
     }
     // The mask lets the compiler drop the bounds check (a panic path the verifier refuses).
@@ -37,7 +37,7 @@ fn enter<C: StackIdContext>(ctx: &C, addr: u64) {
             let stack = match ctx.get_stackid(&STACKS, 0) {
                 Ok(id) => id,
                 Err(_) => {
-                    inc(counter::STACK_ERRORS, 1);
+                    problem(counter::STACK_ERRORS);
                     -1
                 }
             };
@@ -69,7 +69,7 @@ fn exit(addr: u64) {
         // on this CPU) whose entry the BPF recursion guard skipped: it is not ours to pop, and
         // the entry below it is still waiting. Only a watched lock's skipped wait is a loss.
         if unsafe { WATCHED_LOCKS.get(&addr) }.is_some() {
-            inc(counter::SPIN_UNMATCHED, 1);
+            problem(counter::SPIN_UNMATCHED);
         }
         return;
     }

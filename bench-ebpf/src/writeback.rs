@@ -26,7 +26,7 @@ fn cb_enter(item: u64) {
         b: 0,
     };
     if START_CB.insert(&tid(), &s, 0).is_err() {
-        inc(counter::LOST_START_MAP, 1);
+        problem(counter::LOST_START_MAP);
     }
 }
 
@@ -74,7 +74,7 @@ pub fn fentry_writeback_entry(ctx: FEntryContext) -> u32 {
         b: 0,
     };
     if START_WB.insert(&tid(), &s, 0).is_err() {
-        inc(counter::LOST_START_MAP, 1);
+        problem(counter::LOST_START_MAP);
     }
     0
 }

@@ -49,6 +49,17 @@ fn quick_in_vm_gives_a_complete_result_with_matching_writeback() {
             .iter()
             .any(|w| w.as_str().unwrap().contains("did not run"))
     );
+    // Writeback happened, by both accounts, so the cross-checks below compare real counts
+    // (0 == 0 would agree and prove nothing).
+    let wb = r["probes"]["writeback"]["pages"].as_u64();
+    assert!(wb.is_some_and(|p| p > 0), "BPF saw no writeback: {wb:?}");
+    let stat_wb: i64 = r["counters"]["memcg"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["stat_delta"]["zswpwb"].as_i64())
+        .sum();
+    assert!(stat_wb > 0, "memory.stat shows no zswpwb in any memcg");
     // Per-memcg zswpwb (memory.stat deltas) equals the BPF writeback totals.
     let xs = r["crosschecks"].as_array().unwrap();
     assert!(!xs.is_empty());

@@ -5,6 +5,7 @@ pub mod attach;
 pub mod btf;
 pub mod cgroups;
 pub mod cli;
+mod ebpf_log;
 pub mod kallsyms;
 mod locks;
 pub mod profiles;
@@ -75,6 +76,8 @@ pub struct ProbeSession {
     cg: cgroups::CgroupNames,
     /// Holding this fd keeps BPF run-time statistics on (self-cost), like bpftop.
     _stats: Option<OwnedFd>,
+    /// The programs' diagnostics (aya-log), drained at every snapshot.
+    log: Option<ebpf_log::ProbeLog>,
 }
 
 fn raise_memlock() {
@@ -113,6 +116,9 @@ impl ProbeSession {
         let mut ebpf = loader
             .load(OBJECT)
             .context("loading the eBPF object (maps and globals)")?;
+        // Before any program loads: the programs are relocated against the log map, which the
+        // reader must own from here on (dropping it would close the map under them).
+        let log = ebpf_log::ProbeLog::take(&mut ebpf);
         let stats = aya::sys::enable_stats(aya::sys::Stats::RunTime).ok();
         let mut a = Attacher {
             ebpf: &mut ebpf,
@@ -451,6 +457,7 @@ impl ProbeSession {
             spinlocks,
             cg,
             _stats: stats,
+            log,
         })
     }
 
@@ -476,6 +483,9 @@ impl ProbeSession {
 
     /// Cumulative metrics since attach, cgroup ids resolved to paths.
     pub fn snapshot(&mut self) -> Result<bench_results::schema::Probes> {
+        if let Some(l) = &mut self.log {
+            l.drain();
+        }
         read::snapshot(self)
     }
 

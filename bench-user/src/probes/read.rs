@@ -348,14 +348,7 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
             }
         }
     }
-    for (n, idx) in [
-        ("start_map_full", counter::LOST_START_MAP),
-        ("stats_map_full", counter::LOST_STATS_MAP),
-        ("hist_map_full", counter::LOST_HIST_MAP),
-        ("lock_map_full", counter::LOST_LOCK_MAP),
-        ("spin_unmatched", counter::SPIN_UNMATCHED),
-        ("stack_errors", counter::STACK_ERRORS),
-    ] {
+    for (n, idx) in counter::PROBLEMS {
         let v = c[idx as usize];
         if v > 0 {
             probes.map_errors.insert(n.into(), v);
