@@ -320,3 +320,26 @@ pub fn entry_exit(
     }
     v
 }
+
+/// Entry/exit candidates for the first of `names` this kernel has (in BTF or kallsyms): series
+/// versions name the same function differently. None present: one unusable candidate saying
+/// `why_absent`, so the plan shows `n/a` with the reason instead of leaving the metric out.
+pub fn first_present(
+    names: &[String],
+    pres: impl Fn(&str) -> FuncPresence,
+    fentry: &'static str,
+    fexit: &'static str,
+    kprobe: Option<(&'static str, &'static str)>,
+    why_absent: impl FnOnce() -> String,
+) -> Vec<Candidate> {
+    for f in names {
+        let p = pres(f);
+        if p.in_btf || p.in_kallsyms {
+            return entry_exit(f, &p, fentry, fexit, kprobe);
+        }
+    }
+    vec![Candidate {
+        hooks: vec![],
+        unusable: Some(why_absent()),
+    }]
+}

@@ -312,76 +312,54 @@ impl ProbeSession {
             .is_some();
 
         // Proactive writeback: the first name this kernel has.
-        let mut cands = vec![];
-        for f in &series.proactive {
-            let p = pres(f);
-            if p.in_btf || p.in_kallsyms {
-                cands.extend(entry_exit(
-                    f,
-                    &p,
-                    prog::FENTRY_PROACTIVE,
-                    prog::FEXIT_PROACTIVE,
-                    Some((prog::KPROBE_PROACTIVE, prog::KRETPROBE_PROACTIVE)),
-                ));
-                break;
-            }
-        }
-        if cands.is_empty() {
-            let why = if series.interface.is_some() {
-                format!(
-                    "inlined: {} has no out-of-line copy in BTF or kallsyms; proactive writeback is measured from userspace instead (memory.reclaim call timing per thread, writeback by caller)",
-                    series.proactive.join(", ")
-                )
-            } else {
-                format!(
-                    "no proactive writeback function ({}) in BTF or kallsyms: the kernel has no proactive zswap writeback",
-                    series.proactive.join(", ")
-                )
-            };
-            cands.push(Candidate {
-                hooks: vec![],
-                unusable: Some(why),
-            });
-        }
+        let cands = attach::first_present(
+            &series.proactive,
+            pres,
+            prog::FENTRY_PROACTIVE,
+            prog::FEXIT_PROACTIVE,
+            Some((prog::KPROBE_PROACTIVE, prog::KRETPROBE_PROACTIVE)),
+            || {
+                if series.interface.is_some() {
+                    format!(
+                        "inlined: {} has no out-of-line copy in BTF or kallsyms; proactive writeback is measured from userspace instead (memory.reclaim call timing per thread, writeback by caller)",
+                        series.proactive.join(", ")
+                    )
+                } else {
+                    format!(
+                        "no proactive writeback function ({}) in BTF or kallsyms: the kernel has no proactive zswap writeback",
+                        series.proactive.join(", ")
+                    )
+                }
+            },
+        );
         live.proactive = a.serve("proactive", cands).map(|h| h[0].target());
 
         // Cursor iterator and, inside it, the walk steps (restarts on the lockless design).
-        let mut cands = vec![];
-        for f in &series.cursor_iter {
-            let p = pres(f);
-            if p.in_btf || p.in_kallsyms {
-                cands.extend(entry_exit(
-                    f,
-                    &p,
-                    prog::FENTRY_CURSOR_ITER,
-                    prog::FEXIT_CURSOR_ITER,
-                    None,
-                ));
-                break;
-            }
-        }
-        if cands.is_empty() {
-            let why = if series.cursor_optional {
-                format!(
-                    "no cursor iterator ({}) in BTF or kallsyms: this design walks with mem_cgroup_iter() under zswap_shrink_lock or a local iterator (or the function was inlined)",
-                    series.cursor_iter.join(", ")
-                )
-            } else if series.cursor_iter.is_empty() {
-                format!(
-                    "profile {} has no cursor iterator: walks use mem_cgroup_iter() under zswap_shrink_lock or a local iterator",
-                    series.profile
-                )
-            } else {
-                format!(
-                    "inlined: {} has no out-of-line copy in BTF or kallsyms (static); cursor advances and lock acquisitions are not counted, lock waits still are",
-                    series.cursor_iter.join(", ")
-                )
-            };
-            cands.push(Candidate {
-                hooks: vec![],
-                unusable: Some(why),
-            });
-        }
+        let cands = attach::first_present(
+            &series.cursor_iter,
+            pres,
+            prog::FENTRY_CURSOR_ITER,
+            prog::FEXIT_CURSOR_ITER,
+            None,
+            || {
+                if series.cursor_optional {
+                    format!(
+                        "no cursor iterator ({}) in BTF or kallsyms: this design walks with mem_cgroup_iter() under zswap_shrink_lock or a local iterator (or the function was inlined)",
+                        series.cursor_iter.join(", ")
+                    )
+                } else if series.cursor_iter.is_empty() {
+                    format!(
+                        "profile {} has no cursor iterator: walks use mem_cgroup_iter() under zswap_shrink_lock or a local iterator",
+                        series.profile
+                    )
+                } else {
+                    format!(
+                        "inlined: {} has no out-of-line copy in BTF or kallsyms (static); cursor advances and lock acquisitions are not counted, lock waits still are",
+                        series.cursor_iter.join(", ")
+                    )
+                }
+            },
+        );
         live.cursor_iter = a.serve("cursor_iter", cands).map(|h| h[0].target());
         if live.cursor_iter.is_some() {
             let p = pres(kfunc::CSS_NEXT_DESCENDANT_PRE);

@@ -25,6 +25,23 @@ fn percpu_hash<'a, K: aya::Pod, V: aya::Pod>(
         .with_context(|| format!("map {name}"))
 }
 
+/// Field-wise sums of the per-CPU counters structs whose fields all add up (no maxima), so
+/// each per-CPU read is one line and a field added on the eBPF side is added here once.
+trait AddFields {
+    fn add(&mut self, other: &Self);
+}
+macro_rules! add_fields {
+    ($t:ty: $($f:ident),+) => {
+        impl AddFields for $t {
+            fn add(&mut self, b: &Self) {
+                $(self.$f += b.$f;)+
+            }
+        }
+    };
+}
+add_fields!(ShrinkStat: calls, ret_zero, ret_positive, ret_eagain, ret_enoent, ret_other, bytes, lat_ns);
+add_fields!(ProactiveStat: calls, req_bytes, ret_zero, ret_eagain, ret_eintr, ret_einval, ret_other, lat_ns);
+
 /// Sum a per-CPU hash into a plain map with `add`.
 fn summed<K: aya::Pod + Eq + std::hash::Hash, V: aya::Pod + Default>(
     e: &Ebpf,
@@ -130,16 +147,7 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
     let mut probes = Probes::default();
 
     if live.shrink_memcg {
-        let stats = summed::<MemcgCtxKey, ShrinkStat>(e, names::SHRINK_STATS, |a, b| {
-            a.calls += b.calls;
-            a.ret_zero += b.ret_zero;
-            a.ret_positive += b.ret_positive;
-            a.ret_eagain += b.ret_eagain;
-            a.ret_enoent += b.ret_enoent;
-            a.ret_other += b.ret_other;
-            a.bytes += b.bytes;
-            a.lat_ns += b.lat_ns;
-        })?;
+        let stats = summed::<MemcgCtxKey, ShrinkStat>(e, names::SHRINK_STATS, ShrinkStat::add)?;
         let rets = summed::<i64, u64>(e, names::SHRINK_RETS, |a, b| *a += b)?;
         let mut per: BTreeMap<u64, MemcgCalls> = BTreeMap::new();
         let mut by_caller: BTreeMap<String, u64> = BTreeMap::new();
@@ -263,16 +271,7 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
     }
 
     if live.proactive.is_some() {
-        let st = summed::<u64, ProactiveStat>(e, names::PROACTIVE_STATS, |a, b| {
-            a.calls += b.calls;
-            a.req_bytes += b.req_bytes;
-            a.ret_zero += b.ret_zero;
-            a.ret_eagain += b.ret_eagain;
-            a.ret_eintr += b.ret_eintr;
-            a.ret_einval += b.ret_einval;
-            a.ret_other += b.ret_other;
-            a.lat_ns += b.lat_ns;
-        })?;
+        let st = summed::<u64, ProactiveStat>(e, names::PROACTIVE_STATS, ProactiveStat::add)?;
         // Bytes written back while a task was inside proactive writeback, per memcg.
         let mut returns = BTreeMap::new();
         let mut per_memcg = vec![];
