@@ -3,11 +3,11 @@
 //! as init; run one command; bring back its output and exit status; flag kernel trouble.
 pub mod console;
 pub mod init;
+mod supervise;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitCode};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
@@ -305,58 +305,14 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
         "-append",
         &append,
     ]);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
     log::debug!("{cmd:?}");
-    let t0 = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("starting {}", qemu.display()))?;
-    let stdout = child.stdout.take().unwrap();
-    let echo = req.echo;
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        let mut first: Option<Instant> = None;
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            first.get_or_insert_with(Instant::now);
-            // virtconsole lines end in \r\n.
-            let line = line.trim_end_matches('\r');
-            if echo {
-                println!("{line}");
-                let _ = std::io::stdout().flush();
-            }
-            all.push_str(line);
-            all.push('\n');
-        }
-        (all, first)
-    });
-    let stderr = child.stderr.take().unwrap();
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            s.push_str(&line);
-            s.push('\n');
-        }
-        s
-    });
-    // Kill the guest on timeout and on Ctrl-C of the host side (QEMU is in our process group,
-    // so Ctrl-C reaches it too; the guest's writable state is only in our temp dir).
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(s) = child.try_wait()? {
-            break s;
-        }
-        if t0.elapsed() > req.timeout {
-            timed_out = true;
-            let _ = child.kill();
-            break child.wait()?;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let wall = t0.elapsed();
-    let (output, first_output) = reader.join().unwrap_or_default();
-    let qemu_err = err_reader.join().unwrap_or_default();
+    // Ctrl-C of the host side reaches QEMU too (same process group); the guest's writable
+    // state is only in our temp dir.
+    let run = supervise::run(cmd, req.echo, req.timeout)
+        .with_context(|| format!("running {}", qemu.display()))?;
+    let (status, timed_out, output, qemu_err) =
+        (run.status, run.timed_out, run.output, run.qemu_stderr);
+    let (t0, first_output, wall) = (run.started, run.first_output, run.started.elapsed());
     let console = std::fs::read_to_string(&log).unwrap_or_default();
     let problems = console::problems(&console);
     let code = std::fs::read_to_string(ctl_path.join("status"))
