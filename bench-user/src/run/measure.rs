@@ -92,7 +92,7 @@ pub(super) async fn orchestrate(
         .measured_ratio()
         .or_else(|| pool.template_ratio.first().copied());
     pool.stop(Duration::from_secs(10));
-    let samples = sampler.finish();
+    let samples = sampler.finish().await;
     let end = window::close(&mut start, &mut res.warnings).await;
 
     res.duration_ns = duration.as_nanos() as u64;

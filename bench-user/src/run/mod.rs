@@ -26,6 +26,7 @@ use crate::scenario;
 
 mod host;
 mod ids;
+mod interrupt;
 mod load;
 mod matrix;
 mod measure;

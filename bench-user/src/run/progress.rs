@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use bench_results::human::compact;
 
-use super::check_interrupt;
+use super::interrupt::signalled;
 use crate::workload::cgroup::Tree;
 use crate::workload::counters;
 use crate::workload::memory::WorkerPool;
@@ -56,9 +56,13 @@ pub(super) async fn wait_phase(
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         let mut last = (Instant::now(), pool.totals().0);
         let mut logged = Instant::now();
+        let signal = signalled(interrupted);
+        tokio::pin!(signal);
         while start.elapsed() < d {
-            tick.tick().await;
-            check_interrupt(interrupted)?;
+            tokio::select! {
+                r = &mut signal => r?,
+                _ = tick.tick() => {}
+            }
             pool.check_alive()?;
             let (pages, _) = pool.totals();
             let rate = (pages - last.1) as f64 / last.0.elapsed().as_secs_f64().max(1e-3);

@@ -1,14 +1,12 @@
 //! Kernel counters: per-memcg memory.stat, /proc/vmstat, zswap debugfs, zswap parameters and
 //! PSI; snapshots, deltas, and a 1 s time-series sampler. Parsing is pure (tested on real file
-//! excerpts); only [`Sources::snapshot`] and the sampler thread read files.
+//! excerpts); only [`Sources::snapshot`] and the sampler task read files.
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bench_results::schema::{self, Counters, MemcgCounters, Psi, Sample, StartEnd, ts_key};
 
-use super::Stop;
 
 /// `key value` lines (memory.stat, /proc/vmstat). Non-numeric lines are skipped.
 pub fn parse_kv(text: &str) -> BTreeMap<String, i64> {
@@ -237,63 +235,59 @@ pub fn sample_values(start: &Snapshot, now: &Snapshot) -> BTreeMap<String, f64> 
     v
 }
 
-/// Live values the sampler adds to each sample (workload counters etc.).
-pub type Extra = Box<dyn Fn() -> BTreeMap<String, f64> + Send>;
+/// Live values the sampler adds to each sample (workload counters, lock contention). It owns
+/// what it reads (`Arc`s, the lock reader), so the task may outlive nothing.
+pub type Extra = Box<dyn FnMut() -> BTreeMap<String, f64> + Send>;
 
-/// Samples every `interval` until stopped; returns the samples (t relative to `start.at`).
-/// Dropping it stops and joins the thread (so `extra` never outlives what it reads).
+/// The measured phase's time series: a tokio task that takes a sample every `interval` after
+/// the window opened (`interval_at`, so samples stay on the 1 s grid however long a read takes:
+/// a late tick is taken at once and the next ones keep the grid), until `finish` tells it to
+/// stop through a oneshot. Dropping the sampler without `finish` stops the task as well (the
+/// sender's drop wakes it).
 pub struct Sampler {
-    stop: Stop,
-    handle: Option<JoinHandle<Vec<Sample>>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Vec<Sample>>,
 }
 
 impl Sampler {
-    pub fn start(src: Sources, start: Snapshot, interval: Duration, extra: Extra) -> Sampler {
-        let stop = Stop::new();
-        let s2 = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name("sampler".into())
-            .spawn(move || {
-                let mut out = Vec::new();
-                let mut next = start.at + interval;
-                loop {
-                    let now = Instant::now();
-                    if next > now && !s2.sleep(next - now) {
-                        break;
-                    }
-                    let snap = src.snapshot();
-                    let mut values = sample_values(&start, &snap);
-                    values.extend(extra());
-                    out.push(Sample {
-                        t_ns: snap.at.duration_since(start.at).as_nanos() as u64,
-                        values,
-                    });
-                    next += interval;
+    /// Starts the task on the current runtime; `t` of each sample is relative to `start.at`.
+    pub fn start(src: Sources, start: Snapshot, interval: Duration, mut extra: Extra) -> Sampler {
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let mut out = Vec::new();
+            let first = tokio::time::Instant::from_std(start.at + interval);
+            let mut tick = tokio::time::interval_at(first, interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = &mut rx => break,
+                    _ = tick.tick() => {}
                 }
-                out
-            })
-            .expect("spawning the sampler thread");
+                // A handful of small procfs/sysfs reads: cheaper inline than a blocking-pool
+                // hop, and this runtime's thread has nothing else to do meanwhile.
+                let snap = src.snapshot();
+                let mut values = sample_values(&start, &snap);
+                values.extend(extra());
+                out.push(Sample {
+                    t_ns: snap.at.duration_since(start.at).as_nanos() as u64,
+                    values,
+                });
+            }
+            out
+        });
         Sampler {
-            stop,
-            handle: Some(handle),
+            stop: Some(tx),
+            task,
         }
     }
 
-    pub fn finish(mut self) -> Vec<Sample> {
-        self.stop.stop();
-        self.handle
-            .take()
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Sampler {
-    fn drop(&mut self) {
-        self.stop.stop();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
+    /// Stops the task and returns its samples.
+    pub async fn finish(mut self) -> Vec<Sample> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
         }
+        (&mut self.task).await.unwrap_or_default()
     }
 }
 
