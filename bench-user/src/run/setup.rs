@@ -54,9 +54,12 @@ pub(super) fn run_phases(
     let (pool, helpers) = start_workers(l, &tree, res, pool_slot, t_setup, interrupted)?;
     one_off_pressure(l, &tree, res)?;
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .max_blocking_threads(512)
+    // Built only now: the workers are forked, and fork needs a single-threaded parent. One
+    // thread runs the orchestration, the sampler and the live line; every thread that blocks
+    // in the kernel (memory.reclaim writes, churn, the probe attach) gets its own blocking-pool
+    // thread, so the pool is sized to exactly those and none waits for another to finish.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .max_blocking_threads(blocking_threads(l))
         .enable_all()
         .build()?;
     let churn_job = churn_job.map(|mut j| {
@@ -72,6 +75,18 @@ pub(super) fn run_phases(
         iface,
         churn_job,
     ))
+}
+
+/// Threads of the measured phase that block in the kernel: the pressure threads, the
+/// proactive-writeback threads, churn and the probe attach (each at most one at a time).
+fn blocking_threads(l: &Loaded) -> usize {
+    let pressure: usize = l
+        .scenario
+        .pressure
+        .iter()
+        .map(|p| l.targets(&p.memcg).len() * pressure::threads_for(p) as usize)
+        .sum();
+    pressure + l.proactive_threads.len() + 2
 }
 
 /// zswap parameters (originals recorded first).

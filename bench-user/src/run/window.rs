@@ -78,7 +78,7 @@ pub(super) async fn open(
     // memory.stat deltas cover the same writeback (see `quiet_snapshots`).
     pool.set_phase(phase::PAUSE);
     pressure.pause.stop();
-    let mut probes = attach_probes(l, res);
+    let mut probes = attach_probes(l, res).await;
     res.kernel.spinlocks = Some(match probes.as_ref() {
         Some(p) => p.spinlocks(),
         None => crate::probes::spinlocks::detect(None, None),
@@ -119,17 +119,27 @@ pub(super) async fn open(
 
 /// Attaches the probes (unless the scenario or `--no-probes` disabled them) and records the
 /// probe plan; when they do not attach, the plan and a warning say why.
-fn attach_probes(l: &Loaded, res: &mut ResultFile) -> Option<ProbeSession> {
+async fn attach_probes(l: &Loaded, res: &mut ResultFile) -> Option<ProbeSession> {
     let popts = &l.scenario.probes;
-    let mut probes = match tokio::task::block_in_place(|| {
-        if !popts.enabled {
-            anyhow::bail!("disabled (--no-probes or [probes] enabled = false)");
-        }
-        crate::probes::ProbeSession::attach(&crate::probes::ProbeOptions {
+    let (enabled, opts) = (
+        popts.enabled,
+        crate::probes::ProbeOptions {
             crosscheck: popts.crosscheck,
             extra_locks: popts.watch_locks.clone(),
-        })
-    }) {
+        },
+    );
+    // Loading and attaching takes seconds under TCG (BTF parse, verifier): on the blocking
+    // pool, so the runtime's thread keeps the pressure threads' bookkeeping and the live line
+    // going meanwhile.
+    let attached = tokio::task::spawn_blocking(move || {
+        if !enabled {
+            anyhow::bail!("disabled (--no-probes or [probes] enabled = false)");
+        }
+        crate::probes::ProbeSession::attach(&opts)
+    })
+    .await
+    .unwrap_or_else(|e| Err(anyhow::anyhow!("the attach task failed: {e}")));
+    let mut probes = match attached {
         Ok(p) => Some(p),
         Err(e) => {
             res.warnings.push(format!(
