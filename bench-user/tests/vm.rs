@@ -213,3 +213,74 @@ fn probes_need_root() {
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("needs root") && e.contains("fix:"), "{e}");
 }
+
+/// Processes whose parent is `ppid` and whose command name starts with `comm`, with their state
+/// letter (`/proc/<pid>/stat`).
+fn children_named(ppid: u32, comm: &str) -> Vec<(u32, char)> {
+    let mut v = vec![];
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = &stat[open + 1..close];
+        let mut rest = stat[close + 1..].split_whitespace();
+        let state = rest.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let parent: u32 = rest.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        if parent == ppid && name.starts_with(comm) {
+            v.push((pid, state));
+        }
+    }
+    v
+}
+
+/// A process that is gone or only a zombie waiting for its new parent to reap it.
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(s) => s.rfind(')').is_some_and(|c| s[c + 1..].trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
+fn sigkilled_runner_leaves_no_qemu_behind() {
+    require_vm();
+    let mut runner = std::process::Command::new(zb())
+        .args(["vm", "--kernel", "baseline", "--timeout", "5m", "--"])
+        .args(["/bin/sleep", "600"])
+        .current_dir(repo())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let qemu = loop {
+        if let Some(&(pid, _)) = children_named(runner.id(), "qemu-system").first() {
+            break pid;
+        }
+        assert!(
+            t0.elapsed().as_secs() < 60,
+            "no QEMU child of the runner after 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    // Let the guest boot a little, so the kill lands mid-run rather than at exec.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    runner.kill().unwrap(); // SIGKILL: no destructor, no handler runs in the runner
+    runner.wait().unwrap();
+    let t1 = std::time::Instant::now();
+    while !gone(qemu) {
+        assert!(
+            t1.elapsed().as_secs() < 15,
+            "QEMU (pid {qemu}) still runs 15 s after its runner was SIGKILLed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

@@ -38,6 +38,24 @@ async fn watch(mut cmd: Command, echo: bool, timeout: Duration) -> Result<Superv
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
+    // kill_on_drop covers every way this function can end; a SIGKILLed runner ends none of
+    // them, so the kernel must kill QEMU for us: the parent-death signal. (It fires when the
+    // forking *thread* exits; this runtime is current-thread, so that is the caller's thread,
+    // which waits here until QEMU is gone.)
+    // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
+    // calls are allowed; prctl(PR_SET_PDEATHSIG) and getppid are plain syscalls that allocate
+    // nothing and take no locks.
+    let parent = nix::unistd::getpid();
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
+            // The runner may have died between fork and prctl: then no signal would come.
+            if nix::unistd::getppid() != parent {
+                return Err(std::io::Error::other("the runner exited before QEMU started"));
+            }
+            Ok(())
+        });
+    }
     let started = Instant::now();
     let mut child = cmd.spawn().context("starting QEMU")?;
     let stdout = child.stdout.take().context("QEMU stdout")?;
