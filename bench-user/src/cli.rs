@@ -70,6 +70,10 @@ pub enum Command {
         matrix: PathBuf,
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Complete the matrix run in --out: keep cells with a valid result, run the missing
+        /// and failed ones again (earlier attempts are renamed, never deleted).
+        #[arg(long, requires = "out")]
+        resume: bool,
     },
 }
 

@@ -116,7 +116,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 bench_results::overhead::render(&bench_results::overhead::collect(&labelled))
             );
         }
-        Command::Matrix { matrix, out } => return run::matrix(&matrix, out.as_deref()),
+        Command::Matrix {
+            matrix,
+            out,
+            resume,
+        } => return run::matrix(&matrix, out.as_deref(), resume),
     }
     Ok(ExitCode::SUCCESS)
 }

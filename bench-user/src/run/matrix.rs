@@ -10,6 +10,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use bench_results::schema::ResultFile;
 
 use super::ids::utc_stamp;
+use super::resume;
 use super::vm_cell::{kernel_name, vm_cell};
 use crate::options::{Accel, GuestShape, SpinlockMode};
 use crate::scenario::{self, Loaded};
@@ -104,8 +105,14 @@ pub fn schedule(kernels: usize, scenarios: usize, repeats: u32) -> Vec<Cell> {
 /// A block's scenario (path and validated contents) and vCPU count.
 type Block = (PathBuf, Loaded, u32);
 
-pub fn matrix(path: &Path, out: Option<&Path>) -> Result<ExitCode> {
+/// Runs the matrix in `path` into `out` (default: a new `results/matrix-<name>-<time>`).
+/// `resume` completes an earlier run of it in `out`: cells with a valid result are kept, the
+/// rest run again (see `resume`).
+pub fn matrix(path: &Path, out: Option<&Path>, resume: bool) -> Result<ExitCode> {
     let m = read(path)?;
+    if resume && out.is_none() {
+        bail!("--resume completes an earlier matrix run: name its directory with --out DIR");
+    }
     // Every scenario is validated before the first VM boots.
     let blocks = m.blocks();
     let mut scen: Vec<Block> = Vec::new();
@@ -130,11 +137,17 @@ pub fn matrix(path: &Path, out: Option<&Path>) -> Result<ExitCode> {
             .join("results")
             .join(format!("matrix-{name}-{}", utc_stamp(now))),
     };
+    if !resume && out.join("matrix.json").exists() {
+        bail!(
+            "{} already holds a matrix run; fix: add --resume to complete it (only missing or failed cells run again), or choose another --out",
+            out.display()
+        );
+    }
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let cells = schedule(m.kernels.len(), scen.len(), m.repeats);
     let t0 = Instant::now();
-    let failed = run_cells(&m, &scen, &cells, several_cpus, &out, t0)?;
-    report(&m, &scen, blocks.len(), several_cpus, &out)?;
+    let (failed, done) = run_cells(&m, &scen, &cells, several_cpus, &out, t0)?;
+    report(&m, &scen, blocks.len(), several_cpus, &out, &done)?;
     eprintln!(
         "matrix done in {:.0} min: {} of {} cells ok; everything under {}",
         t0.elapsed().as_secs_f64() / 60.0,
@@ -178,7 +191,8 @@ fn cpu_tag(several_cpus: bool, cpus: u32) -> String {
 }
 
 /// Boots every cell in turn, keeping `matrix.json` (what ran, where, how it ended) current after
-/// each. Returns the failed cells, described.
+/// each. Returns the failed cells, described, and the directories of the cells that finished
+/// (the report reads those, not whatever else lies under `out`, such as set-aside attempts).
 fn run_cells(
     m: &MatrixFile,
     scen: &[Block],
@@ -186,9 +200,10 @@ fn run_cells(
     several_cpus: bool,
     out: &Path,
     t0: Instant,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Vec<PathBuf>)> {
     let mut status: Vec<serde_json::Value> = Vec::new();
     let mut failed = Vec::new();
+    let mut done = Vec::new();
     for (n, c) in cells.iter().enumerate() {
         let kernel = &m.kernels[c.kernel];
         let (spath, l, cpus) = &scen[c.scenario];
@@ -219,7 +234,22 @@ fn run_cells(
             accel: Accel::Auto,
             spinlocks: m.spinlocks,
         };
-        let r = vm_cell(kernel, spath, l, &dir, 1, shape);
+        let r = match resume::earlier(&dir, &l.text, *cpus) {
+            resume::Earlier::Done => {
+                eprintln!("   done in an earlier attempt: kept ({})", dir.display());
+                Ok(dir.clone())
+            }
+            earlier => {
+                if let resume::Earlier::Unusable(why) = earlier {
+                    let to = resume::set_aside(&dir)?;
+                    eprintln!("   earlier attempt unusable ({why}): set aside as {}", to.display());
+                }
+                vm_cell(kernel, spath, l, &dir, 1, shape)
+            }
+        };
+        if r.is_ok() {
+            done.push(dir.clone());
+        }
         if let Err(e) = &r {
             eprintln!("zswap-bench: cell failed (continuing): {e:#}");
             failed.push(format!(
@@ -233,7 +263,7 @@ fn run_cells(
         }));
         std::fs::write(out.join("matrix.json"), serde_json::to_vec_pretty(&status)?)?;
     }
-    Ok(failed)
+    Ok((failed, done))
 }
 
 /// Compares and plots per scenario (results of different scenarios are never pooled).
@@ -243,8 +273,14 @@ fn report(
     blocks: usize,
     several_cpus: bool,
     out: &Path,
+    done: &[PathBuf],
 ) -> Result<()> {
-    let files = ResultFile::read_all(&[out.to_path_buf()]).unwrap_or_default();
+    if done.is_empty() {
+        eprintln!("zswap-bench: no cell finished, so there is nothing to compare or plot");
+        return Ok(());
+    }
+    let files = ResultFile::read_all(done)
+        .context("reading the finished cells' results back for the report")?;
     // Runs of one scenario at different vCPU counts are never pooled either.
     for (_, l, cpus) in scen {
         let tag = cpu_tag(several_cpus, *cpus);

@@ -32,6 +32,7 @@ mod matrix;
 mod measure;
 mod progress;
 mod record;
+mod resume;
 mod setup;
 mod vm_cell;
 mod window;
