@@ -1,59 +1,87 @@
-//! `matrix --resume`: after an interrupted or partly failed matrix, only what is missing or
-//! unusable runs again; finished cells and earlier attempts are kept.
+//! A matrix survives a kernel panic in one cell, and `matrix --resume` then completes it: the
+//! crashed cell is marked failed and listed in the report, no result of it claims numbers, the
+//! next cell still runs; resuming keeps the finished cell and reruns only the crashed one,
+//! keeping the crashed attempt beside it.
 mod common;
 use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
-fn result_under(dir: &std::path::Path) -> Option<std::path::PathBuf> {
-    let direct = dir.join("result.json");
-    if direct.is_file() {
-        return Some(direct);
+fn results_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    if dir.join("result.json").is_file() {
+        out.push(dir.join("result.json"));
     }
-    std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .find_map(|e| result_under(&e.path()))
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.path().is_dir() {
+            results_under(&e.path(), out);
+        }
+    }
+}
+
+fn json(p: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+fn matrix(args: &[&str], fault: Option<&str>) -> Output {
+    let mut c = Command::new(zb());
+    c.arg("matrix").args(args).current_dir(repo());
+    if let Some(f) = fault {
+        c.env("ZSWAP_BENCH_FAULT", f).env("ZSWAP_BENCH_ALLOW_FAULTS", "1");
+    }
+    let o = c.output().unwrap();
+    eprintln!(
+        "$ matrix {args:?} (fault {fault:?})\n--- stderr\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
 }
 
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
-fn resume_keeps_finished_cells_and_reruns_an_unusable_one() {
+fn a_panicked_cell_fails_alone_and_resume_reruns_only_it() {
     require_vm();
     let d = tempfile::Builder::new()
-        .prefix("resume-")
+        .prefix("matrix-")
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .unwrap();
     let m = d.path().join("m.toml");
-    std::fs::write(&m, "kernels = [\"baseline\"]\nscenarios = [\"quick\"]\nrepeats = 1\n").unwrap();
+    std::fs::write(&m, "kernels = [\"baseline\"]\nscenarios = [\"quick\"]\nrepeats = 2\n").unwrap();
     let out = d.path().join("out");
     let (m, o) = (m.to_str().unwrap(), out.to_str().unwrap());
-    assert!(run(&["matrix", m, "--out", o]).status.success(), "first run failed");
-    let cell = out.join("quick-baseline-r0");
-    let result = result_under(&cell).expect("the cell wrote a result");
-    let first = std::fs::read(&result).unwrap();
+    let (r0, r1) = (out.join("quick-baseline-r0"), out.join("quick-baseline-r1"));
+
+    // The kernel of cell r0 panics at the start of its measured phase.
+    let first = matrix(&[m, "--out", o], Some("panic:-r0"));
+    assert!(!first.status.success(), "a matrix with a failed cell must fail");
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert!(err.contains("kernel panic"), "the console excerpt names the panic");
+    let mut crashed = vec![];
+    results_under(&r0, &mut crashed);
+    for f in &crashed {
+        assert!(!json(f)["failed"].is_null(), "{} claims numbers", f.display());
+    }
+    let mut fine = vec![];
+    results_under(&r1, &mut fine);
+    assert_eq!(fine.len(), 1, "the next cell ran");
+    assert!(json(&fine[0])["failed"].is_null());
+    let r1_bytes = std::fs::read(&fine[0]).unwrap();
+    let report = std::fs::read_to_string(out.join("report-quick.txt")).unwrap();
+    assert!(report.contains("Failed cells") && report.contains("r0"), "{report}");
 
     // The same --out again without --resume: refused before anything boots.
-    let again = run(&["matrix", m, "--out", o]);
+    let again = matrix(&[m, "--out", o], None);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
 
-    // Nothing missing: nothing boots, the result is untouched.
-    let kept = run(&["matrix", m, "--out", o, "--resume"]);
-    assert!(kept.status.success());
-    let err = String::from_utf8_lossy(&kept.stderr);
-    assert!(err.contains("done in an earlier attempt"), "{err}");
-    assert!(!err.contains("set aside"), "{err}");
-    assert_eq!(std::fs::read(&result).unwrap(), first);
-
-    // A torn result (what a kill during the write of a non-atomic writer would leave): the
-    // cell runs again in a fresh directory, the torn attempt is kept beside it.
-    std::fs::write(&result, &first[..first.len() / 2]).unwrap();
-    let rerun = run(&["matrix", m, "--out", o, "--resume"]);
-    assert!(rerun.status.success());
-    let err = String::from_utf8_lossy(&rerun.stderr);
-    assert!(err.contains("set aside"), "{err}");
-    assert!(out.join("quick-baseline-r0.attempt-1").is_dir());
-    let new = result_under(&cell).expect("the rerun wrote a result");
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(new).unwrap()).unwrap();
-    assert!(v["failed"].is_null(), "{}", v["failed"]);
+    // Resume: r1 is kept as it is, r0 runs again, its crashed attempt set aside.
+    let resumed = matrix(&[m, "--out", o, "--resume"], None);
+    assert!(resumed.status.success());
+    let err = String::from_utf8_lossy(&resumed.stderr);
+    assert_eq!(err.matches("done in an earlier attempt").count(), 1, "{err}");
+    assert_eq!(std::fs::read(&fine[0]).unwrap(), r1_bytes);
+    assert!(out.join("quick-baseline-r0.attempt-1").join("console.log").is_file());
+    let mut rerun = vec![];
+    results_under(&r0, &mut rerun);
+    assert_eq!(rerun.len(), 1);
+    assert!(json(&rerun[0])["failed"].is_null());
 }

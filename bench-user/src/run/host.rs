@@ -89,6 +89,7 @@ pub(super) fn run_host(l: &Loaded, repeats: u32, out: Option<&Path>) -> Result<E
         None => crate::paths::repo_root().join("results").join(&base),
     };
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    super::fault::arm(&out);
     let mut failed = 0;
     for r in 0..repeats {
         let dir = repeat_dir(&out, repeats, r);

@@ -147,7 +147,7 @@ pub fn matrix(path: &Path, out: Option<&Path>, resume: bool) -> Result<ExitCode>
     let cells = schedule(m.kernels.len(), scen.len(), m.repeats);
     let t0 = Instant::now();
     let (failed, done) = run_cells(&m, &scen, &cells, several_cpus, &out, t0)?;
-    report(&m, &scen, blocks.len(), several_cpus, &out, &done)?;
+    report(&m, &scen, (blocks.len(), several_cpus), &out, &done, &failed)?;
     eprintln!(
         "matrix done in {:.0} min: {} of {} cells ok; everything under {}",
         t0.elapsed().as_secs_f64() / 60.0,
@@ -267,14 +267,25 @@ fn run_cells(
 }
 
 /// Compares and plots per scenario (results of different scenarios are never pooled).
+/// `failed` cells are listed at the end of every report: a reader must see what is missing
+/// from the comparison, not infer it from smaller sample counts.
 fn report(
     m: &MatrixFile,
     scen: &[Block],
-    blocks: usize,
-    several_cpus: bool,
+    (blocks, several_cpus): (usize, bool),
     out: &Path,
     done: &[PathBuf],
+    failed: &[String],
 ) -> Result<()> {
+    let failed_note = if failed.is_empty() {
+        String::new()
+    } else {
+        let mut t = format!("\nFailed cells, left out of this comparison ({}):\n", failed.len());
+        for f in failed {
+            t += &format!("  {}\n", f.lines().next().unwrap_or(f));
+        }
+        t
+    };
     if done.is_empty() {
         eprintln!("zswap-bench: no cell finished, so there is nothing to compare or plot");
         return Ok(());
@@ -297,11 +308,11 @@ fn report(
             ..Default::default()
         };
         let c = bench_results::compare(&group, &opts);
-        let report = bench_results::render_text(&c);
+        let report = bench_results::render_text(&c) + &failed_note;
         let rp = out.join(format!("report-{}{tag}.txt", l.name));
         std::fs::write(&rp, &report)?;
         // The mailing-list form is printed; every table stays beside it.
-        let full = bench_results::render_full_text(&c);
+        let full = bench_results::render_full_text(&c) + &failed_note;
         std::fs::write(out.join(format!("report-{}{tag}-full.txt", l.name)), full)?;
         println!("{report}");
         match bench_results::plot_all(&group, &out.join(format!("plots-{}{tag}", l.name))) {

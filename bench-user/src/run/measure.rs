@@ -60,6 +60,7 @@ pub(super) async fn orchestrate(
     }
 
     let mut start = window::open(l, tree, pool, &pressure, res, interrupted).await?;
+    super::fault::inject_if_armed();
     let sampler = start_sampler(pool, &start, &pressure.reclaim);
     let load = MeasuredLoad::start(l, tree, pool, iface, churn_job);
 

@@ -157,6 +157,11 @@ fn annotate(out: &Path, manifest: &str, o: &crate::vm::GuestOutcome) -> Result<u
                 o.problems.join(" | ")
             ));
         }
+        // A guest that panicked, hung or failed later in the cell discredits every number it
+        // produced, also those of repeats that had finished: no result of it claims numbers.
+        if let (Err(e), None) = (o.ok(), &r.failed) {
+            r.failed = Some(format!("the guest run of this cell failed: {e:#}"));
+        }
         r.write_atomic(&dir)?;
         n += 1;
     }

@@ -218,7 +218,13 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         env.push((NO_PROGRESS_ENV.into(), "1".into()));
     }
-    for key in ["RUST_LOG", "RUST_BACKTRACE"] {
+    // The test-only fault switches travel too (they act only when both are set).
+    for key in [
+        "RUST_LOG",
+        "RUST_BACKTRACE",
+        crate::run::fault::FAULT_ENV,
+        crate::run::fault::ALLOW_ENV,
+    ] {
         if let Ok(v) = std::env::var(key) {
             env.push((key.into(), v));
         }

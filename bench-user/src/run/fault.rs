@@ -1,0 +1,78 @@
+//! Test-only fault injection, so the tests can prove what a kernel panic or a hung guest does to
+//! a run: the cell is marked failed, no result claims numbers, the matrix goes on. Nothing
+//! happens unless `ZSWAP_BENCH_ALLOW_FAULTS=1` is set beside `ZSWAP_BENCH_FAULT`, so a stray
+//! variable cannot crash a real machine's kernel.
+//!
+//! `ZSWAP_BENCH_FAULT=KIND[:MATCH]`: `panic` (sysrq-c: the kernel crashes) or `hang` (the runner
+//! stops answering, as a workload stuck in D state would leave it), at the start of the measured
+//! phase, and only when the run's output directory contains MATCH (e.g. one matrix cell).
+use std::path::Path;
+
+pub const FAULT_ENV: &str = "ZSWAP_BENCH_FAULT";
+pub const ALLOW_ENV: &str = "ZSWAP_BENCH_ALLOW_FAULTS";
+
+#[derive(Debug, PartialEq)]
+enum Fault {
+    Panic,
+    Hang,
+}
+
+/// The fault asked for this run (`out`: its result directory), if faults are allowed.
+fn asked(spec: Option<&str>, allowed: bool, out: &Path) -> Option<Fault> {
+    let spec = spec.filter(|_| allowed)?;
+    let (kind, filter) = spec.split_once(':').unwrap_or((spec, ""));
+    if !out.to_string_lossy().contains(filter) {
+        return None;
+    }
+    match kind {
+        "panic" => Some(Fault::Panic),
+        "hang" => Some(Fault::Hang),
+        other => {
+            log::warn!("{FAULT_ENV}={other}: unknown fault (panic or hang); ignored");
+            None
+        }
+    }
+}
+
+static ARMED: std::sync::OnceLock<Option<Fault>> = std::sync::OnceLock::new();
+
+/// Reads the environment once for a run writing to `out` (call before the first repeat).
+pub(super) fn arm(out: &Path) {
+    let spec = std::env::var(FAULT_ENV).ok();
+    let allowed = std::env::var(ALLOW_ENV).is_ok_and(|v| v == "1");
+    let _ = ARMED.set(asked(spec.as_deref(), allowed, out));
+}
+
+/// Injects the armed fault, if any (called where the measured phase starts).
+pub(super) fn inject_if_armed() {
+    match ARMED.get().and_then(Option::as_ref) {
+        Some(Fault::Panic) => {
+            log::warn!("injected fault: crashing the kernel (sysrq-c)");
+            let _ = std::fs::write("/proc/sys/kernel/sysrq", "1");
+            let _ = std::fs::write("/proc/sysrq-trigger", "c");
+        }
+        Some(Fault::Hang) => {
+            log::warn!("injected fault: the runner stops answering");
+            loop {
+                std::thread::park();
+            }
+        }
+        None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_needs_the_allow_switch_and_a_matching_directory() {
+        let out = Path::new("/r/quick-baseline-r0/run");
+        assert_eq!(asked(Some("panic"), false, out), None);
+        assert_eq!(asked(Some("panic"), true, out), Some(Fault::Panic));
+        assert_eq!(asked(Some("hang:-r0"), true, out), Some(Fault::Hang));
+        assert_eq!(asked(Some("panic:-r1"), true, out), None);
+        assert_eq!(asked(Some("explode"), true, out), None);
+        assert_eq!(asked(None, true, out), None);
+    }
+}
