@@ -98,7 +98,15 @@ pub(super) fn vm_cell(
         l.name,
         out.display()
     );
-    let outcome = crate::vm::run_in_guest(&req)?;
+    let outcome = match crate::vm::run_in_guest(&req) {
+        Ok(o) => o,
+        Err(e) => {
+            // The guest died without an exit status (a kernel panic, a killed QEMU): whatever
+            // repeats it finished ran on a kernel that then failed, so none may claim numbers.
+            discredit(&out, &format!("the guest run of this cell failed: {e:#}"));
+            return Err(e);
+        }
+    };
     let annotated = annotate(&out, &kname, &outcome).unwrap_or_else(|e| {
         eprintln!("zswap-bench: could not add the kernel identity to the results: {e:#}");
         0
@@ -110,6 +118,25 @@ pub(super) fn vm_cell(
     );
     outcome.ok()?;
     Ok(outcome.log)
+}
+
+/// Marks every result under `out` failed with `why` (those already failed keep their reason).
+fn discredit(out: &Path, why: &str) {
+    for dir in cgroup::walk(out) {
+        if !dir.join(schema::RESULT_FILE).is_file() {
+            continue;
+        }
+        let marked = ResultFile::read(&dir).and_then(|mut r| {
+            if r.failed.is_none() {
+                r.failed = Some(why.to_string());
+                r.write_atomic(&dir)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = marked {
+            eprintln!("zswap-bench: could not mark {} failed: {e}", dir.display());
+        }
+    }
 }
 
 /// Adds what only the host knows (manifest name, config hash, patches, accelerator) to every
