@@ -90,11 +90,42 @@ fn guest_exit_status_comes_back() {
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn guest_past_timeout_is_killed() {
     require_vm();
+    let before = (vm_temp_dirs(), qemu_processes());
     let t0 = std::time::Instant::now();
     let (code, _, err) = vm("baseline", "15s", &["/bin/sleep", "600"]);
     assert_eq!(code, 124);
     assert!(err.contains("exceeded --timeout"), "{err}");
     assert!(t0.elapsed().as_secs() < 60);
+    // A hung guest leaves nothing behind on the host: no QEMU, no control directory.
+    assert_eq!((vm_temp_dirs(), qemu_processes()), before);
+}
+
+/// The VM layer's control directories in the temp dir.
+fn vm_temp_dirs() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("zswap-bench-vm."))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Live (not zombie) QEMU processes on the machine.
+fn qemu_processes() -> Vec<u32> {
+    let mut v = vec![];
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        if comm.starts_with("qemu-system") && !gone(pid) {
+            v.push(pid);
+        }
+    }
+    v.sort();
+    v
 }
 
 #[test]
