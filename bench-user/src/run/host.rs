@@ -14,12 +14,12 @@ use bench_results::schema::ResultFile;
 use super::ids::{make_run_id, repeat_dir};
 use super::record::{kernel_info, scenario_info};
 use super::setup::run_phases;
+use crate::machine::cgroup::{self, CGROUP_MOUNT};
+use crate::machine::state::{self, Guard};
+use crate::machine::swap;
 use crate::scenario::{self, Loaded, MachineMemory};
-use crate::workload::cgroup::{self, CGROUP_MOUNT};
 use crate::workload::counters;
 use crate::workload::memory::WorkerPool;
-use crate::workload::state::{self, Guard};
-use crate::workload::swap;
 use bench_results::human::compact;
 use bench_results::human::fmt_bytes;
 

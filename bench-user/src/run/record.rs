@@ -8,8 +8,8 @@ use bench_results::schema::{
 use sha2::Digest;
 
 use super::window::{Pair, Totals};
+use crate::machine::cgroup::Tree;
 use crate::scenario::{self, Loaded};
-use crate::workload::cgroup::Tree;
 use crate::workload::counters;
 use crate::workload::proactive;
 

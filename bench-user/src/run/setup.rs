@@ -13,13 +13,14 @@ use bench_results::schema::{self, ProactiveInterface, ResultFile};
 
 use super::check_interrupt;
 use super::measure::orchestrate;
+use crate::machine::cgroup::{CGROUP_MOUNT, Tree};
+use crate::machine::state::{self, Guard};
+use crate::machine::{swap, write_ctl};
 use crate::scenario::{self, Loaded, PressureKind, Scenario};
-use crate::workload::cgroup::{CGROUP_MOUNT, Tree};
+use crate::workload::churn;
 use crate::workload::memory::{Role, WorkerConfig, WorkerPool, phase, wstate};
 use crate::workload::pressure;
 use crate::workload::proactive;
-use crate::workload::state::{self, Guard};
-use crate::workload::{churn, swap, write_ctl};
 
 pub(super) fn run_phases(
     l: &Loaded,
