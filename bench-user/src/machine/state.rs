@@ -1,50 +1,127 @@
-//! Machine-state save/restore. Before the runner changes anything it writes what it is about to
-//! change into `<state_dir>/<run-id>.json` (cgroups created, swap enabled, original zswap
-//! parameters); [`Guard`] undoes it on normal exit, on error (Drop) and after SIGINT/SIGTERM
-//! (the flags from [`install_signal_flags`] make the runner unwind instead of dying);
-//! `zswap-bench cleanup` ([`cleanup_cli`]) undoes it from the file after a SIGKILL.
+//! Machine-state save/restore. Every change the runner makes hands its [`Undo`] record to the
+//! [`Guard`] first, which writes the ordered list of changes to `<state_dir>/<run-id>.json`;
+//! the guard undoes them last-first on normal exit, on error (Drop) and after
+//! SIGINT/SIGTERM (the flags from [`install_signal_flags`] make the runner unwind instead of
+//! dying); `zswap-bench cleanup` ([`cleanup_cli`]) does the same from the file after a SIGKILL.
+//!
+//! File versions: 2 (this one) holds `"version": 2` and `changes`, the ordered undo records.
+//! Version 1 (no `version` field) held fixed lists of cgroups, swaps and zswap parameters; it
+//! is still read, converted to the ordered list its set-up order implies.
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use super::{cgroup, swap, write_ctl};
+use super::sys::removal_order;
+use super::undo::{self, Undo};
 
-pub const ZSWAP_PARAMS: &str = "/sys/module/zswap/parameters";
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct State {
-    pub pid: u32,
-    pub run_id: String,
-    /// Cgroup directories created (the run root; children are found by walking).
-    #[serde(default)]
-    pub cgroups: Vec<PathBuf>,
-    /// Swap areas this run enabled.
-    #[serde(default)]
-    pub swaps: Vec<SwapRecord>,
-    /// Original values of zswap parameters this run changed (file name -> value).
-    #[serde(default)]
-    pub zswap_params: BTreeMap<String, String>,
-    /// Where the parameters live (overridable for tests).
-    #[serde(default)]
-    pub zswap_params_dir: Option<PathBuf>,
-}
+/// The state-file version this build writes; it reads this one and 1.
+pub const VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SwapRecord {
-    pub path: PathBuf,
-    /// The runner created this file (delete it after swapoff).
-    pub created_file: bool,
+pub struct State {
+    pub version: u32,
+    pub pid: u32,
+    pub run_id: String,
+    /// The changes in the order they were made (each recorded before it was made).
+    pub changes: Vec<Undo>,
 }
 
-/// Live state of a run: every `record_*` rewrites the state file before the change it records.
+/// Version 1 of the file, kept for reading files left by an older zswap-bench.
+#[derive(Debug, Deserialize)]
+struct StateV1 {
+    pid: u32,
+    run_id: String,
+    #[serde(default)]
+    cgroups: Vec<PathBuf>,
+    #[serde(default)]
+    swaps: Vec<SwapRecordV1>,
+    #[serde(default)]
+    zswap_params: BTreeMap<String, String>,
+    #[serde(default)]
+    zswap_params_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SwapRecordV1 {
+    path: PathBuf,
+    created_file: bool,
+}
+
+/// Where version-1 files meant their parameters to be when they did not say.
+const V1_ZSWAP_PARAMS: &str = "/sys/module/zswap/parameters";
+
+impl From<StateV1> for State {
+    /// Version 1's set-up order was zswap parameters (`enabled` first), swap areas (file
+    /// created, then swapped on), cgroup trees (parents first); its restore did the reverse.
+    fn from(v1: StateV1) -> State {
+        let dir = v1
+            .zswap_params_dir
+            .unwrap_or_else(|| PathBuf::from(V1_ZSWAP_PARAMS));
+        let mut params: Vec<_> = v1.zswap_params.into_iter().collect();
+        params.sort_by_key(|(k, _)| *k != "enabled");
+        let mut changes: Vec<Undo> = params
+            .into_iter()
+            .map(|(name, old)| Undo::ZswapParam {
+                dir: dir.clone(),
+                name,
+                old,
+            })
+            .collect();
+        for s in v1.swaps {
+            if s.created_file {
+                changes.push(Undo::RemoveFile {
+                    path: s.path.clone(),
+                });
+            }
+            changes.push(Undo::SwapOff { path: s.path });
+        }
+        let cgroups = removal_order(v1.cgroups).into_iter().rev();
+        changes.extend(cgroups.map(|path| Undo::RemoveCgroup { path }));
+        State {
+            version: VERSION,
+            pid: v1.pid,
+            run_id: v1.run_id,
+            changes,
+        }
+    }
+}
+
+/// Reads a state file of any version this build knows; a newer one is refused with what to do.
+pub fn parse_state(path: &Path, text: &str) -> Result<State> {
+    let not_ours = || {
+        format!(
+            "{} is not a zswap-bench state file; remove it if it is stale",
+            path.display()
+        )
+    };
+    let v: serde_json::Value = serde_json::from_str(text).with_context(not_ours)?;
+    let version = match v.get("version") {
+        None => 1,
+        Some(n) => n.as_u64().with_context(not_ours)?,
+    };
+    match version {
+        1 => Ok(serde_json::from_value::<StateV1>(v)
+            .with_context(not_ours)?
+            .into()),
+        n if n == u64::from(VERSION) => serde_json::from_value(v).with_context(not_ours),
+        n if n > u64::from(VERSION) => bail!(
+            "{} is a version-{n} state file, newer than this zswap-bench reads (up to {VERSION}); \
+             run `zswap-bench cleanup` with the newer zswap-bench that wrote it, or undo its \
+             changes by hand and remove the file",
+            path.display()
+        ),
+        _ => bail!("{} (version {version})", not_ours()),
+    }
+}
+
+/// Live state of a run: [`Guard::push`] rewrites the state file before the change it records.
 pub struct Guard {
     file: PathBuf,
-    pub state: State,
+    state: State,
     restored: bool,
 }
 
@@ -91,9 +168,10 @@ impl Guard {
         let g = Guard {
             file: dir.join(format!("{run_id}.json")),
             state: State {
+                version: VERSION,
                 pid: std::process::id(),
                 run_id: run_id.into(),
-                ..State::default()
+                changes: vec![],
             },
             restored: false,
         };
@@ -105,6 +183,11 @@ impl Guard {
         &self.file
     }
 
+    /// The changes recorded so far, in the order they were made.
+    pub fn changes(&self) -> &[Undo] {
+        &self.state.changes
+    }
+
     fn save(&self) -> Result<()> {
         let tmp = self.file.with_extension("json.tmp");
         std::fs::write(&tmp, serde_json::to_vec_pretty(&self.state)?)
@@ -114,43 +197,36 @@ impl Guard {
         Ok(())
     }
 
-    pub fn record_cgroup(&mut self, dir: &Path) -> Result<()> {
-        self.state.cgroups.push(dir.to_path_buf());
+    /// Records how to undo a change; call it before making the change, and make the change
+    /// only when this succeeded.
+    pub fn push(&mut self, undo: Undo) -> Result<()> {
+        self.state.changes.push(undo);
         self.save()
     }
 
-    pub fn record_swap(&mut self, path: &Path, created_file: bool) -> Result<()> {
-        self.state.swaps.push(SwapRecord {
-            path: path.to_path_buf(),
-            created_file,
-        });
-        self.save()
-    }
-
-    /// Records the original value of a zswap parameter (only the first time it is changed).
-    pub fn record_param(&mut self, dir: &Path, name: &str, original: &str) -> Result<()> {
-        self.state.zswap_params_dir = Some(dir.to_path_buf());
-        if !self.state.zswap_params.contains_key(name) {
-            self.state
-                .zswap_params
-                .insert(name.into(), original.trim().into());
+    /// Withdraws the latest record equal to `undo`, for a creation that failed without
+    /// creating anything (its target already existed and is not the run's to remove).
+    pub fn retract(&mut self, undo: &Undo) -> Result<()> {
+        if let Some(i) = self.state.changes.iter().rposition(|u| u == undo) {
+            self.state.changes.remove(i);
             self.save()?;
         }
         Ok(())
     }
 
-    /// Undoes everything recorded; removes the state file when all of it worked. Returns the
-    /// problems (empty = clean).
+    /// Undoes everything recorded, last first; removes the state file when all of it worked.
+    /// Returns the problems (empty = clean).
     pub fn restore(&mut self) -> Vec<String> {
         if self.restored {
             return vec![];
         }
         self.restored = true;
-        let problems = restore_state(&self.state);
+        let problems = undo::undo_all(&self.state.changes);
         if problems.is_empty() {
             let _ = std::fs::remove_file(&self.file);
         } else {
-            // Keep the file for `zswap-bench cleanup`, but mark it as belonging to no live run.
+            // Keep the file for `zswap-bench cleanup` (every undo is safe to repeat), but mark
+            // it as belonging to no live run.
             self.state.pid = 0;
             let _ = self.save();
         }
@@ -166,42 +242,6 @@ impl Drop for Guard {
     }
 }
 
-/// Undo in the reverse order of set-up: cgroups (killing their processes), swap, parameters.
-pub fn restore_state(st: &State) -> Vec<String> {
-    let mut problems = Vec::new();
-    for cg in cgroup::removal_order(st.cgroups.clone()) {
-        if let Err(e) = cgroup::remove_tree(&cg, Duration::from_secs(10)) {
-            problems.push(format!("{e:#}"));
-        }
-    }
-    for s in st.swaps.iter().rev() {
-        if let Err(e) = swap::swapoff(&s.path) {
-            problems.push(format!("{e:#}"));
-            continue;
-        }
-        if s.created_file {
-            if let Err(e) = std::fs::remove_file(&s.path) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    problems.push(format!("removing swap file {}: {e}", s.path.display()));
-                }
-            }
-        }
-    }
-    let dir = st
-        .zswap_params_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(ZSWAP_PARAMS));
-    // `enabled` last: restore the configuration first, then the on/off switch.
-    let mut params: Vec<_> = st.zswap_params.iter().collect();
-    params.sort_by_key(|(k, _)| *k == "enabled");
-    for (k, v) in params {
-        if let Err(e) = write_ctl(&dir.join(k), v) {
-            problems.push(format!("restoring zswap parameter {k}={v}: {e}"));
-        }
-    }
-    problems
-}
-
 fn read_states(dir: &Path) -> Result<Vec<(PathBuf, State)>> {
     let mut out = Vec::new();
     let rd = match std::fs::read_dir(dir) {
@@ -214,13 +254,7 @@ fn read_states(dir: &Path) -> Result<Vec<(PathBuf, State)>> {
         if p.extension().is_some_and(|x| x == "json") {
             let text =
                 std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-            let st: State = serde_json::from_str(&text).with_context(|| {
-                format!(
-                    "{} is not a zswap-bench state file; remove it if it is stale",
-                    p.display()
-                )
-            })?;
-            out.push((p, st));
+            out.push((p.clone(), parse_state(&p, &text)?));
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -231,8 +265,12 @@ fn pid_alive(pid: u32) -> bool {
     if pid == 0 || pid == std::process::id() {
         return false;
     }
-    // SAFETY: signal 0 only checks existence/permission.
-    unsafe { libc::kill(pid as i32, 0) == 0 }
+    // A pid beyond i32 would turn negative and name a process group: no such process.
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    // No signal: only checks that the process exists (and may be signalled by us).
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
 }
 
 /// `zswap-bench cleanup`: restores every state file left in the state directory.
@@ -259,13 +297,11 @@ pub fn cleanup_dir(dir: &Path) -> Result<()> {
             continue;
         }
         println!(
-            "restoring after run {}: {} cgroup tree(s), {} swap area(s), {} zswap parameter(s)",
+            "restoring after run {}: {}",
             st.run_id,
-            st.cgroups.len(),
-            st.swaps.len(),
-            st.zswap_params.len()
+            undo::summary(&st.changes)
         );
-        let problems = restore_state(&st);
+        let problems = undo::undo_all(&st.changes);
         if problems.is_empty() {
             std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
             println!("  done");
@@ -285,87 +321,4 @@ pub fn cleanup_dir(dir: &Path) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn guard_records_before_and_restores_params() {
-        let tmp = tempfile::tempdir().unwrap();
-        let sdir = tmp.path().join("state");
-        let params = tmp.path().join("params");
-        std::fs::create_dir(&params).unwrap();
-        std::fs::write(params.join("max_pool_percent"), "20\n").unwrap();
-        std::fs::write(params.join("enabled"), "Y\n").unwrap();
-        let mut g = Guard::begin(&sdir, "r1").unwrap();
-        g.record_param(&params, "max_pool_percent", "20\n").unwrap();
-        g.record_param(&params, "enabled", "Y").unwrap();
-        std::fs::write(params.join("max_pool_percent"), "1").unwrap();
-        std::fs::write(params.join("enabled"), "N").unwrap();
-        // A second change of the same parameter keeps the original.
-        g.record_param(&params, "max_pool_percent", "1").unwrap();
-        let on_disk: State =
-            serde_json::from_str(&std::fs::read_to_string(g.file()).unwrap()).unwrap();
-        assert_eq!(on_disk.zswap_params["max_pool_percent"], "20");
-        assert_eq!(on_disk.pid, std::process::id());
-        // A second run is refused while this state exists.
-        let e = Guard::begin(&sdir, "r2").err().unwrap().to_string();
-        assert!(e.contains("interrupted") || e.contains("active"), "{e}");
-        assert!(g.restore().is_empty());
-        assert_eq!(
-            std::fs::read_to_string(params.join("max_pool_percent")).unwrap(),
-            "20"
-        );
-        assert_eq!(
-            std::fs::read_to_string(params.join("enabled")).unwrap(),
-            "Y"
-        );
-        assert!(!g.file().exists());
-    }
-
-    #[test]
-    fn cleanup_restores_after_kill_and_removes_state() {
-        let tmp = tempfile::tempdir().unwrap();
-        let sdir = tmp.path().join("state");
-        let params = tmp.path().join("params");
-        std::fs::create_dir(&params).unwrap();
-        std::fs::write(params.join("shrinker_enabled"), "N").unwrap();
-        // What a SIGKILLed run leaves: a state file whose pid is gone, a changed parameter, an
-        // (empty) tree directory.
-        let cg = tmp.path().join("zswap-bench-r9");
-        std::fs::create_dir_all(cg.join("parent")).unwrap();
-        let st = State {
-            pid: 0,
-            run_id: "r9".into(),
-            cgroups: vec![cg.clone()],
-            swaps: vec![],
-            zswap_params: [("shrinker_enabled".to_string(), "Y".to_string())].into(),
-            zswap_params_dir: Some(params.clone()),
-        };
-        std::fs::create_dir_all(&sdir).unwrap();
-        std::fs::write(sdir.join("r9.json"), serde_json::to_string(&st).unwrap()).unwrap();
-        cleanup_dir(&sdir).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(params.join("shrinker_enabled")).unwrap(),
-            "Y"
-        );
-        assert!(!cg.exists(), "tree removed bottom-up");
-        assert!(!sdir.join("r9.json").exists());
-        // Nothing left: a second cleanup is a no-op.
-        cleanup_dir(&sdir).unwrap();
-    }
-
-    #[test]
-    fn failed_restore_keeps_the_state_file() {
-        let tmp = tempfile::tempdir().unwrap();
-        let sdir = tmp.path().join("state");
-        let mut g = Guard::begin(&sdir, "r3").unwrap();
-        g.record_param(&tmp.path().join("no-such-dir"), "enabled", "Y")
-            .unwrap();
-        let problems = g.restore();
-        assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].contains("enabled=Y"));
-        assert!(g.file().exists());
-        let e = cleanup_dir(&sdir).unwrap_err().to_string();
-        assert!(e.contains("could not be fully restored"), "{e}");
-    }
-}
+mod tests;
