@@ -7,6 +7,7 @@
 mod cli;
 mod doctor;
 mod kernel;
+mod machine;
 mod options;
 mod paths;
 mod probes;
@@ -68,7 +69,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Doctor { json } => return doctor::run(json),
         Command::Probe(args) => probes::cli::run(&args)?,
         Command::Run(args) => return run::run(&args),
-        Command::Cleanup => workload::state::cleanup_cli()?,
+        Command::Cleanup => machine::state::cleanup_cli()?,
         Command::Plot { results, out } => {
             let files = bench_results::ResultFile::read_all(&results)?;
             for p in bench_results::plot_all(&files, &out)? {

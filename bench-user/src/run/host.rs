@@ -14,12 +14,13 @@ use bench_results::schema::ResultFile;
 use super::ids::{make_run_id, repeat_dir};
 use super::record::{kernel_info, scenario_info};
 use super::setup::run_phases;
+use crate::machine::cgroup::{self, CGROUP_MOUNT};
+use crate::machine::state::{self, Guard};
+use crate::machine::swap;
+use crate::machine::zswap::PARAMS_DIR;
 use crate::scenario::{self, Loaded, MachineMemory};
-use crate::workload::cgroup::{self, CGROUP_MOUNT};
 use crate::workload::counters;
 use crate::workload::memory::WorkerPool;
-use crate::workload::state::{self, Guard};
-use crate::workload::swap;
 use bench_results::human::compact;
 use bench_results::human::fmt_bytes;
 
@@ -36,24 +37,23 @@ pub fn machine_memory(meminfo: &str, swaps: &[swap::ActiveSwap]) -> MachineMemor
 
 /// Everything checked before the first change to the machine.
 fn preflight(l: &Loaded) -> Result<MachineMemory> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !nix::unistd::geteuid().is_root() {
         bail!(
             "--host changes cgroups, swap and zswap parameters and needs root; run as root, or in a VM with --kernel <name>"
         );
     }
     cgroup::check_v2_memory(Path::new(CGROUP_MOUNT))?;
-    if !Path::new(state::ZSWAP_PARAMS).is_dir() {
+    if !Path::new(PARAMS_DIR).is_dir() {
         bail!(
             "this kernel has no zswap ({} missing); build it with CONFIG_ZSWAP=y or use --kernel baseline",
-            state::ZSWAP_PARAMS
+            PARAMS_DIR
         );
     }
     for (k, _) in l.scenario.zswap.params() {
-        if !Path::new(state::ZSWAP_PARAMS).join(k).exists() {
+        if !Path::new(PARAMS_DIR).join(k).exists() {
             bail!(
                 "the scenario sets zswap.{k}, but this kernel has no {}/{k}; remove it from the scenario",
-                state::ZSWAP_PARAMS
+                PARAMS_DIR
             );
         }
     }

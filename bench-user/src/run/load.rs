@@ -10,8 +10,8 @@ use std::time::Duration;
 use anyhow::Result;
 use bench_results::schema::ProactiveInterface;
 
+use crate::machine::cgroup::Tree;
 use crate::scenario::{Loaded, PressureKind};
-use crate::workload::cgroup::Tree;
 use crate::workload::memory::{self, WorkerPool};
 use crate::workload::pressure::{self, ReclaimStats};
 use crate::workload::proactive::{self, Job};

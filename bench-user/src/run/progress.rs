@@ -8,7 +8,7 @@ use anyhow::Result;
 use bench_results::human::compact;
 
 use super::interrupt::signalled;
-use crate::workload::cgroup::Tree;
+use crate::machine::cgroup::Tree;
 use crate::workload::counters;
 use crate::workload::memory::WorkerPool;
 use crate::workload::pressure::ReclaimStats;

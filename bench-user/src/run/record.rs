@@ -5,27 +5,27 @@
 use bench_results::schema::{
     self, KernelInfo, ProactiveInterface, ResultFile, ScenarioInfo, WorkerStats,
 };
+use nix::sys::utsname::UtsName;
 use sha2::Digest;
 
 use super::window::{Pair, Totals};
+use crate::machine::cgroup::Tree;
 use crate::scenario::{self, Loaded};
-use crate::workload::cgroup::Tree;
 use crate::workload::counters;
 use crate::workload::proactive;
 
 pub fn kernel_info(mem_total: u64) -> KernelInfo {
-    // SAFETY: uname fills the struct.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    unsafe { libc::uname(&mut u) };
-    let s = |f: &[libc::c_char]| {
-        unsafe { std::ffi::CStr::from_ptr(f.as_ptr()) }
-            .to_string_lossy()
-            .into_owned()
+    // uname(2) cannot fail with a valid buffer; empty fields are the fallback all the same.
+    let u = nix::sys::utsname::uname().ok();
+    let s = |f: fn(&UtsName) -> &std::ffi::OsStr| {
+        u.as_ref()
+            .map(|u| f(u).to_string_lossy().into_owned())
+            .unwrap_or_default()
     };
     KernelInfo {
-        release: s(&u.release),
-        version_string: s(&u.version),
-        machine: s(&u.machine),
+        release: s(UtsName::release),
+        version_string: s(UtsName::version),
+        machine: s(UtsName::machine),
         config_sha256: None,
         manifest: None,
         series: None,

@@ -7,19 +7,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::Result;
 use bench_results::human::fmt_bytes;
 use bench_results::schema::{self, ProactiveInterface, ResultFile};
 
 use super::check_interrupt;
 use super::measure::orchestrate;
-use crate::scenario::{self, Loaded, PressureKind, Scenario};
-use crate::workload::cgroup::{CGROUP_MOUNT, Tree};
+use crate::machine::cgroup::{CGROUP_MOUNT, Tree};
+use crate::machine::state::Guard;
+use crate::machine::{swap, zswap};
+use crate::scenario::{self, Loaded, PressureKind};
+use crate::workload::churn;
 use crate::workload::memory::{Role, WorkerConfig, WorkerPool, phase, wstate};
 use crate::workload::pressure;
 use crate::workload::proactive;
-use crate::workload::state::{self, Guard};
-use crate::workload::{churn, swap, write_ctl};
 
 pub(super) fn run_phases(
     l: &Loaded,
@@ -31,7 +32,7 @@ pub(super) fn run_phases(
 ) -> Result<()> {
     let s = &l.scenario;
     let t_setup = Instant::now();
-    set_zswap_params(s, guard)?;
+    zswap::set_params(guard, &s.zswap.params())?;
     check_interrupt(interrupted)?;
     let sw = swap::setup(&s.swap, run_id, guard)?;
     eprintln!("swap: {}", sw.what);
@@ -39,7 +40,7 @@ pub(super) fn run_phases(
     check_interrupt(interrupted)?;
 
     let tree = Tree::new(Path::new(CGROUP_MOUNT), run_id);
-    tree.create(&l.memcgs, &mut |d| guard.record_cgroup(d))?;
+    tree.create(&l.memcgs, guard)?;
     let churn_job = s.churn.as_ref().map(|c| churn::ChurnJob {
         parent: c.parent.clone(),
         rate: c.rate,
@@ -87,19 +88,6 @@ fn blocking_threads(l: &Loaded) -> usize {
         .map(|p| l.targets(&p.memcg).len() * pressure::threads_for(p) as usize)
         .sum();
     pressure + l.proactive_threads.len() + 2
-}
-
-/// zswap parameters (originals recorded first).
-fn set_zswap_params(s: &Scenario, guard: &mut Guard) -> Result<()> {
-    let pdir = Path::new(state::ZSWAP_PARAMS);
-    for (k, v) in s.zswap.params() {
-        let f = pdir.join(k);
-        let orig =
-            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
-        guard.record_param(pdir, k, &orig)?;
-        write_ctl(&f, &v).map_err(|e| anyhow!("setting zswap {k}={v} ({}): {e}", f.display()))?;
-    }
-    Ok(())
 }
 
 /// Which proactive interface this kernel has (probe on an empty memcg).

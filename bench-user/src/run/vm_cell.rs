@@ -10,9 +10,9 @@ use bench_results::schema::{self, ResultFile};
 
 use super::ids::make_run_id;
 use crate::cli::RunArgs;
+use crate::machine::cgroup;
 use crate::options::GuestShape;
 use crate::scenario::Loaded;
-use crate::workload::cgroup;
 
 /// Manifest name of a `--kernel` argument (a path's file stem).
 pub(super) fn kernel_name(kernel: &str) -> String {

@@ -12,9 +12,9 @@ use bench_results::schema::{self, ResultFile};
 
 use super::check_interrupt;
 use super::load::Pressure;
+use crate::machine::cgroup::Tree;
 use crate::probes::ProbeSession;
 use crate::scenario::Loaded;
-use crate::workload::cgroup::Tree;
 use crate::workload::counters::{self, Sources};
 use crate::workload::memory::{WorkerPool, phase};
 

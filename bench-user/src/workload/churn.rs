@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::cgroup::{Tree, enable_memory};
+use super::Stop;
 use super::memory::{Shared, hcmd, helper_cmd};
-use super::{Stop, write_ctl};
+use crate::machine::cgroup::{Tree, enable_memory};
+use crate::machine::write_ctl;
 
 /// Name of the leaf the helpers live in between cycles.
 pub const HOME: &str = "churn-home";
@@ -44,7 +45,7 @@ pub fn setup(tree: &Tree, job: &ChurnJob) -> Result<()> {
     enable_memory(&tree.dir(&job.parent))?;
     if job.size > 0 {
         let home = tree.dir(&format!("{}/{HOME}", job.parent));
-        std::fs::create_dir(&home).map_err(|e| super::ctx(&home, "creating", e))?;
+        std::fs::create_dir(&home).map_err(|e| crate::machine::ctx(&home, "creating", e))?;
     }
     Ok(())
 }

@@ -95,7 +95,7 @@ impl Sources {
         Sources {
             vmstat: "/proc/vmstat".into(),
             debugfs: "/sys/kernel/debug/zswap".into(),
-            params: super::state::ZSWAP_PARAMS.into(),
+            params: crate::machine::zswap::PARAMS_DIR.into(),
             psi: "/proc/pressure/memory".into(),
             memcgs,
         }

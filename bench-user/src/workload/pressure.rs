@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use super::Stop;
 use super::proactive::outcome_key;
-use super::{Stop, ctx, write_ctl};
+use crate::machine::{ctx, write_ctl};
 use crate::scenario::{PressureKind, PressureSpec};
 
 /// Live counters of all reclaim threads (for progress and the time series).

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use bench_results::schema::{Histogram, ProactiveInterface, ProactiveThread, Unit, ret};
 
-use super::{Stop, write_ctl};
+use super::Stop;
+use crate::machine::write_ctl;
 
 /// What one probing write returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,26 +1,27 @@
 //! The run's cgroup v2 tree under `/sys/fs/cgroup/zswap-bench-<run-id>/`: check the memory
-//! controller is on v2, create memcgs with their limits, move tasks, remove bottom-up.
+//! controller is on v2, create memcgs with their limits, move tasks. The tree's removal
+//! (bottom-up, killing what is left in it) is an undo record the guard holds from before the
+//! root is created.
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
+use nix::sys::statfs::{CGROUP2_SUPER_MAGIC, statfs};
 
+use super::state::Guard;
+pub use super::sys::walk;
+use super::undo::Undo;
 use super::{ctx, write_ctl};
 use crate::scenario::{Limit, MemcgNode};
 
 pub const CGROUP_MOUNT: &str = "/sys/fs/cgroup";
-const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
 /// Refuses unless `mount` is a cgroup2 filesystem offering the memory controller.
 pub fn check_v2_memory(mount: &Path) -> Result<()> {
-    let c = std::ffi::CString::new(mount.as_os_str().as_encoded_bytes())?;
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: c is a valid NUL-terminated path and st a properly sized out-parameter.
-    let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
     let how = "run it in a VM instead (`zswap-bench run <scenario> --kernel baseline`), or boot this \
                machine with cgroup v2 for memory (kernel command line `systemd.unified_cgroup_hierarchy=1 \
                cgroup_no_v1=memory`)";
-    if rc != 0 || st.f_type as i64 != CGROUP2_SUPER_MAGIC {
+    let is_cgroup2 = statfs(mount).is_ok_and(|st| st.filesystem_type() == CGROUP2_SUPER_MAGIC);
+    if !is_cgroup2 {
         bail!(
             "{} is not a cgroup v2 (unified) mount, so memory.reclaim and memory.zswap.* do not exist here; {how}",
             mount.display()
@@ -70,16 +71,19 @@ impl Tree {
     }
 
     /// Creates the root and every memcg (parents first), enabling the memory controller for
-    /// children and writing the limits. `before_create` is called with each directory before it
-    /// is created (the state file records it first).
-    pub fn create(
-        &self,
-        memcgs: &[MemcgNode],
-        before_create: &mut dyn FnMut(&Path) -> Result<()>,
-    ) -> Result<()> {
+    /// children and writing the limits. The guard records the root's removal before it is
+    /// created (the memcgs below go with it); a root that already exists is not the run's, so
+    /// its record is withdrawn and the creation refused.
+    pub fn create(&self, memcgs: &[MemcgNode], guard: &mut Guard) -> Result<()> {
         enable_memory(&self.mount)?;
-        before_create(&self.root)?;
-        std::fs::create_dir(&self.root).map_err(|e| ctx(&self.root, "creating cgroup", e))?;
+        let undo = Undo::RemoveCgroup {
+            path: self.root.clone(),
+        };
+        guard.push(undo.clone())?;
+        if let Err(e) = std::fs::create_dir(&self.root) {
+            guard.retract(&undo)?;
+            return Err(ctx(&self.root, "creating cgroup", e));
+        }
         enable_memory(&self.root)?;
         for m in memcgs {
             self.create_one(m)?;
@@ -150,103 +154,9 @@ pub fn enable_memory(dir: &Path) -> Result<()> {
     write_ctl(&f, "+memory").map_err(|e| ctx(&f, "enabling the memory controller in", e))
 }
 
-/// Directories to remove, deepest first (children before parents), so each rmdir finds its
-/// directory empty of child cgroups.
-pub fn removal_order(mut dirs: Vec<PathBuf>) -> Vec<PathBuf> {
-    dirs.sort_by(|a, b| {
-        b.components()
-            .count()
-            .cmp(&a.components().count())
-            .then_with(|| b.cmp(a))
-    });
-    dirs.dedup();
-    dirs
-}
-
-/// All cgroup directories at and below `root` (root included), found by walking.
-pub fn walk(root: &Path) -> Vec<PathBuf> {
-    let mut out = vec![root.to_path_buf()];
-    let mut i = 0;
-    while i < out.len() {
-        if let Ok(rd) = std::fs::read_dir(&out[i]) {
-            for e in rd.flatten() {
-                if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    out.push(e.path());
-                }
-            }
-        }
-        i += 1;
-    }
-    out
-}
-
-/// Kills every process in the subtree and removes it bottom-up. Dying memcgs can keep a
-/// directory busy briefly, so rmdir is retried for up to `timeout`.
-pub fn remove_tree(root: &Path, timeout: Duration) -> Result<()> {
-    if !root.exists() {
-        return Ok(());
-    }
-    let dirs = removal_order(walk(root));
-    for d in &dirs {
-        kill_all(d);
-    }
-    let deadline = Instant::now() + timeout;
-    for d in &dirs {
-        loop {
-            match std::fs::remove_dir(d) {
-                Ok(()) => break,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-                Err(e) => {
-                    if Instant::now() >= deadline {
-                        return Err(ctx(d, "removing cgroup", e)).context(
-                            "processes may still be exiting; run `zswap-bench cleanup` again in a moment",
-                        );
-                    }
-                    kill_all(d);
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// `cgroup.kill` when the kernel has it, else SIGKILL to each pid in cgroup.procs.
-fn kill_all(dir: &Path) {
-    if write_ctl(&dir.join("cgroup.kill"), "1").is_ok() {
-        return;
-    }
-    if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
-        for pid in procs
-            .split_whitespace()
-            .filter_map(|p| p.parse::<i32>().ok())
-        {
-            // SAFETY: plain kill(2) on a pid read from the cgroup; no memory is touched.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn removal_is_bottom_up() {
-        let r = PathBuf::from("/cg/zb");
-        let order = removal_order(vec![
-            r.clone(),
-            r.join("p"),
-            r.join("p/c1"),
-            r.join("p/c2"),
-            r.join("q"),
-        ]);
-        let pos = |p: &PathBuf| order.iter().position(|x| x == p).unwrap();
-        assert!(pos(&r.join("p/c1")) < pos(&r.join("p")));
-        assert!(pos(&r.join("p/c2")) < pos(&r.join("p")));
-        assert!(pos(&r.join("p")) < pos(&r));
-        assert_eq!(order.last(), Some(&r));
-    }
 
     #[test]
     fn tree_paths_and_creation_on_a_plain_directory() {
@@ -269,20 +179,36 @@ mod tests {
         // On a plain directory the control files do not exist: writes of default values are
         // skipped, a required one is an error naming the file.
         std::fs::write(tmp.path().join("cgroup.subtree_control"), "memory").unwrap();
-        let mut seen = vec![];
-        let err = t
-            .create(&[node("p", false, Limit::Bytes(1 << 20))], &mut |p| {
-                seen.push(p.to_path_buf());
-                Ok(())
-            })
-            .unwrap_err();
-        assert_eq!(seen, vec![t.root.clone()]);
+        let mut g = Guard::begin(&tmp.path().join("state"), "x1").unwrap();
+        let memcgs = [node("p", false, Limit::Bytes(1 << 20))];
+        let err = t.create(&memcgs, &mut g).unwrap_err();
+        let undo = Undo::RemoveCgroup {
+            path: t.root.clone(),
+        };
+        assert_eq!(g.changes(), std::slice::from_ref(&undo));
         // The run root has no control files on a plain directory: the error names the file.
         assert!(
             format!("{err:#}").contains("cgroup.subtree_control"),
             "{err:#}"
         );
         assert!(t.root.is_dir());
+        // Its removal was recorded, so the half-made tree is undone.
+        assert!(g.restore().is_empty());
+        assert!(!t.root.exists());
+    }
+
+    #[test]
+    fn an_existing_root_is_refused_and_left_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = Tree::new(tmp.path(), "x2");
+        std::fs::create_dir_all(t.root.join("theirs")).unwrap();
+        let mut g = Guard::begin(&tmp.path().join("state"), "x2").unwrap();
+        std::fs::write(tmp.path().join("cgroup.subtree_control"), "memory").unwrap();
+        let err = t.create(&[], &mut g).unwrap_err();
+        assert!(format!("{err:#}").contains("creating cgroup"), "{err:#}");
+        assert!(g.changes().is_empty());
+        assert!(g.restore().is_empty());
+        assert!(t.root.join("theirs").is_dir());
     }
 
     #[test]

@@ -1,45 +1,19 @@
 //! Swap for the run: an unused block device (the guest's /dev/vda swap disk), a swap file, or
 //! what the machine already has. zswap only stores pages that have a swap slot, so a run
 //! without swap measures nothing.
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use bench_results::human::fmt_bytes;
+use nix::fcntl::FallocateFlags;
 
 use super::state::Guard;
+use super::sys::swapon;
+pub use super::sys::{ActiveSwap, active_swaps};
+use super::undo::Undo;
 use crate::scenario::{SwapChoice, SwapSpec};
-
-/// One line of /proc/swaps.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActiveSwap {
-    pub path: PathBuf,
-    pub size: u64,
-    pub used: u64,
-}
-
-/// Parses /proc/swaps (sizes there are KiB).
-pub fn parse_proc_swaps(text: &str) -> Vec<ActiveSwap> {
-    text.lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            if f.len() < 4 {
-                return None;
-            }
-            Some(ActiveSwap {
-                // Paths with spaces are escaped as \040 by the kernel.
-                path: PathBuf::from(f[0].replace("\\040", " ")),
-                size: f[2].parse::<u64>().ok()? * 1024,
-                used: f[3].parse::<u64>().ok()? * 1024,
-            })
-        })
-        .collect()
-}
-
-pub fn active_swaps() -> Vec<ActiveSwap> {
-    parse_proc_swaps(&std::fs::read_to_string("/proc/swaps").unwrap_or_default())
-}
 
 /// A version-1 swap header for an area of `bytes` (what mkswap writes, without a label/UUID).
 pub fn swap_header(bytes: u64, page: usize) -> Vec<u8> {
@@ -87,8 +61,12 @@ pub fn device_problem(
 }
 
 fn page_size() -> usize {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).max(4096) as usize
+    use nix::unistd::{SysconfVar, sysconf};
+    let page = sysconf(SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .unwrap_or(4096);
+    usize::try_from(page).unwrap_or(4096).max(4096)
 }
 
 fn block_size(dev: &Path) -> Option<u64> {
@@ -192,7 +170,7 @@ fn enable_device(dev: &Path, size: u64, guard: &mut Guard) -> Result<SwapInUse> 
     std::os::unix::fs::FileExt::write_all_at(&f, &swap_header(size, page), 0)
         .with_context(|| format!("writing a swap header to {}", dev.display()))?;
     f.sync_all()?;
-    guard.record_swap(dev, false)?;
+    guard.push(Undo::SwapOff { path: dev.into() })?;
     swapon(dev)?;
     Ok(SwapInUse {
         path: dev.into(),
@@ -208,22 +186,12 @@ fn enable_file(spec: &SwapSpec, run_id: &str, guard: &mut Guard) -> Result<SwapI
         .unwrap_or_else(|| PathBuf::from(format!("/var/tmp/zswap-bench-{run_id}.swap")));
     let page = page_size();
     let size = spec.size.0 / page as u64 * page as u64;
-    // create_new: never take over (and later delete) a file that is not ours.
-    let f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).with_context(|| {
-        format!("creating swap file {} (set swap.file to a writable disk filesystem, not tmpfs or a read-only root)", path.display())
-    })?;
-    guard.record_swap(&path, true)?;
+    let f = create_owned(&path, guard)?;
     // Swap files must have no holes: allocate, falling back to writing zeros.
-    // SAFETY: fallocate on a file we own; no memory is passed.
-    let rc = unsafe {
-        libc::fallocate(
-            std::os::fd::AsRawFd::as_raw_fd(&f),
-            0,
-            0,
-            size as libc::off_t,
-        )
-    };
-    if rc != 0 {
+    let allocated = libc::off_t::try_from(size).is_ok_and(|len| {
+        nix::fcntl::fallocate(f.as_raw_fd(), FallocateFlags::empty(), 0, len).is_ok()
+    });
+    if !allocated {
         let zeros = vec![0u8; 1 << 20];
         let mut off = 0;
         while off < size {
@@ -235,6 +203,7 @@ fn enable_file(spec: &SwapSpec, run_id: &str, guard: &mut Guard) -> Result<SwapI
     std::os::unix::fs::FileExt::write_all_at(&f, &swap_header(size, page), 0)?;
     f.sync_all()?;
     drop(f);
+    guard.push(Undo::SwapOff { path: path.clone() })?;
     swapon(&path).with_context(|| format!("the filesystem of {} may not support swap files (tmpfs, 9p do not); set swap.file elsewhere or give the VM a swap disk", path.display()))?;
     Ok(SwapInUse {
         path: path.clone(),
@@ -243,33 +212,33 @@ fn enable_file(spec: &SwapSpec, run_id: &str, guard: &mut Guard) -> Result<SwapI
     })
 }
 
-pub fn swapon(path: &Path) -> Result<()> {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
-    // SAFETY: valid NUL-terminated path; flags 0.
-    if unsafe { libc::swapon(c.as_ptr(), 0) } != 0 {
-        let e = std::io::Error::last_os_error();
-        bail!("swapon {}: {e}", path.display());
+/// Creates `path` as a new file of the run's, recording its removal first. Never takes over
+/// (and later deletes) a file that is not the run's: one that exists is refused, and a creation
+/// that fails withdraws its record.
+fn create_owned(path: &Path, guard: &mut Guard) -> Result<std::fs::File> {
+    let failed = |e: std::io::Error| {
+        anyhow::Error::new(e).context(format!(
+            "creating swap file {} (set swap.file to a writable disk filesystem, not tmpfs or a read-only root)",
+            path.display()
+        ))
+    };
+    if path.symlink_metadata().is_ok() {
+        return Err(failed(std::io::ErrorKind::AlreadyExists.into()));
     }
-    Ok(())
-}
-
-/// swapoff; "not swapped on" (EINVAL) counts as done, so cleanup can be repeated.
-pub fn swapoff(path: &Path) -> Result<()> {
-    if !active_swaps().iter().any(|s| s.path == path) {
-        return Ok(());
-    }
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
-    // SAFETY: valid NUL-terminated path.
-    if unsafe { libc::swapoff(c.as_ptr()) } != 0 {
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EINVAL) {
-            bail!(
-                "swapoff {}: {e} (memory may be short; retry `zswap-bench cleanup` once it is free)",
-                path.display()
-            );
+    let undo = Undo::RemoveFile { path: path.into() };
+    guard.push(undo.clone())?;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(f) => Ok(f),
+        Err(e) => {
+            guard.retract(&undo)?;
+            Err(failed(e))
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -287,22 +256,6 @@ mod tests {
             (64 << 20) / 4096 - 1
         );
         assert!(h[..1024].iter().all(|&b| b == 0));
-    }
-
-    #[test]
-    fn proc_swaps_parsed() {
-        let t = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n/dev/vda                                partition\t2097148\t\t1024\t\t-2\n/var/tmp/my\\040swap file 1024 0 -3\n";
-        let s = parse_proc_swaps(t);
-        assert_eq!(s.len(), 2);
-        assert_eq!(
-            s[0],
-            ActiveSwap {
-                path: "/dev/vda".into(),
-                size: 2097148 * 1024,
-                used: 1024 * 1024
-            }
-        );
-        assert_eq!(s[1].path, PathBuf::from("/var/tmp/my swap"));
     }
 
     #[test]
@@ -341,5 +294,29 @@ mod tests {
                 .unwrap()
                 .contains("already in use")
         );
+    }
+
+    #[test]
+    fn swap_file_removal_is_recorded_before_creation_and_never_of_a_foreign_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut g = Guard::begin(&tmp.path().join("state"), "s1").unwrap();
+        // A file that is not the run's is refused, kept, and leaves no record behind.
+        let foreign = tmp.path().join("theirs.swap");
+        std::fs::write(&foreign, "data").unwrap();
+        let e = format!("{:#}", create_owned(&foreign, &mut g).unwrap_err());
+        assert!(
+            e.contains("creating swap file") && e.contains("theirs.swap"),
+            "{e}"
+        );
+        assert!(g.changes().is_empty());
+        // A creation that fails for another reason withdraws its record too.
+        assert!(create_owned(&tmp.path().join("no-dir/x.swap"), &mut g).is_err());
+        assert!(g.changes().is_empty());
+        let ours = tmp.path().join("ours.swap");
+        drop(create_owned(&ours, &mut g).unwrap());
+        assert_eq!(g.changes(), [Undo::RemoveFile { path: ours.clone() }]);
+        assert!(g.restore().is_empty());
+        assert!(!ours.exists());
+        assert_eq!(std::fs::read_to_string(&foreign).unwrap(), "data");
     }
 }
