@@ -69,7 +69,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Doctor { json } => return doctor::run(json),
         Command::Probe(args) => probes::cli::run(&args)?,
         Command::Run(args) => return run::run(&args),
-        Command::Cleanup => machine::state::cleanup_cli()?,
+        Command::Cleanup => {
+            let n = vm::remove_stale_control_dirs();
+            if n > 0 {
+                println!("removed {n} VM control director(y/ies) of runners that are gone");
+            }
+            machine::state::cleanup_cli()?
+        }
         Command::Plot { results, out } => {
             let files = bench_results::ResultFile::read_all(&results)?;
             for p in bench_results::plot_all(&files, &out)? {

@@ -314,4 +314,10 @@ fn sigkilled_runner_leaves_no_qemu_behind() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    // Its control directory (with the sparse swap image) outlived it; cleanup removes it.
+    let mine = format!("zswap-bench-vm.{}.", runner.id());
+    let left = || vm_temp_dirs().into_iter().filter(|d| d.starts_with(&mine)).count();
+    assert_eq!(left(), 1, "the killed runner's control directory");
+    assert!(run(&["cleanup"]).status.success());
+    assert_eq!(left(), 0, "cleanup left the control directory");
 }

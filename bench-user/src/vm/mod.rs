@@ -104,6 +104,31 @@ impl GuestOutcome {
     }
 }
 
+/// Control directories are `<temp>/zswap-bench-vm.<owner pid>.<random>`.
+const CTL_PREFIX: &str = "zswap-bench-vm.";
+
+/// Removes the control directories of runners that are gone (SIGKILLed: no destructor ran).
+/// Returns how many were removed. Called by `cleanup` and before each boot.
+pub fn remove_stale_control_dirs() -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(CTL_PREFIX)
+            .and_then(|r| r.split('.').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+        if !alive && std::fs::remove_dir_all(e.path()).is_ok() {
+            log::info!("removed {} (its runner, pid {pid}, is gone)", e.path().display());
+            n += 1;
+        }
+    }
+    n
+}
+
 fn qemu_binary() -> Result<PathBuf> {
     crate::kernel::source::which("qemu-system-x86_64").context(
         "qemu-system-x86_64 not found; fix: run scripts/setup (installs QEMU 10 from bookworm-backports)",
@@ -169,8 +194,11 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     }
     let k = kernel::resolve_bootable(&req.kernel)?;
     let exe = std::env::current_exe()?.canonicalize()?;
+    remove_stale_control_dirs();
+    // The owner's pid is in the name, so a SIGKILLed runner's directory (its swap image can be
+    // gigabytes of sparse file) is recognised and removed later.
     let ctl = tempfile::Builder::new()
-        .prefix("zswap-bench-vm.")
+        .prefix(&format!("{CTL_PREFIX}{}.", std::process::id()))
         .tempdir_in(std::env::temp_dir())?;
     let ctl_path = ctl.path().canonicalize()?;
     let swap_img = ctl_path.join("swap.img");
