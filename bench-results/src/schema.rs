@@ -114,8 +114,8 @@ pub enum Scheme {
 }
 
 /// Raw histogram data in the `log2x4` scheme. `buckets` is sparse: `(index, count)` pairs with
-/// count > 0, ascending by index. `min`/`max`/`sum` are exact when recorded from raw values (eBPF
-/// side and [`Histogram::from_values`]); `from_hdr` carries hdrhistogram's precision.
+/// count > 0, ascending by index. `min`/`max`/`sum` are exact: they are kept from the raw values
+/// (eBPF side, [`Histogram::record`], [`Histogram::from_values`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Histogram {
     pub unit: Unit,
@@ -141,17 +141,25 @@ impl Histogram {
     }
 
     pub fn from_values(unit: Unit, values: impl IntoIterator<Item = u64>) -> Self {
-        let mut dense = vec![0u64; BUCKETS];
         let mut h = Histogram::empty(unit);
         for v in values {
-            dense[bucket_index(v)] += 1;
-            h.min = if h.count == 0 { v } else { h.min.min(v) };
-            h.max = h.max.max(v);
-            h.count += 1;
-            h.sum = h.sum.saturating_add(v);
+            h.record(v);
         }
-        h.buckets = sparse(&dense);
         h
+    }
+
+    /// Adds one value: one count in its bucket (quantised once, here), and the exact
+    /// count/sum/min/max.
+    pub fn record(&mut self, v: u64) {
+        let i = bucket_index(v) as u32;
+        match self.buckets.binary_search_by_key(&i, |&(b, _)| b) {
+            Ok(k) => self.buckets[k].1 += 1,
+            Err(k) => self.buckets.insert(k, (i, 1)),
+        }
+        self.min = if self.count == 0 { v } else { self.min.min(v) };
+        self.max = self.max.max(v);
+        self.count += 1;
+        self.sum = self.sum.saturating_add(v);
     }
 
     /// Builds from a dense per-bucket array as read from a BPF map (index = bucket), plus the
@@ -168,29 +176,6 @@ impl Histogram {
             min,
             max,
         }
-    }
-
-    /// Maps an hdrhistogram (userspace-measured latencies) into the `log2x4` scheme. Each hdr
-    /// bucket's median-equivalent value picks the target bucket; hdr's precision (≥ 2 significant
-    /// digits) is finer than log2x4, so at most a value on a boundary moves one bucket.
-    pub fn from_hdr(unit: Unit, h: &hdrhistogram::Histogram<u64>) -> Self {
-        let mut dense = vec![0u64; BUCKETS];
-        for it in h.iter_recorded() {
-            let v = h.median_equivalent(it.value_iterated_to());
-            dense[bucket_index(v)] += it.count_at_value();
-        }
-        let count = h.len();
-        let sum = if count == 0 {
-            0
-        } else {
-            (h.mean() * count as f64).round() as u64
-        };
-        let (min, max) = if count == 0 {
-            (0, 0)
-        } else {
-            (h.min(), h.max())
-        };
-        Histogram::from_dense(unit, &dense, sum, min, max)
     }
 
     pub fn merge(&mut self, other: &Histogram) -> Result<(), SchemaError> {
@@ -1355,25 +1340,27 @@ mod tests {
     }
 
     #[test]
-    fn hdr_maps_into_the_same_scheme() {
-        let mut hdr = hdrhistogram::Histogram::<u64>::new(3).unwrap();
-        let values: Vec<u64> = (1..=20_000u64).map(|i| i * 50).collect();
-        for &v in &values {
-            hdr.record(v).unwrap();
+    fn record_counts_each_value_once_in_its_bucket() {
+        let mut h = Histogram::empty(Unit::Ns);
+        // 0..=3 have buckets of their own; [8, 9] is bucket 8 (2^3 split in 4); 1000 is in
+        // bucket 35, [896, 1023] (2^9 split in 4).
+        for v in [9, 1000, 0, 8, 3, 1000, 1000] {
+            h.record(v);
         }
-        let from_hdr = Histogram::from_hdr(Unit::Ns, &hdr);
-        let exact = Histogram::from_values(Unit::Ns, values);
-        assert_eq!(from_hdr.count, exact.count);
-        from_hdr.check("from_hdr").unwrap();
-        for q in [0.1, 0.5, 0.9, 0.99] {
-            let a = from_hdr.quantile(q).unwrap();
-            let b = exact.quantile(q).unwrap();
-            assert!((a - b).abs() / b < 0.01, "q{q}: hdr {a} exact {b}");
-        }
-        assert!(
-            (from_hdr.mean().unwrap() - exact.mean().unwrap()).abs() / exact.mean().unwrap()
-                < 0.001
+        assert_eq!(bucket_bounds(8), (8, 9));
+        assert_eq!(bucket_bounds(35), (896, 1023));
+        assert_eq!(h.buckets, vec![(0, 1), (3, 1), (8, 2), (35, 3)]);
+        assert_eq!((h.count, h.min, h.max, h.sum), (7, 0, 1000, 3020));
+        h.check("record").unwrap();
+        // The same as building from all the values at once.
+        assert_eq!(
+            h,
+            Histogram::from_values(Unit::Ns, [0, 3, 8, 9, 1000, 1000, 1000])
         );
+        // The first value sets min, however large.
+        let mut one = Histogram::empty(Unit::Ns);
+        one.record(70_000);
+        assert_eq!((one.count, one.min, one.max), (1, 70_000, 70_000));
     }
 
     #[test]

@@ -80,17 +80,16 @@ pub struct ProbeSession {
     log: Option<ebpf_log::ProbeLog>,
 }
 
+/// Lifts the locked-memory limit that kernels before 5.11 charge BPF maps against. Best
+/// effort: a kernel that charges maps to the memcg instead does not need it.
 fn raise_memlock() {
-    let r = libc::rlimit {
-        rlim_cur: libc::RLIM_INFINITY,
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &r) };
+    use nix::sys::resource::{RLIM_INFINITY, Resource, setrlimit};
+    let _ = setrlimit(Resource::RLIMIT_MEMLOCK, RLIM_INFINITY, RLIM_INFINITY);
 }
 
 impl ProbeSession {
     pub fn attach(opts: &ProbeOptions) -> Result<Self> {
-        if unsafe { libc::geteuid() } != 0 {
+        if !nix::unistd::geteuid().is_root() {
             bail!(
                 "attaching eBPF probes needs root (CAP_BPF + CAP_PERFMON); fix: run as root, or inside the VM (`zswap-bench vm --kernel baseline -- zswap-bench probe`)"
             );

@@ -36,8 +36,9 @@ pub fn read_kernel_vars(ebpf: &mut Ebpf, btf: &Btf, addrs: &[u64]) -> Result<Vec
     p.load("sys_enter", btf)
         .context("loading the kernel-variable reader")?;
     let link = p.attach().context("attaching tp_btf:sys_enter")?;
-    // SAFETY: getppid has no arguments and cannot fail; it only has to enter the kernel.
-    unsafe { libc::syscall(libc::SYS_getppid) };
+    // Any syscall of this process fires the reader; it only has to enter the kernel, which
+    // getppid always does (libc caches no parent pid).
+    let _ = nix::unistd::getppid();
     p.detach(link)?;
     let _ = p.unload();
     let m: Array<_, KVar> = Array::try_from(ebpf.map(names::KVARS).context("KVARS map")?)?;

@@ -135,12 +135,9 @@ impl MeasuredLoad {
         let churn_task = churn_job.map(|j| {
             let (tree, stop, stats) =
                 (tree.clone(), measure_stop.clone(), Arc::clone(&churn_stats));
-            let shared_ptr = &pool.shared as *const memory::Shared as usize;
+            let shared: Arc<memory::Shared> = pool.shared();
             tokio::task::spawn_blocking(move || {
-                // SAFETY: the pool's shared region outlives this task: it is joined (`join`)
-                // before the pool is stopped.
-                let shared = unsafe { &*(shared_ptr as *const memory::Shared) };
-                churn::run(&tree, (j.size > 0).then_some(shared), &j, &stop, &stats)
+                churn::run(&tree, (j.size > 0).then_some(&*shared), &j, &stop, &stats)
             })
         });
 

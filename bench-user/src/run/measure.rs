@@ -128,13 +128,10 @@ fn start_sampler(pool: &WorkerPool, start: &Start, reclaim: &Arc<ReclaimStats>) 
     // The sampler's callback is `Fn`; the lock reader caches cgroup names, hence the mutex.
     let lock_sampler = Mutex::new(start.probes.as_ref().and_then(|p| p.lock_sampler()));
     let shared_totals = {
-        let pool_ptr = &pool.shared as *const memory::Shared as usize;
+        let sh: Arc<memory::Shared> = pool.shared();
         let n = pool.pids.len();
         let reclaim = Arc::clone(reclaim);
         move || {
-            // SAFETY: the pool (and its shared region) outlives the sampler, which `orchestrate`
-            // finishes (or drops, which joins its thread too) before it returns.
-            let sh = unsafe { &*(pool_ptr as *const memory::Shared) };
             let pages: u64 = (0..n)
                 .map(|i| sh.slot(i).pages_touched.load(Ordering::Relaxed))
                 .sum();
