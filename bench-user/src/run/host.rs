@@ -14,7 +14,7 @@ use bench_results::schema::ResultFile;
 use super::ids::{make_run_id, repeat_dir};
 use super::record::{kernel_info, scenario_info};
 use super::setup::run_phases;
-use crate::scenario::{self, Loaded, MachineMemory};
+use crate::scenario::{self, MachineMemory, Plan};
 use crate::workload::cgroup::{self, CGROUP_MOUNT};
 use crate::workload::counters;
 use crate::workload::memory::WorkerPool;
@@ -35,7 +35,7 @@ pub fn machine_memory(meminfo: &str, swaps: &[swap::ActiveSwap]) -> MachineMemor
 }
 
 /// Everything checked before the first change to the machine.
-fn preflight(l: &Loaded) -> Result<MachineMemory> {
+fn preflight(l: &Plan) -> Result<MachineMemory> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         bail!(
@@ -49,7 +49,7 @@ fn preflight(l: &Loaded) -> Result<MachineMemory> {
             state::ZSWAP_PARAMS
         );
     }
-    for (k, _) in l.scenario.zswap.params() {
+    for (k, _) in l.zswap.params() {
         if !Path::new(state::ZSWAP_PARAMS).join(k).exists() {
             bail!(
                 "the scenario sets zswap.{k}, but this kernel has no {}/{k}; remove it from the scenario",
@@ -73,9 +73,9 @@ fn preflight(l: &Loaded) -> Result<MachineMemory> {
     Ok(mm)
 }
 
-pub(super) fn run_host(l: &Loaded, repeats: u32, out: Option<&Path>) -> Result<ExitCode> {
-    if !l.scenario.description.is_empty() {
-        eprintln!("{}: {}", l.name, l.scenario.description);
+pub(super) fn run_host(l: &Plan, repeats: u32, out: Option<&Path>) -> Result<ExitCode> {
+    if !l.description.is_empty() {
+        eprintln!("{}: {}", l.name, l.description);
     }
     let mm = preflight(l)?;
     let interrupted = state::install_signal_flags()?;
@@ -100,7 +100,7 @@ pub(super) fn run_host(l: &Loaded, repeats: u32, out: Option<&Path>) -> Result<E
         eprintln!("== {} repeat {}/{repeats} ({run_id})", l.name, r + 1);
         let mut res = ResultFile::new(&run_id, kinfo.clone(), scenario_info(l));
         res.repeat = r;
-        res.seed = l.scenario.seed.wrapping_add(r as u64);
+        res.seed = l.seed.wrapping_add(r as u64);
         let outcome = run_once(l, &run_id, &mut res, &interrupted);
         if let Err(e) = &outcome {
             failed += 1;
@@ -136,7 +136,7 @@ pub(super) fn run_host(l: &Loaded, repeats: u32, out: Option<&Path>) -> Result<E
 
 /// One repeat: set up, warm up, measure, tear down (always), filling `res` as it goes.
 fn run_once(
-    l: &Loaded,
+    l: &Plan,
     run_id: &str,
     res: &mut ResultFile,
     interrupted: &Arc<AtomicBool>,

@@ -11,7 +11,7 @@ use bench_results::schema::ResultFile;
 
 use super::ids::utc_stamp;
 use super::vm_cell::{Shape, kernel_name, vm_cell};
-use crate::scenario::{self, Loaded};
+use crate::scenario::{self, Plan};
 
 /// A matrix file: kernels x scenarios x repeats.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -101,7 +101,7 @@ pub fn schedule(kernels: usize, scenarios: usize, repeats: u32) -> Vec<Cell> {
 }
 
 /// A block's scenario (path and validated contents) and vCPU count.
-type Block = (PathBuf, Loaded, u32);
+type Block = (PathBuf, Plan, u32);
 
 pub fn matrix(path: &Path, out: Option<&Path>) -> Result<ExitCode> {
     let m = read(path)?;

@@ -10,7 +10,6 @@ use anyhow::Result;
 
 use super::proactive::outcome_key;
 use super::{Stop, ctx, write_ctl};
-use crate::scenario::{PressureKind, PressureSpec};
 
 /// Live counters of all reclaim threads (for progress and the time series).
 #[derive(Default)]
@@ -130,15 +129,6 @@ pub fn apply_limit(dir: &std::path::Path, bytes: u64) -> Result<()> {
 /// outcome key.
 pub fn push(dir: &std::path::Path, bytes: u64) -> String {
     outcome_key(&write_ctl(&dir.join("memory.reclaim"), &bytes.to_string()))
-}
-
-/// Threads to start for one spec (the `limit` kind has none).
-pub fn threads_for(spec: &PressureSpec) -> u32 {
-    match spec.kind {
-        PressureKind::Reclaim => spec.threads,
-        PressureKind::HighSqueeze => 1,
-        PressureKind::Limit | PressureKind::Push => 0,
-    }
 }
 
 #[cfg(test)]
