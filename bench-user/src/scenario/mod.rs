@@ -22,6 +22,8 @@ mod values;
 #[cfg(test)]
 mod fixture;
 #[cfg(test)]
+mod plan_tests;
+#[cfg(test)]
 mod tests;
 
 // What the rest of the crate names; the other types are reached through `Plan`'s fields.
