@@ -18,7 +18,7 @@ use crate::machine::cgroup::{self, CGROUP_MOUNT};
 use crate::machine::state::{self, Guard};
 use crate::machine::swap;
 use crate::machine::zswap::PARAMS_DIR;
-use crate::scenario::{self, Loaded, MachineMemory};
+use crate::scenario::{self, MachineMemory, Plan};
 use crate::workload::counters;
 use crate::workload::memory::WorkerPool;
 use bench_results::human::compact;
@@ -36,7 +36,7 @@ pub fn machine_memory(meminfo: &str, swaps: &[swap::ActiveSwap]) -> MachineMemor
 }
 
 /// Everything checked before the first change to the machine.
-fn preflight(l: &Loaded) -> Result<MachineMemory> {
+fn preflight(l: &Plan) -> Result<MachineMemory> {
     if !nix::unistd::geteuid().is_root() {
         bail!(
             "--host changes cgroups, swap and zswap parameters and needs root; run as root, or in a VM with --kernel <name>"
@@ -49,7 +49,7 @@ fn preflight(l: &Loaded) -> Result<MachineMemory> {
             PARAMS_DIR
         );
     }
-    for (k, _) in l.scenario.zswap.params() {
+    for (k, _) in l.zswap.params() {
         if !Path::new(PARAMS_DIR).join(k).exists() {
             bail!(
                 "the scenario sets zswap.{k}, but this kernel has no {}/{k}; remove it from the scenario",
@@ -73,9 +73,9 @@ fn preflight(l: &Loaded) -> Result<MachineMemory> {
     Ok(mm)
 }
 
-pub(super) fn run_host(l: &Loaded, repeats: u32, out: Option<&Path>) -> Result<ExitCode> {
-    if !l.scenario.description.is_empty() {
-        eprintln!("{}: {}", l.name, l.scenario.description);
+pub(super) fn run_host(l: &Plan, repeats: u32, out: Option<&Path>) -> Result<ExitCode> {
+    if !l.description.is_empty() {
+        eprintln!("{}: {}", l.name, l.description);
     }
     let mm = preflight(l)?;
     let interrupted = state::install_signal_flags()?;
@@ -101,7 +101,7 @@ pub(super) fn run_host(l: &Loaded, repeats: u32, out: Option<&Path>) -> Result<E
         eprintln!("== {} repeat {}/{repeats} ({run_id})", l.name, r + 1);
         let mut res = ResultFile::new(&run_id, kinfo.clone(), scenario_info(l));
         res.repeat = r;
-        res.seed = l.scenario.seed.wrapping_add(r as u64);
+        res.seed = l.seed.wrapping_add(r as u64);
         let outcome = run_once(l, &run_id, &mut res, &interrupted);
         if let Err(e) = &outcome {
             failed += 1;
@@ -137,7 +137,7 @@ pub(super) fn run_host(l: &Loaded, repeats: u32, out: Option<&Path>) -> Result<E
 
 /// One repeat: set up, warm up, measure, tear down (always), filling `res` as it goes.
 fn run_once(
-    l: &Loaded,
+    l: &Plan,
     run_id: &str,
     res: &mut ResultFile,
     interrupted: &Arc<AtomicBool>,

@@ -5,13 +5,12 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use anyhow::Result;
 use bench_results::schema::ProactiveInterface;
 
 use crate::machine::cgroup::Tree;
-use crate::scenario::{Loaded, PressureKind};
+use crate::scenario::{Plan, PressureAction};
 use crate::workload::memory::{self, WorkerPool};
 use crate::workload::pressure::{self, ReclaimStats};
 use crate::workload::proactive::{self, Job};
@@ -32,36 +31,33 @@ pub(super) struct Pressure {
 
 impl Pressure {
     /// Starts the threads; they run until `stop`.
-    pub fn start(l: &Loaded, tree: &Tree) -> Self {
-        let s = &l.scenario;
+    pub fn start(l: &Plan, tree: &Tree) -> Self {
         let reclaim = Arc::new(ReclaimStats::default());
         let pressure_stop = Stop::new();
         let pressure_pause = Stop::new();
         let mut pressure_tasks: Vec<Joined<pressure::PressureResult>> = Vec::new();
-        for p in &s.pressure {
-            for t in l.targets(&p.memcg) {
-                for _ in 0..pressure::threads_for(p) {
+        for p in &l.pressure {
+            for t in &p.targets {
+                for _ in 0..p.threads {
                     let (dir, stop, pause, live) = (
-                        tree.dir(&t),
+                        tree.dir(t),
                         pressure_stop.clone(),
                         pressure_pause.clone(),
                         Arc::clone(&reclaim),
                     );
-                    let size = p.size.map_or(0, |x| x.0);
-                    pressure_tasks.push(match p.kind {
-                        PressureKind::Reclaim => {
-                            let rate = p.rate.unwrap_or(0.0);
+                    pressure_tasks.push(match p.action {
+                        PressureAction::Reclaim { size, rate } => {
                             tokio::task::spawn_blocking(move || {
                                 pressure::reclaim_thread(dir, size, rate, stop, pause, live)
                             })
                         }
-                        PressureKind::HighSqueeze => {
-                            let period = p.period.map_or(Duration::from_secs(2), |d| d.0);
+                        PressureAction::HighSqueeze { size, period } => {
                             tokio::task::spawn_blocking(move || {
                                 pressure::squeeze_thread(dir, size, period, stop, pause)
                             })
                         }
-                        PressureKind::Limit | PressureKind::Push => continue,
+                        // They act once, in set-up, and have no threads.
+                        PressureAction::Limit { .. } | PressureAction::Push { .. } => continue,
                     });
                 }
             }
@@ -98,26 +94,24 @@ impl MeasuredLoad {
     /// Starts a thread per proactive-writeback target (none when the kernel has no interface)
     /// and the churn thread; they run until `stop`.
     pub fn start(
-        l: &Loaded,
+        l: &Plan,
         tree: &Tree,
         pool: &WorkerPool,
         iface: ProactiveInterface,
         churn_job: Option<churn::ChurnJob>,
     ) -> Self {
-        let s = &l.scenario;
         let measure_stop = Stop::new();
         let mut serial: BTreeMap<usize, Arc<Mutex<()>>> = BTreeMap::new();
         let mut proactive_tasks = Vec::new();
         let calls = Arc::new(AtomicU64::new(0));
         if iface != ProactiveInterface::None {
             for t in &l.proactive_threads {
-                let spec = &s.proactive[t.spec];
                 let job = Job {
                     dir: tree.dir(&t.target),
                     interface: iface,
-                    budget: spec.budget.0,
-                    interval: spec.interval.0,
-                    count: spec.count,
+                    budget: t.budget,
+                    interval: t.interval,
+                    count: t.count,
                     serial: t
                         .serial_group
                         .map(|g| Arc::clone(serial.entry(g).or_default())),

@@ -13,7 +13,7 @@ use super::ids::utc_stamp;
 use super::resume;
 use super::vm_cell::{kernel_name, vm_cell};
 use crate::options::{Accel, GuestShape, SpinlockMode};
-use crate::scenario::{self, Loaded};
+use crate::scenario::{self, Plan};
 
 /// A matrix file: kernels x scenarios x repeats.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -103,7 +103,7 @@ pub fn schedule(kernels: usize, scenarios: usize, repeats: u32) -> Vec<Cell> {
 }
 
 /// A block's scenario (path and validated contents) and vCPU count.
-type Block = (PathBuf, Loaded, u32);
+type Block = (PathBuf, Plan, u32);
 
 /// Runs the matrix in `path` into `out` (default: a new `results/matrix-<name>-<time>`).
 /// `resume` completes an earlier run of it in `out`: cells with a valid result are kept, the

@@ -18,7 +18,7 @@ use super::progress::wait_phase;
 use super::record;
 use super::window::{self, Start, Totals};
 use crate::machine::cgroup::Tree;
-use crate::scenario::Loaded;
+use crate::scenario::Plan;
 use crate::workload::churn;
 use crate::workload::counters::{self, Sampler};
 use crate::workload::memory::{self, WorkerPool, phase};
@@ -27,7 +27,7 @@ use crate::workload::pressure::ReclaimStats;
 /// Runs the warm-up and the measured phase on the workers set-up started, filling `res`. An
 /// error in the measured phase's wait (a signal, a dead worker) still leaves a filled `res`.
 pub(super) async fn orchestrate(
-    l: &Loaded,
+    l: &Plan,
     tree: &Tree,
     pool: &mut WorkerPool,
     res: &mut ResultFile,
@@ -35,17 +35,16 @@ pub(super) async fn orchestrate(
     iface: ProactiveInterface,
     churn_job: Option<churn::ChurnJob>,
 ) -> Result<()> {
-    let s = &l.scenario;
     let pressure = Pressure::start(l, tree);
     pool.set_phase(phase::RUN);
     let no_calls = || 0u64;
 
     // Warm-up.
-    if !s.phases.warmup.0.is_zero() {
-        log::info!("warm-up {:?}", s.phases.warmup.0);
+    if !l.phases.warmup.is_zero() {
+        log::info!("warm-up {:?}", l.phases.warmup);
         let r = wait_phase(
             "warm-up",
-            s.phases.warmup.0,
+            l.phases.warmup,
             pool,
             tree,
             &pressure.reclaim,
@@ -64,7 +63,7 @@ pub(super) async fn orchestrate(
     let sampler = start_sampler(pool, &start, &pressure.reclaim);
     let load = MeasuredLoad::start(l, tree, pool, iface, churn_job);
 
-    log::info!("measure {:?}", s.phases.measure.0);
+    log::info!("measure {:?}", l.phases.measure);
     let t_measure = Instant::now();
     let calls_now = {
         let c = Arc::clone(&load.calls);
@@ -72,7 +71,7 @@ pub(super) async fn orchestrate(
     };
     let measured = wait_phase(
         "measure",
-        s.phases.measure.0,
+        l.phases.measure,
         pool,
         tree,
         &pressure.reclaim,

@@ -43,17 +43,17 @@ pub use matrix::matrix;
 pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let path = scenario::resolve_path(&args.scenario).map_err(|e| anyhow!(e))?;
     // Validation first: nothing on the machine changes for a malformed scenario.
-    let mut loaded = scenario::load(&path)?;
+    let mut plan = scenario::load(&path)?;
     if args.no_probes {
-        loaded.scenario.probes.enabled = false;
+        plan.probes.enabled = false;
     }
-    let repeats = args.repeat.unwrap_or(loaded.scenario.repeats);
+    let repeats = args.repeat.unwrap_or(plan.repeats);
     if repeats == 0 {
         bail!("--repeat 0 runs nothing; use 1 or more");
     }
     match (&args.kernel, args.host) {
-        (Some(k), _) => vm_cell::run_vm(args, k, &path, &loaded, repeats),
-        (None, true) => host::run_host(&loaded, repeats, args.out.as_deref()),
+        (Some(k), _) => vm_cell::run_vm(args, k, &path, &plan, repeats),
+        (None, true) => host::run_host(&plan, repeats, args.out.as_deref()),
         (None, false) => bail!(
             "say where to run the scenario: --kernel <name> boots that kernel in a VM (e.g. --kernel baseline), \
              --host runs it on this machine's kernel (needs root and the cgroup v2 memory controller)"

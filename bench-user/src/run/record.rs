@@ -10,7 +10,7 @@ use sha2::Digest;
 
 use super::window::{Pair, Totals};
 use crate::machine::cgroup::Tree;
-use crate::scenario::{self, Loaded};
+use crate::scenario::{self, Plan};
 use crate::workload::counters;
 use crate::workload::proactive;
 
@@ -43,12 +43,12 @@ pub fn kernel_info(mem_total: u64) -> KernelInfo {
     }
 }
 
-pub fn scenario_info(l: &Loaded) -> ScenarioInfo {
+pub fn scenario_info(l: &Plan) -> ScenarioInfo {
     ScenarioInfo {
         name: l.name.clone(),
         sha256: hex::encode(sha2::Sha256::digest(l.text.as_bytes())),
         toml: l.text.clone(),
-        params: l.params(),
+        params: l.params.clone(),
     }
 }
 
@@ -81,7 +81,7 @@ pub(super) fn workload(
 /// Per-thread records; bytes achieved from memory.stat `zswpwb_proactive_b` when a thread is
 /// the only one whose target overlaps that memcg (else the kernel number cannot be split).
 pub(super) fn proactive_records(
-    l: &Loaded,
+    l: &Plan,
     tree: &Tree,
     c: &schema::Counters,
     recs: Vec<proactive::Recorder>,
@@ -91,7 +91,6 @@ pub(super) fn proactive_records(
     l.proactive_threads
         .iter()
         .map(|t| {
-            let mode = l.scenario.proactive[t.spec].mode;
             let overlapping = l
                 .proactive_threads
                 .iter()
@@ -116,7 +115,7 @@ pub(super) fn proactive_records(
             } else {
                 recs.next().unwrap_or_default()
             };
-            rec.into_schema(path, mode.as_str(), achieved)
+            rec.into_schema(path, t.mode.as_str(), achieved)
         })
         .collect()
 }

@@ -16,36 +16,35 @@ use super::measure::orchestrate;
 use crate::machine::cgroup::{CGROUP_MOUNT, Tree};
 use crate::machine::state::Guard;
 use crate::machine::{swap, zswap};
-use crate::scenario::{self, Loaded, PressureKind};
+use crate::scenario::{Plan, PressureAction};
 use crate::workload::churn;
 use crate::workload::memory::{Role, WorkerConfig, WorkerPool, phase, wstate};
 use crate::workload::pressure;
 use crate::workload::proactive;
 
 pub(super) fn run_phases(
-    l: &Loaded,
+    l: &Plan,
     run_id: &str,
     res: &mut ResultFile,
     interrupted: &Arc<AtomicBool>,
     guard: &mut Guard,
     pool_slot: &mut Option<WorkerPool>,
 ) -> Result<()> {
-    let s = &l.scenario;
     let t_setup = Instant::now();
-    zswap::set_params(guard, &s.zswap.params())?;
+    zswap::set_params(guard, &l.zswap.params())?;
     check_interrupt(interrupted)?;
-    let sw = swap::setup(&s.swap, run_id, guard)?;
+    let sw = swap::setup(&l.swap.as_spec(), run_id, guard)?;
     eprintln!("swap: {}", sw.what);
     log::debug!("swap area {} of {} bytes", sw.path.display(), sw.size);
     check_interrupt(interrupted)?;
 
     let tree = Tree::new(Path::new(CGROUP_MOUNT), run_id);
     tree.create(&l.memcgs, guard)?;
-    let churn_job = s.churn.as_ref().map(|c| churn::ChurnJob {
+    let churn_job = l.churn.as_ref().map(|c| churn::ChurnJob {
         parent: c.parent.clone(),
         rate: c.rate,
         live: c.live,
-        size: c.size.0,
+        size: c.size,
         helpers: vec![],
     });
     if let Some(j) = &churn_job {
@@ -80,18 +79,17 @@ pub(super) fn run_phases(
 
 /// Threads of the measured phase that block in the kernel: the pressure threads, the
 /// proactive-writeback threads, churn and the probe attach (each at most one at a time).
-fn blocking_threads(l: &Loaded) -> usize {
+fn blocking_threads(l: &Plan) -> usize {
     let pressure: usize = l
-        .scenario
         .pressure
         .iter()
-        .map(|p| l.targets(&p.memcg).len() * pressure::threads_for(p) as usize)
+        .map(|p| p.targets.len() * p.threads as usize)
         .sum();
     pressure + l.proactive_threads.len() + 2
 }
 
 /// Which proactive interface this kernel has (probe on an empty memcg).
-fn detect_proactive(l: &Loaded, tree: &Tree, res: &mut ResultFile) -> ProactiveInterface {
+fn detect_proactive(l: &Plan, tree: &Tree, res: &mut ResultFile) -> ProactiveInterface {
     let det = proactive::detect_in(&tree.root);
     res.proactive_writes.interface = det.interface;
     log::info!(
@@ -112,14 +110,13 @@ fn detect_proactive(l: &Loaded, tree: &Tree, res: &mut ResultFile) -> ProactiveI
 /// Workers: fork while single-threaded, place, fill. Returns the pool and the indices of the
 /// churn helpers in it.
 fn start_workers<'p>(
-    l: &Loaded,
+    l: &Plan,
     tree: &Tree,
     res: &mut ResultFile,
     pool_slot: &'p mut Option<WorkerPool>,
     t_setup: Instant,
     interrupted: &Arc<AtomicBool>,
 ) -> Result<(&'p mut WorkerPool, Vec<usize>)> {
-    let s = &l.scenario;
     let (configs, targets, helpers) = worker_configs(l, res.seed);
     let pool = pool_slot.insert(WorkerPool::spawn(configs, &targets, res.seed)?);
     for (t, m) in targets.iter().zip(&pool.template_ratio) {
@@ -133,7 +130,7 @@ fn start_workers<'p>(
         tree.move_pid(&pool.configs[i].memcg, pid)?;
     }
     pool.set_phase(phase::FILL);
-    let fill_left = s.phases.setup_timeout.0.saturating_sub(t_setup.elapsed());
+    let fill_left = l.phases.setup_timeout.saturating_sub(t_setup.elapsed());
     let flag = Arc::clone(interrupted);
     pool.wait_for(wstate::FILLED, fill_left, &move || {
         flag.load(Ordering::SeqCst)
@@ -148,35 +145,37 @@ fn start_workers<'p>(
 
 /// Pressure that acts once, before the warm-up: a push to zswap through memory.reclaim, and
 /// memory limits.
-fn one_off_pressure(l: &Loaded, tree: &Tree, res: &mut ResultFile) -> Result<()> {
-    let s = &l.scenario;
-    for p in s.pressure.iter().filter(|p| p.kind == PressureKind::Push) {
-        for t in l.targets(&p.memcg) {
-            let r = pressure::push(&tree.dir(&t), p.size.map_or(0, |x| x.0));
-            log::info!(
-                "push: memory.reclaim of {} on {t}: {r}",
-                fmt_bytes(p.size.map_or(0, |x| x.0))
-            );
+fn one_off_pressure(l: &Plan, tree: &Tree, res: &mut ResultFile) -> Result<()> {
+    // Every push first, then every limit: the pushed data leaves before a limit tightens.
+    for p in &l.pressure {
+        let PressureAction::Push { size } = p.action else {
+            continue;
+        };
+        for t in &p.targets {
+            let r = pressure::push(&tree.dir(t), size);
+            log::info!("push: memory.reclaim of {} on {t}: {r}", fmt_bytes(size));
             if r != schema::ret::OK && r != schema::ret::EAGAIN {
                 res.warnings
                     .push(format!("push to zswap on {t} returned {r}"));
             }
         }
     }
-    for p in s.pressure.iter().filter(|p| p.kind == PressureKind::Limit) {
-        for t in l.targets(&p.memcg) {
-            pressure::apply_limit(&tree.dir(&t), p.size.map_or(0, |x| x.0))?;
+    for p in &l.pressure {
+        if let PressureAction::Limit { size } = p.action {
+            for t in &p.targets {
+                pressure::apply_limit(&tree.dir(t), size)?;
+            }
         }
     }
     Ok(())
 }
 
 /// Distinct compressibility targets and, per worker, the index of its template.
-fn templates(l: &Loaded) -> (Vec<f64>, Vec<usize>) {
+fn templates(l: &Plan) -> (Vec<f64>, Vec<usize>) {
     let mut targets: Vec<f64> = Vec::new();
     let mut idx = Vec::new();
     for w in &l.workers {
-        let c = l.scenario.workers[w.spec].compressibility;
+        let c = w.compressibility;
         let i = match targets.iter().position(|&t| t == c) {
             Some(i) => i,
             None => {
@@ -189,33 +188,30 @@ fn templates(l: &Loaded) -> (Vec<f64>, Vec<usize>) {
     (targets, idx)
 }
 
-fn worker_configs(l: &Loaded, seed: u64) -> (Vec<WorkerConfig>, Vec<f64>, Vec<usize>) {
+fn worker_configs(l: &Plan, seed: u64) -> (Vec<WorkerConfig>, Vec<f64>, Vec<usize>) {
     let (mut targets, idx) = templates(l);
     let mut v: Vec<WorkerConfig> = l
         .workers
         .iter()
         .zip(&idx)
         .enumerate()
-        .map(|(k, (w, &t))| {
-            let s = &l.scenario.workers[w.spec];
-            WorkerConfig {
-                memcg: w.memcg.clone(),
-                role: Role::Toucher {
-                    size: s.size.0,
-                    threads: s.threads,
-                    pattern: s.pattern,
-                    hot_fraction: s.hot_fraction,
-                    hot_share: s.hot_share,
-                    chunk: s.chunk.map_or(scenario::PAGE, |c| c.0),
-                    interval: s.interval.map(|d| d.0),
-                    seed: seed.wrapping_mul(1_000_003).wrapping_add(k as u64),
-                    template: t,
-                },
-            }
+        .map(|(k, (w, &t))| WorkerConfig {
+            memcg: w.memcg.clone(),
+            role: Role::Toucher {
+                size: w.size,
+                threads: w.threads,
+                pattern: w.pattern,
+                hot_fraction: w.hot_fraction,
+                hot_share: w.hot_share,
+                chunk: w.chunk,
+                interval: w.interval,
+                seed: seed.wrapping_mul(1_000_003).wrapping_add(k as u64),
+                template: t,
+            },
         })
         .collect();
     let mut helpers = Vec::new();
-    if let Some(c) = l.scenario.churn.as_ref().filter(|c| c.size.0 > 0) {
+    if let Some(c) = l.churn.as_ref().filter(|c| c.size > 0) {
         targets.push(0.5);
         let t = targets.len() - 1;
         for _ in 0..c.live {
@@ -223,7 +219,7 @@ fn worker_configs(l: &Loaded, seed: u64) -> (Vec<WorkerConfig>, Vec<f64>, Vec<us
             v.push(WorkerConfig {
                 memcg: format!("{}/{}", c.parent, churn::HOME),
                 role: Role::ChurnHelper {
-                    size: c.size.0,
+                    size: c.size,
                     template: t,
                 },
             });
@@ -235,6 +231,7 @@ fn worker_configs(l: &Loaded, seed: u64) -> (Vec<WorkerConfig>, Vec<f64>, Vec<us
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario;
 
     #[test]
     fn worker_configs_share_templates_and_add_churn_helpers() {

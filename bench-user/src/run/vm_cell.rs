@@ -12,7 +12,7 @@ use super::ids::make_run_id;
 use crate::cli::RunArgs;
 use crate::machine::cgroup;
 use crate::options::GuestShape;
-use crate::scenario::Loaded;
+use crate::scenario::Plan;
 
 /// Manifest name of a `--kernel` argument (a path's file stem).
 pub(super) fn kernel_name(kernel: &str) -> String {
@@ -26,7 +26,7 @@ pub(super) fn run_vm(
     args: &RunArgs,
     kernel: &str,
     scenario_path: &Path,
-    l: &Loaded,
+    l: &Plan,
     repeats: u32,
 ) -> Result<ExitCode> {
     let out = match &args.out {
@@ -51,7 +51,7 @@ pub(super) fn run_vm(
 pub(super) fn vm_cell(
     kernel: &str,
     scenario_path: &Path,
-    l: &Loaded,
+    l: &Plan,
     out: &Path,
     repeats: u32,
     shape: GuestShape,
@@ -62,10 +62,9 @@ pub(super) fn vm_cell(
     let kname = kernel_name(kernel);
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let out = std::fs::canonicalize(out)?;
-    let ph = &l.scenario.phases;
+    let ph = &l.phases;
     // TCG is slow and uneven (probe attach alone takes ~10-30 s): generous, but bounded.
-    let per_repeat =
-        ph.setup_timeout.0 + (ph.warmup.0 + ph.measure.0) * 2 + Duration::from_secs(90);
+    let per_repeat = ph.setup_timeout + (ph.warmup + ph.measure) * 2 + Duration::from_secs(90);
     // Overcommitted vCPUs (TCG, more vCPUs than cores) slow everything down in proportion.
     let host = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
     let slow = shape.cpus.div_ceil(host).max(1);
@@ -83,10 +82,10 @@ pub(super) fn vm_cell(
             repeats.to_string(),
         ]
         .into_iter()
-        .chain((!l.scenario.probes.enabled).then(|| "--no-probes".to_string()))
+        .chain((!l.probes.enabled).then(|| "--no-probes".to_string()))
         .collect(),
         out_dir: Some(out.clone()),
-        swap: l.scenario.swap.size.0.max(256 << 20),
+        swap: l.swap.size.max(256 << 20),
         accel: shape.accel,
         cpus: shape.cpus,
         spinlocks: shape.spinlocks,

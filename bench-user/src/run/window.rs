@@ -14,7 +14,7 @@ use super::check_interrupt;
 use super::load::Pressure;
 use crate::machine::cgroup::Tree;
 use crate::probes::ProbeSession;
-use crate::scenario::Loaded;
+use crate::scenario::Plan;
 use crate::workload::counters::{self, Sources};
 use crate::workload::memory::{WorkerPool, phase};
 
@@ -66,7 +66,7 @@ pub(super) struct Start {
 /// Opens the measured window: pause, attach the probes, take the start snapshots, resume, and
 /// note the start time in `res`. On Err the pressure threads have been told to stop.
 pub(super) async fn open(
-    l: &Loaded,
+    l: &Plan,
     tree: &Tree,
     pool: &mut WorkerPool,
     pressure: &Pressure,
@@ -119,8 +119,8 @@ pub(super) async fn open(
 
 /// Attaches the probes (unless the scenario or `--no-probes` disabled them) and records the
 /// probe plan; when they do not attach, the plan and a warning say why.
-async fn attach_probes(l: &Loaded, res: &mut ResultFile) -> Option<ProbeSession> {
-    let popts = &l.scenario.probes;
+async fn attach_probes(l: &Plan, res: &mut ResultFile) -> Option<ProbeSession> {
+    let popts = &l.probes;
     let (enabled, opts) = (
         popts.enabled,
         crate::probes::ProbeOptions {

@@ -5,7 +5,7 @@
 use bench_results::human::fmt_bytes;
 
 use super::errors::{ScenarioError, ScenarioErrors, Seg, field_name, position};
-use super::plan::{Loaded, MemcgNode, parent_of};
+use super::plan::{MemcgNode, Plan, parent_of};
 use super::spec::SwapChoice;
 
 /// Machine numbers the fit check needs (from /proc/meminfo and /proc/swaps).
@@ -37,18 +37,19 @@ pub fn headroom(m: &MachineMemory) -> u64 {
 
 /// Refuses a scenario whose memory cannot fit: more resident than the RAM available, more to swap
 /// than the swap slots, or compressed data a limited memcg cannot hold. On success, the numbers.
-pub fn check_fit(l: &Loaded, m: &MachineMemory) -> Result<Fit, ScenarioErrors> {
+pub fn check_fit(l: &Plan, m: &MachineMemory) -> Result<Fit, ScenarioErrors> {
     let tops: Vec<&MemcgNode> = l.memcgs.iter().filter(|n| !n.path.contains('/')).collect();
     let demand: u64 = tops.iter().map(|t| l.demand_under(&t.path)).sum();
     let resident_workers: u64 = tops.iter().map(|t| resident_cap(l, &t.path)).sum();
     let to_swap = demand - resident_workers;
-    let pool_pct = l.scenario.zswap.max_pool_percent.unwrap_or(20) as u64;
+    // Unset: the machine keeps its own, assumed to be the kernel's default of 20%.
+    let pool_pct = l.zswap.max_pool_percent.unwrap_or(20) as u64;
     let pool = (m.mem_total / 100 * pool_pct).min(to_swap);
     let resident = resident_workers + pool;
     let ram_available = m.mem_available.saturating_sub(headroom(m));
-    let swap_available = match l.scenario.swap.choice() {
-        Some(SwapChoice::Existing) => m.swap_free,
-        _ => l.scenario.swap.size.0 + m.swap_free,
+    let swap_available = match l.swap.choice {
+        SwapChoice::Existing => m.swap_free,
+        _ => l.swap.size + m.swap_free,
     };
     let mut errs = Vec::new();
     let file = l
@@ -105,20 +106,19 @@ pub fn check_fit(l: &Loaded, m: &MachineMemory) -> Result<Fit, ScenarioErrors> {
 
 /// Resident cap per top-level memcg (and, recursively, per child): min(memory.max, own demand +
 /// children's caps).
-fn resident_cap(l: &Loaded, path: &str) -> u64 {
+fn resident_cap(l: &Plan, path: &str) -> u64 {
     let node = l.memcg(path).expect("validated");
     let own: u64 = l
         .workers
         .iter()
         .filter(|w| w.memcg == path)
-        .map(|w| l.worker_bytes(w))
+        .map(|w| w.size)
         .sum();
     let churn = l
-        .scenario
         .churn
         .as_ref()
         .filter(|c| c.parent == path)
-        .map_or(0, |c| c.size.0 * c.live as u64);
+        .map_or(0, |c| c.size * c.live as u64);
     let children: u64 = l
         .memcgs
         .iter()
@@ -135,14 +135,14 @@ fn resident_cap(l: &Loaded, path: &str) -> u64 {
 /// zswap's compressed pages are charged to the memcg. Unless the shrinker may write them back
 /// to swap, a limited memcg must hold all of its compressed data (bounded by the pool limit,
 /// which makes shrink_worker write back) or its workers are OOM-killed.
-fn compressed_over_limits(l: &Loaded, pool_max: u64, file: &str) -> Vec<ScenarioError> {
+fn compressed_over_limits(l: &Plan, pool_max: u64, file: &str) -> Vec<ScenarioError> {
     let mut errs = Vec::new();
     let doc = toml_edit::ImDocument::parse(l.text.clone()).ok();
     for n in &l.memcgs {
         let Some(lim) = n.memory_max.bytes() else {
             continue;
         };
-        let writeback_helps = l.scenario.zswap.shrinker_enabled == Some(true) && n.zswap_writeback;
+        let writeback_helps = l.zswap.shrinker_enabled == Some(true) && n.zswap_writeback;
         if writeback_helps {
             continue;
         }

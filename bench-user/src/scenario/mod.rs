@@ -7,8 +7,8 @@
 //!
 //! The rooms: `values` (sizes, limits, durations as users write them), `spec` (the serde model
 //! of the file), `errors` (what a rejection says and where it points), `validate` (one check per
-//! section, expanding templates as it goes), `plan` (`Loaded`, the validated scenario with its
-//! concrete tree) and `fit` (does it fit on this machine). This file finds, reads and parses a
+//! section, expanding templates and applying defaults as it goes), `plan` (`Plan`, the validated
+//! scenario with its concrete tree and values, which the runner follows) and `fit` (does it fit on this machine). This file finds, reads and parses a
 //! scenario and re-exports what the rest of the crate uses.
 use std::path::{Path, PathBuf};
 
@@ -22,13 +22,16 @@ mod values;
 #[cfg(test)]
 mod fixture;
 #[cfg(test)]
+mod plan_tests;
+#[cfg(test)]
 mod tests;
 
-// What the rest of the crate names; the other types are reached through `Loaded`'s fields.
+// What the rest of the crate names; the other types are reached through `Plan`'s fields.
 pub use errors::{ScenarioError, ScenarioErrors};
 pub use fit::{MachineMemory, check_fit};
-pub use plan::{Loaded, MemcgNode, is_under};
-pub use spec::{Pattern, PressureKind, PressureSpec, Scenario, SwapChoice, SwapSpec};
+pub use plan::{MemcgNode, Plan, PressureAction, is_under};
+use spec::Scenario;
+pub use spec::{Pattern, SwapChoice, SwapSpec};
 pub use values::{Limit, PAGE};
 
 /// Finds a scenario by path or by name (`scenarios/<name>.toml` under the repository root).
@@ -67,7 +70,7 @@ pub fn resolve_path(arg: &str) -> Result<PathBuf, String> {
     ))
 }
 
-pub fn load(path: &Path) -> Result<Loaded, ScenarioErrors> {
+pub fn load(path: &Path) -> Result<Plan, ScenarioErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ScenarioErrors(vec![ScenarioError {
             file: path.display().to_string(),
@@ -89,10 +92,10 @@ pub fn load(path: &Path) -> Result<Loaded, ScenarioErrors> {
 
 /// Parses and validates `text`. `file` names it in errors; `default_name` is used when the file
 /// has no `name`.
-pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Loaded, ScenarioErrors> {
+pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Plan, ScenarioErrors> {
     let scenario: Scenario = toml::from_str(text)
         .map_err(|e| ScenarioErrors(vec![ScenarioError::from_toml(&e, text, file)]))?;
     let mut p = errors::Problems::new(file, text);
-    let loaded = validate::validate(scenario, text, default_name, &mut p);
-    p.finish(loaded)
+    let plan = validate::validate(scenario, text, default_name, &mut p);
+    p.finish(plan)
 }

@@ -1,20 +1,24 @@
-//! The validated scenario with its concrete tree (`Loaded`): memcg templates expanded into cgroup
-//! paths (parents before children), one entry per worker process and per proactive-writeback
-//! thread. The runner creates exactly the memcgs, workers and threads listed here, which are
-//! what validation checked, and resolves section names to memcgs the way validation did.
+//! The plan the runner follows (`Plan`): a validated scenario with every default applied and
+//! every memcg name resolved. Templates are expanded into cgroup paths (parents before
+//! children), and there is one item per worker process, per pressure section (with its target
+//! paths) and per proactive-writeback thread, each carrying the concrete values it runs with.
+//! Validation builds it (each section's room in `validate` applies that section's defaults), so
+//! the runner creates exactly what was checked and never re-reads the file's sections. `Option`
+//! here means a real absence (no churn, a zswap parameter left as the machine has it), never
+//! "default not applied yet".
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use bench_results::human::fmt_bytes;
-
-use super::spec::{MemcgSpec, PressureKind, Scenario};
-use super::values::Limit;
+use super::spec::{Pattern, ProactiveMode, SwapChoice, SwapSpec};
+use super::values::{Limit, Size};
 
 /// One concrete memcg, path relative to the run's root cgroup ("parent/child3").
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemcgNode {
     pub path: String,
-    /// Index into `Scenario::memcgs`.
+    /// Index of the `[[memcg]]` section it came from: where an error about this memcg points
+    /// in the file. Nothing reads the section through it.
     pub spec: usize,
     pub memory_max: Limit,
     pub memory_high: Limit,
@@ -23,55 +27,187 @@ pub struct MemcgNode {
     pub has_children: bool,
 }
 
+/// One worker process.
 #[derive(Debug, Clone, PartialEq)]
-pub struct WorkerInstance {
+pub struct Worker {
     pub memcg: String,
-    /// Index into `Scenario::workers`.
-    pub spec: usize,
-    /// 0-based process number within the memcg.
+    /// 0-based process number within its `[[worker]]` section and memcg.
     pub index: u32,
+    /// Anonymous memory the process holds at most.
+    pub size: u64,
+    /// Touching threads (they share the process's memory).
+    pub threads: u32,
+    /// Target compressed/original ratio of the page contents.
+    pub compressibility: f64,
+    pub pattern: Pattern,
+    pub hot_fraction: f64,
+    pub hot_share: f64,
+    /// `periodic`: bytes allocated per step (a page for the other patterns, which ignore it).
+    pub chunk: u64,
+    /// `periodic`: time between steps; others: pause between touches of one page batch (None:
+    /// no pause).
+    pub interval: Option<Duration>,
 }
 
+/// What one `[[pressure]]` section does on each of its targets.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ProactiveThreadPlan {
-    /// Index into `Scenario::proactive`.
-    pub spec: usize,
+pub enum PressureAction {
+    /// Threads write `size` bytes to memory.reclaim, `rate` times a second each (0 = back to
+    /// back), from the warm-up to the end of the measured phase.
+    Reclaim { size: u64, rate: f64 },
+    /// memory.high alternates between `size` and "max" every half `period`.
+    HighSqueeze { size: u64, period: Duration },
+    /// memory.max is lowered to `size` at the end of set-up.
+    Limit { size: u64 },
+    /// One memory.reclaim write of `size` at the end of set-up (pushes memory into zswap).
+    Push { size: u64 },
+}
+
+/// One `[[pressure]]` section, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pressure {
+    /// Concrete memcg paths (a template name means each instance).
+    pub targets: Vec<String>,
+    /// Running threads per target: the section's `threads` for reclaim, 1 for high-squeeze, 0
+    /// for limit and push (they act once, in set-up).
+    pub threads: u32,
+    pub action: PressureAction,
+}
+
+/// One proactive-writeback thread.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProactiveThread {
     pub target: String,
+    pub mode: ProactiveMode,
+    /// Bytes per call (compressed bytes on v4/v5 kernels).
+    pub budget: u64,
+    /// Pause between calls.
+    pub interval: Duration,
+    /// Calls; 0 = until the measured phase ends.
+    pub count: u64,
     /// Threads with the same `serial_group` never overlap (sequential-on-one).
     pub serial_group: Option<usize>,
 }
 
-/// A parsed, validated scenario with its concrete tree.
-#[derive(Debug, Clone)]
-pub struct Loaded {
-    pub name: String,
-    pub path: Option<PathBuf>,
-    pub text: String,
-    pub scenario: Scenario,
-    /// Parents before children.
-    pub memcgs: Vec<MemcgNode>,
-    pub workers: Vec<WorkerInstance>,
-    pub proactive_threads: Vec<ProactiveThreadPlan>,
+/// Memcg churn under `parent`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Churn {
+    pub parent: String,
+    /// Create+remove cycles per second.
+    pub rate: f64,
+    /// Churned memcgs alive at once.
+    pub live: u32,
+    /// Bytes each churned memcg holds before removal; 0 = empty memcgs.
+    pub size: u64,
 }
 
-impl Loaded {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Phases {
+    /// Upper bound for set-up.
+    pub setup_timeout: Duration,
+    /// Zero: no warm-up.
+    pub warmup: Duration,
+    pub measure: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Swap {
+    pub choice: SwapChoice,
+    pub size: u64,
+    /// Swap file location when a file is used (None: one under /var/tmp named after the run).
+    pub file: Option<PathBuf>,
+}
+
+impl Swap {
+    /// The `[swap]` section with these values, the shape `workload::swap::setup` takes.
+    pub fn as_spec(&self) -> SwapSpec {
+        SwapSpec {
+            size: Size(self.size),
+            device: match &self.choice {
+                SwapChoice::Auto => "auto".into(),
+                SwapChoice::File => "file".into(),
+                SwapChoice::Existing => "existing".into(),
+                SwapChoice::Device(d) => d.to_string_lossy().into_owned(),
+            },
+            file: self.file.clone(),
+        }
+    }
+}
+
+/// zswap module parameters; None leaves the parameter as the machine has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zswap {
+    pub enabled: bool,
+    pub compressor: Option<String>,
+    pub max_pool_percent: Option<u32>,
+    pub accept_threshold_percent: Option<u32>,
+    pub shrinker_enabled: Option<bool>,
+}
+
+impl Zswap {
+    /// `(parameter file name, value)` pairs to write under /sys/module/zswap/parameters.
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        let yn = |b: bool| if b { "Y" } else { "N" }.to_string();
+        let mut v = vec![("enabled", yn(self.enabled))];
+        if let Some(c) = &self.compressor {
+            v.push(("compressor", c.clone()));
+        }
+        if let Some(p) = self.max_pool_percent {
+            v.push(("max_pool_percent", p.to_string()));
+        }
+        if let Some(p) = self.accept_threshold_percent {
+            v.push(("accept_threshold_percent", p.to_string()));
+        }
+        if let Some(s) = self.shrinker_enabled {
+            v.push(("shrinker_enabled", yn(s)));
+        }
+        v
+    }
+}
+
+/// What the probe layer attaches for the measured phase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probes {
+    /// false: no probes (the scenario or `--no-probes`).
+    pub enabled: bool,
+    pub crosscheck: bool,
+    pub watch_locks: Vec<String>,
+}
+
+/// A parsed, validated scenario: everything the runner does, with concrete values.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub name: String,
+    pub path: Option<PathBuf>,
+    /// The file as written: echoed verbatim into every result file.
+    pub text: String,
+    pub description: String,
+    /// Seed of the first repeat (repeat r uses seed + r).
+    pub seed: u64,
+    /// Repeats when `--repeat` is not given.
+    pub repeats: u32,
+    pub phases: Phases,
+    pub swap: Swap,
+    pub zswap: Zswap,
+    pub probes: Probes,
+    /// Parents before children.
+    pub memcgs: Vec<MemcgNode>,
+    pub workers: Vec<Worker>,
+    pub pressure: Vec<Pressure>,
+    pub proactive_threads: Vec<ProactiveThread>,
+    pub churn: Option<Churn>,
+    /// Key parameters for reports (the result file's `scenario.params`).
+    pub params: BTreeMap<String, String>,
+}
+
+impl Plan {
     pub fn memcg(&self, path: &str) -> Option<&MemcgNode> {
         self.memcgs.iter().find(|m| m.path == path)
     }
 
-    /// Anonymous memory the workers of one process hold at most.
-    pub fn worker_bytes(&self, w: &WorkerInstance) -> u64 {
-        self.scenario.workers[w.spec].size.0
-    }
-
     /// Bytes held by workers in `path` and below (plus churned memcgs under it).
     pub fn demand_under(&self, path: &str) -> u64 {
-        demand_under(&self.scenario, &self.workers, path)
-    }
-
-    /// The concrete memcg paths a section's `memcg` names (see `resolve_targets`).
-    pub fn targets(&self, name: &str) -> Vec<String> {
-        resolve_targets(&self.memcgs, &self.scenario.memcgs, name)
+        demand_under(&self.workers, self.churn.as_ref(), path)
     }
 
     /// Compressed bytes the workers in `path` and below hold when all their memory is in zswap
@@ -81,50 +217,14 @@ impl Loaded {
             .workers
             .iter()
             .filter(|w| is_under(&w.memcg, path))
-            .map(|w| self.worker_bytes(w) as f64 * self.scenario.workers[w.spec].compressibility)
+            .map(|w| w.size as f64 * w.compressibility)
             .sum();
-        if let Some(ch) = &self.scenario.churn
+        if let Some(ch) = &self.churn
             && is_under(&ch.parent, path)
         {
-            c += (ch.size.0 * ch.live as u64) as f64 * 0.5;
+            c += (ch.size * ch.live as u64) as f64 * 0.5;
         }
         c as u64
-    }
-
-    /// Key parameters for reports.
-    pub fn params(&self) -> BTreeMap<String, String> {
-        let s = &self.scenario;
-        let mut p = BTreeMap::new();
-        p.insert("memcgs".into(), self.memcgs.len().to_string());
-        p.insert("workers".into(), self.workers.len().to_string());
-        p.insert("measure".into(), format!("{:?}", s.phases.measure.0));
-        p.insert(
-            "worker_bytes".into(),
-            fmt_bytes(self.workers.iter().map(|w| self.worker_bytes(w)).sum()),
-        );
-        let reclaim_threads: u32 = s
-            .pressure
-            .iter()
-            .filter(|p| p.kind == PressureKind::Reclaim)
-            .map(|p| p.threads)
-            .sum();
-        if reclaim_threads > 0 {
-            p.insert("reclaim_threads".into(), reclaim_threads.to_string());
-        }
-        if !self.proactive_threads.is_empty() {
-            p.insert(
-                "proactive_threads".into(),
-                self.proactive_threads.len().to_string(),
-            );
-            let budgets: Vec<String> = s.proactive.iter().map(|x| fmt_bytes(x.budget.0)).collect();
-            p.insert("budget".into(), budgets.join(","));
-            let modes: Vec<&str> = s.proactive.iter().map(|x| x.mode.as_str()).collect();
-            p.insert("mode".into(), modes.join(","));
-        }
-        for (k, v) in s.zswap.params() {
-            p.insert(format!("zswap.{k}"), v);
-        }
-        p
     }
 }
 
@@ -138,37 +238,17 @@ pub(super) fn parent_of(path: &str) -> Option<&str> {
 }
 
 /// Bytes held by `workers` in `path` and below (plus churned memcgs under it). Validation needs
-/// this before a `Loaded` exists; `Loaded::demand_under` is the same sum.
-pub(super) fn demand_under(s: &Scenario, workers: &[WorkerInstance], path: &str) -> u64 {
+/// this before a `Plan` exists; `Plan::demand_under` is the same sum.
+pub(super) fn demand_under(workers: &[Worker], churn: Option<&Churn>, path: &str) -> u64 {
     let mut d: u64 = workers
         .iter()
         .filter(|w| is_under(&w.memcg, path))
-        .map(|w| s.workers[w.spec].size.0)
+        .map(|w| w.size)
         .sum();
-    if let Some(c) = &s.churn
+    if let Some(c) = churn
         && is_under(&c.parent, path)
     {
-        d += c.size.0 * c.live as u64;
+        d += c.size * c.live as u64;
     }
     d
-}
-
-/// A template name refers to all its instances; a concrete path to itself. Empty when `name`
-/// is neither. Validation resolves every section's `memcg` with this and the runner resolves
-/// them again from `Loaded`, so both always agree on what a name means.
-pub(super) fn resolve_targets(
-    memcgs: &[MemcgNode],
-    specs: &[MemcgSpec],
-    name: &str,
-) -> Vec<String> {
-    if memcgs.iter().any(|n| n.path == name) {
-        return vec![name.to_string()];
-    }
-    match specs.iter().find(|m| m.name == name && m.count > 1) {
-        Some(m) => (1..=m.count)
-            .map(|k| format!("{}{k}", m.name))
-            .filter(|p| memcgs.iter().any(|n| &n.path == p))
-            .collect(),
-        None => vec![],
-    }
 }

@@ -175,27 +175,6 @@ impl Default for ZswapSpec {
     }
 }
 
-impl ZswapSpec {
-    /// `(parameter file name, value)` pairs to write under /sys/module/zswap/parameters.
-    pub fn params(&self) -> Vec<(&'static str, String)> {
-        let yn = |b: bool| if b { "Y" } else { "N" }.to_string();
-        let mut v = vec![("enabled", yn(self.enabled))];
-        if let Some(c) = &self.compressor {
-            v.push(("compressor", c.clone()));
-        }
-        if let Some(p) = self.max_pool_percent {
-            v.push(("max_pool_percent", p.to_string()));
-        }
-        if let Some(p) = self.accept_threshold_percent {
-            v.push(("accept_threshold_percent", p.to_string()));
-        }
-        if let Some(s) = self.shrinker_enabled {
-            v.push(("shrinker_enabled", yn(s)));
-        }
-        v
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemcgSpec {

@@ -59,18 +59,15 @@ fn shipped_scenarios_parse_and_fit_a_2g_guest() {
 fn quick_is_short_enough_for_tcg() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/quick.toml");
     let l = load(&dir).unwrap();
-    let ph = &l.scenario.phases;
-    assert!(
-        ph.warmup.0 + ph.measure.0 <= Duration::from_secs(60),
-        "{ph:?}"
-    );
+    let ph = &l.phases;
+    assert!(ph.warmup + ph.measure <= Duration::from_secs(60), "{ph:?}");
 }
 
 #[test]
 fn fairness_has_8_children_and_a_budget_below_one_batch_per_child() {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/fairness-small-budget.toml");
     let l = load(&p).unwrap();
-    let parent = &l.scenario.proactive[0].memcg;
+    let parent = &l.proactive_threads[0].target;
     let kids = l
         .memcgs
         .iter()
@@ -79,9 +76,9 @@ fn fairness_has_8_children_and_a_budget_below_one_batch_per_child() {
     assert_eq!(kids, 8);
     // The thread's concern needs budget < batch x children (a batch is 64 entries, ~128 KiB
     // at this compressibility), else every call reaches every child anyway.
-    assert!(l.scenario.proactive[0].budget.0 < 8 * (128 << 10));
+    assert!(l.proactive_threads[0].budget < 8 * (128 << 10));
     assert_eq!(
-        l.scenario.proactive[0].mode,
+        l.proactive_threads[0].mode,
         ProactiveMode::RepeatedSmallBudget
     );
 }

@@ -11,7 +11,6 @@ use anyhow::Result;
 use super::Stop;
 use super::proactive::outcome_key;
 use crate::machine::{ctx, write_ctl};
-use crate::scenario::{PressureKind, PressureSpec};
 
 /// Live counters of all reclaim threads (for progress and the time series).
 #[derive(Default)]
@@ -131,15 +130,6 @@ pub fn apply_limit(dir: &std::path::Path, bytes: u64) -> Result<()> {
 /// outcome key.
 pub fn push(dir: &std::path::Path, bytes: u64) -> String {
     outcome_key(&write_ctl(&dir.join("memory.reclaim"), &bytes.to_string()))
-}
-
-/// Threads to start for one spec (the `limit` kind has none).
-pub fn threads_for(spec: &PressureSpec) -> u32 {
-    match spec.kind {
-        PressureKind::Reclaim => spec.threads,
-        PressureKind::HighSqueeze => 1,
-        PressureKind::Limit | PressureKind::Push => 0,
-    }
 }
 
 #[cfg(test)]

@@ -2,11 +2,22 @@
 //! keep, and churned memcgs that are empty or hold at least a page.
 use super::Declared;
 use crate::scenario::errors::{Problems, Seg::Key};
-use crate::scenario::plan::WorkerInstance;
+use crate::scenario::plan::{Churn, Worker};
 use crate::scenario::spec::ChurnSpec;
 use crate::scenario::values::PAGE;
 
-pub(super) fn check(c: &ChurnSpec, d: &Declared, workers: &[WorkerInstance], p: &mut Problems) {
+/// The section's values for the plan (the other sections' checks need its demand before
+/// `check` runs in file order).
+pub(super) fn plan(c: &ChurnSpec) -> Churn {
+    Churn {
+        parent: c.parent.clone(),
+        rate: c.rate,
+        live: c.live,
+        size: c.size.0,
+    }
+}
+
+pub(super) fn check(c: &ChurnSpec, d: &Declared, workers: &[Worker], p: &mut Problems) {
     let at = |k: &'static str| [Key("churn"), Key(k)];
     let targets = d.resolve(&c.parent);
     if targets.len() != 1 {

@@ -8,8 +8,8 @@ use crate::scenario::errors::{
     Problems,
     Seg::{Idx, Key},
 };
-use crate::scenario::plan::{MemcgNode, WorkerInstance, demand_under, parent_of};
-use crate::scenario::spec::{MemcgSpec, Scenario};
+use crate::scenario::plan::{Churn, MemcgNode, Worker, demand_under, parent_of};
+use crate::scenario::spec::MemcgSpec;
 use crate::scenario::values::{Limit, PAGE};
 
 /// The concrete memcgs, parents before children; a spec with a problem adds none.
@@ -130,16 +130,16 @@ fn add_instances(i: usize, m: &MemcgSpec, memcgs: &mut Vec<MemcgNode>, p: &mut P
 /// memory.max smaller than one worker's fill is fine (that is pressure), but a zswap.max of 0
 /// with writeback off and a limit below the demand can only OOM.
 pub(super) fn check_oom(
-    s: &Scenario,
     memcgs: &[MemcgNode],
-    workers: &[WorkerInstance],
+    workers: &[Worker],
+    churn: Option<&Churn>,
     p: &mut Problems,
 ) {
     for n in memcgs {
         if let (Some(lim), Limit::Bytes(0), false) =
             (n.memory_max.bytes(), n.zswap_max, n.zswap_writeback)
         {
-            let d = demand_under(s, workers, &n.path);
+            let d = demand_under(workers, churn, &n.path);
             if d > lim {
                 p.push(&[Key("memcg"), Idx(n.spec), Key("memory_max")], format!("{:?} holds {} under memory.max {} with zswap_max = 0 and writeback off: the workers would be OOM-killed", n.path, fmt_bytes(d), fmt_bytes(lim)), "raise memory_max or allow zswap/writeback");
             }

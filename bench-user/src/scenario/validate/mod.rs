@@ -1,11 +1,17 @@
 //! Validation: what the values of a parsed scenario mean together. One room per section, called
 //! in file order so the problems are listed as a reader meets them; every section is checked
-//! (validation does not stop at the first problem). The memcg section expands templates into
-//! concrete paths, and the sections that name memcgs resolve those names against them; the
-//! result is the `Loaded` plan the runner follows.
+//! (validation does not stop at the first problem). Each room also turns its section into the
+//! `Plan`'s items, applying the section's defaults there and nowhere else: the memcg section
+//! expands templates into concrete paths, and the sections that name memcgs resolve those names
+//! against them. A plan built beside a problem is discarded (`Problems::finish`), so where a
+//! required value is missing its item holds a placeholder that never runs.
+use std::collections::BTreeMap;
+
+use bench_results::human::fmt_bytes;
+
 use super::errors::{Problems, Seg};
-use super::plan::{Loaded, MemcgNode, resolve_targets};
-use super::spec::{MemcgSpec, Scenario};
+use super::plan::{MemcgNode, Plan, PressureAction, Probes};
+use super::spec::{MemcgSpec, ProactiveSpec, ProbesSpec, Scenario};
 
 mod churn;
 mod memcg;
@@ -16,32 +22,89 @@ mod swap;
 mod worker;
 mod zswap;
 
-pub(super) fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Problems) -> Loaded {
+pub(super) fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Problems) -> Plan {
     let name = name_and_repeats(&s, default_name, p);
-    phases::check(&s.phases, p);
-    swap::check(&s.swap, p);
-    zswap::check(&s, p);
+    let phases = phases::check(&s.phases, p);
+    let swap = swap::check(&s.swap, p);
+    let zswap = zswap::check(&s, p);
     let memcgs = memcg::expand(&s.memcgs, p);
     let declared = Declared {
         specs: &s.memcgs,
         nodes: &memcgs,
     };
     let workers = worker::expand(&s.workers, &declared, p);
-    pressure::check(&s.pressure, &declared, p);
-    let proactive_threads = proactive::expand(&s, &declared, &workers, p);
+    let pressure = pressure::expand(&s.pressure, &declared, p);
+    let churn = s.churn.as_ref().map(churn::plan);
+    let proactive_threads = proactive::expand(&s, &declared, &workers, churn.as_ref(), p);
     if let Some(c) = &s.churn {
         churn::check(c, &declared, &workers, p);
     }
-    memcg::check_oom(&s, &memcgs, &workers, p);
-    Loaded {
+    memcg::check_oom(&memcgs, &workers, churn.as_ref(), p);
+    let mut plan = Plan {
         name,
         path: None,
         text: text.to_string(),
-        scenario: s,
+        description: s.description.clone(),
+        seed: s.seed,
+        repeats: s.repeats,
+        phases,
+        swap,
+        zswap,
+        probes: probes(&s.probes),
         memcgs,
         workers,
+        pressure,
         proactive_threads,
+        churn,
+        params: BTreeMap::new(),
+    };
+    plan.params = report_params(&plan, &s.proactive);
+    plan
+}
+
+/// `[probes]` has nothing to check; its defaults are the serde model's.
+fn probes(ps: &ProbesSpec) -> Probes {
+    Probes {
+        enabled: ps.enabled,
+        crosscheck: ps.crosscheck,
+        watch_locks: ps.watch_locks.clone(),
     }
+}
+
+/// Key parameters for reports: sizes of the tree and the load, and each `[[proactive]]`
+/// section's budget and mode (one entry per section, not per thread).
+fn report_params(plan: &Plan, proactive: &[ProactiveSpec]) -> BTreeMap<String, String> {
+    let mut p = BTreeMap::new();
+    p.insert("memcgs".into(), plan.memcgs.len().to_string());
+    p.insert("workers".into(), plan.workers.len().to_string());
+    p.insert("measure".into(), format!("{:?}", plan.phases.measure));
+    p.insert(
+        "worker_bytes".into(),
+        fmt_bytes(plan.workers.iter().map(|w| w.size).sum()),
+    );
+    let reclaim_threads: u32 = plan
+        .pressure
+        .iter()
+        .filter(|p| matches!(p.action, PressureAction::Reclaim { .. }))
+        .map(|p| p.threads)
+        .sum();
+    if reclaim_threads > 0 {
+        p.insert("reclaim_threads".into(), reclaim_threads.to_string());
+    }
+    if !plan.proactive_threads.is_empty() {
+        p.insert(
+            "proactive_threads".into(),
+            plan.proactive_threads.len().to_string(),
+        );
+        let budgets: Vec<String> = proactive.iter().map(|x| fmt_bytes(x.budget.0)).collect();
+        p.insert("budget".into(), budgets.join(","));
+        let modes: Vec<&str> = proactive.iter().map(|x| x.mode.as_str()).collect();
+        p.insert("mode".into(), modes.join(","));
+    }
+    for (k, v) in plan.zswap.params() {
+        p.insert(format!("zswap.{k}"), v);
+    }
+    p
 }
 
 /// The scenario's name (the file stem when it has none) and its repeat count.
@@ -73,9 +136,19 @@ struct Declared<'a> {
 }
 
 impl Declared<'_> {
-    /// A template name refers to all its instances; a concrete path to itself.
+    /// A template name refers to all its instances; a concrete path to itself. Empty when
+    /// `name` is neither. Every section that names a memcg resolves it here, once.
     fn resolve(&self, name: &str) -> Vec<String> {
-        resolve_targets(self.nodes, self.specs, name)
+        if self.nodes.iter().any(|n| n.path == name) {
+            return vec![name.to_string()];
+        }
+        match self.specs.iter().find(|m| m.name == name && m.count > 1) {
+            Some(m) => (1..=m.count)
+                .map(|k| format!("{}{k}", m.name))
+                .filter(|p| self.nodes.iter().any(|n| &n.path == p))
+                .collect(),
+            None => vec![],
+        }
     }
 
     fn node(&self, path: &str) -> Option<&MemcgNode> {

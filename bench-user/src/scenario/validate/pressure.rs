@@ -1,5 +1,6 @@
 //! `[[pressure]]`: a declared target memcg, the size every kind needs, and the keys that only
 //! one kind uses (`rate` and `threads` for reclaim, `period` for high-squeeze) set only there.
+//! Becomes one `Pressure` per section, with its targets resolved and its kind's values.
 use std::time::Duration;
 
 use bench_results::human::fmt_bytes;
@@ -9,19 +10,59 @@ use crate::scenario::errors::{
     Problems,
     Seg::{Idx, Key},
 };
+use crate::scenario::plan::{Pressure, PressureAction};
 use crate::scenario::spec::{PressureKind, PressureSpec};
 use crate::scenario::values::PAGE;
 
-pub(super) fn check(specs: &[PressureSpec], d: &Declared, p: &mut Problems) {
+pub(super) fn expand(specs: &[PressureSpec], d: &Declared, p: &mut Problems) -> Vec<Pressure> {
+    let mut out = Vec::new();
     for (i, pr) in specs.iter().enumerate() {
-        check_target_and_size(i, pr, d, p);
+        let targets = d.resolve(&pr.memcg);
+        check_target_and_size(i, pr, &targets, d, p);
         check_kind_keys(i, pr, p);
+        out.push(plan(pr, targets));
+    }
+    out
+}
+
+/// The section's action with its defaults: reclaim back to back unless a `rate` is given. A
+/// missing `size` (every kind) or `period` (high-squeeze) is a problem above, and the plan is
+/// then discarded, so the placeholders here never run.
+fn plan(pr: &PressureSpec, targets: Vec<String>) -> Pressure {
+    let size = pr.size.map_or(0, |s| s.0);
+    let (threads, action) = match pr.kind {
+        PressureKind::Reclaim => (
+            pr.threads,
+            PressureAction::Reclaim {
+                size,
+                rate: pr.rate.unwrap_or(0.0),
+            },
+        ),
+        PressureKind::HighSqueeze => (
+            1,
+            PressureAction::HighSqueeze {
+                size,
+                period: pr.period.map_or(Duration::from_secs(2), |d| d.0),
+            },
+        ),
+        PressureKind::Limit => (0, PressureAction::Limit { size }),
+        PressureKind::Push => (0, PressureAction::Push { size }),
+    };
+    Pressure {
+        targets,
+        threads,
+        action,
     }
 }
 
-fn check_target_and_size(i: usize, pr: &PressureSpec, d: &Declared, p: &mut Problems) {
+fn check_target_and_size(
+    i: usize,
+    pr: &PressureSpec,
+    targets: &[String],
+    d: &Declared,
+    p: &mut Problems,
+) {
     let at = |k: &'static str| [Key("pressure"), Idx(i), Key(k)];
-    let targets = d.resolve(&pr.memcg);
     if targets.is_empty() {
         p.push(
             &at("memcg"),

@@ -1,7 +1,7 @@
 //! `[[proactive]]`: a declared target memcg whose count suits the mode (one for the sequential
 //! modes, several for concurrent-on-different), with zswap writeback allowed, and a budget the
-//! target can hold. Expands into one `ProactiveThreadPlan` per thread, the threads of a
-//! sequential-on-one section sharing a serial group.
+//! target can hold. Expands into one `ProactiveThread` per thread, with the section's values,
+//! the threads of a sequential-on-one section sharing a serial group.
 use bench_results::human::fmt_bytes;
 
 use super::Declared;
@@ -9,22 +9,21 @@ use crate::scenario::errors::{
     Problems,
     Seg::{Idx, Key},
 };
-use crate::scenario::plan::{
-    MemcgNode, ProactiveThreadPlan, WorkerInstance, demand_under, is_under,
-};
+use crate::scenario::plan::{Churn, MemcgNode, ProactiveThread, Worker, demand_under, is_under};
 use crate::scenario::spec::{ProactiveMode, ProactiveSpec, Scenario};
 
 pub(super) fn expand(
     s: &Scenario,
     decl: &Declared,
-    workers: &[WorkerInstance],
+    workers: &[Worker],
+    churn: Option<&Churn>,
     p: &mut Problems,
-) -> Vec<ProactiveThreadPlan> {
+) -> Vec<ProactiveThread> {
     let mut proactive_threads = Vec::new();
     for (i, pa) in s.proactive.iter().enumerate() {
         let targets = decl.resolve(&pa.memcg);
         check_fields(i, pa, &targets, decl, p);
-        check_targets(i, pa, &targets, s, decl, workers, p);
+        check_targets(i, pa, &targets, decl, (workers, churn), p);
         let serial = (pa.mode == ProactiveMode::SequentialOnOne).then_some(i);
         for t in &targets {
             let n = if pa.mode == ProactiveMode::ConcurrentOnDifferent {
@@ -33,9 +32,12 @@ pub(super) fn expand(
                 pa.threads
             };
             for _ in 0..n {
-                proactive_threads.push(ProactiveThreadPlan {
-                    spec: i,
+                proactive_threads.push(ProactiveThread {
                     target: t.clone(),
+                    mode: pa.mode,
+                    budget: pa.budget.0,
+                    interval: pa.interval.0,
+                    count: pa.count,
                     serial_group: serial,
                 });
             }
@@ -103,9 +105,8 @@ fn check_targets(
     i: usize,
     pa: &ProactiveSpec,
     targets: &[String],
-    s: &Scenario,
     decl: &Declared,
-    workers: &[WorkerInstance],
+    (workers, churn): (&[Worker], Option<&Churn>),
     p: &mut Problems,
 ) {
     let at = |k: &'static str| [Key("proactive"), Idx(i), Key(k)];
@@ -139,7 +140,7 @@ fn check_targets(
                 );
                 continue;
             }
-            let d = demand_under(s, workers, t);
+            let d = demand_under(workers, churn, t);
             if pa.budget.0 > d {
                 p.push(
                     &at("budget"),

@@ -3,10 +3,11 @@
 use bench_results::human::fmt_bytes;
 
 use crate::scenario::errors::{Problems, Seg::Key};
+use crate::scenario::plan::Swap;
 use crate::scenario::spec::{SwapChoice, SwapSpec};
 use crate::scenario::values::PAGE;
 
-pub(super) fn check(sw: &SwapSpec, p: &mut Problems) {
+pub(super) fn check(sw: &SwapSpec, p: &mut Problems) -> Swap {
     if sw.choice().is_none() {
         p.push(
             &[Key("swap"), Key("device")],
@@ -29,5 +30,11 @@ pub(super) fn check(sw: &SwapSpec, p: &mut Problems) {
             format!("swap file {} is not absolute", f.display()),
             "give an absolute path on a disk filesystem (not tmpfs)",
         );
+    }
+    Swap {
+        // An unknown device is a problem above: the plan is discarded.
+        choice: sw.choice().unwrap_or(SwapChoice::Auto),
+        size: sw.size.0,
+        file: sw.file.clone(),
     }
 }

@@ -1,6 +1,6 @@
 //! `[[worker]]`: each worker in a declared leaf memcg, with memory, processes and threads, a
 //! reachable compressibility target, and the keys its access pattern needs (and no others).
-//! Expands into one `WorkerInstance` per process per target memcg.
+//! Expands into one `Worker` per process per target memcg, with the section's values.
 use bench_results::human::fmt_bytes;
 
 use super::Declared;
@@ -8,11 +8,11 @@ use crate::scenario::errors::{
     Problems,
     Seg::{Idx, Key},
 };
-use crate::scenario::plan::WorkerInstance;
+use crate::scenario::plan::Worker;
 use crate::scenario::spec::{Pattern, WorkerSpec};
 use crate::scenario::values::PAGE;
 
-pub(super) fn expand(specs: &[WorkerSpec], d: &Declared, p: &mut Problems) -> Vec<WorkerInstance> {
+pub(super) fn expand(specs: &[WorkerSpec], d: &Declared, p: &mut Problems) -> Vec<Worker> {
     let mut workers = Vec::new();
     for (i, w) in specs.iter().enumerate() {
         let targets = d.resolve(&w.memcg);
@@ -21,15 +21,28 @@ pub(super) fn expand(specs: &[WorkerSpec], d: &Declared, p: &mut Problems) -> Ve
         check_pattern(i, w, p);
         for t in targets {
             for k in 0..w.processes {
-                workers.push(WorkerInstance {
-                    memcg: t.clone(),
-                    spec: i,
-                    index: k,
-                });
+                workers.push(worker(w, &t, k));
             }
         }
     }
     workers
+}
+
+/// Process `index` of section `w` in memcg `memcg`.
+fn worker(w: &WorkerSpec, memcg: &str, index: u32) -> Worker {
+    Worker {
+        memcg: memcg.to_string(),
+        index,
+        size: w.size.0,
+        threads: w.threads,
+        compressibility: w.compressibility,
+        pattern: w.pattern,
+        hot_fraction: w.hot_fraction,
+        hot_share: w.hot_share,
+        // Only `periodic` allocates in chunks; the others get a page, which they ignore.
+        chunk: w.chunk.map_or(PAGE, |c| c.0),
+        interval: w.interval.map(|d| d.0),
+    }
 }
 
 /// A declared memcg, and a leaf: cgroup v2 keeps processes out of inner memcgs.

@@ -1,9 +1,10 @@
 //! `[zswap]`: module parameters in range, a plausible compressor name, and zswap left enabled
 //! when the scenario exercises it.
 use crate::scenario::errors::{Problems, Seg::Key};
+use crate::scenario::plan::Zswap;
 use crate::scenario::spec::Scenario;
 
-pub(super) fn check(s: &Scenario, p: &mut Problems) {
+pub(super) fn check(s: &Scenario, p: &mut Problems) -> Zswap {
     for (k, v) in [
         ("max_pool_percent", s.zswap.max_pool_percent),
         ("accept_threshold_percent", s.zswap.accept_threshold_percent),
@@ -33,5 +34,13 @@ pub(super) fn check(s: &Scenario, p: &mut Problems) {
             "zswap is disabled but the scenario runs workers/proactive writeback",
             "set enabled = true (this suite measures zswap)",
         );
+    }
+    let z = &s.zswap;
+    Zswap {
+        enabled: z.enabled,
+        compressor: z.compressor.clone(),
+        max_pool_percent: z.max_pool_percent,
+        accept_threshold_percent: z.accept_threshold_percent,
+        shrinker_enabled: z.shrinker_enabled,
     }
 }
