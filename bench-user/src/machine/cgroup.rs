@@ -170,6 +170,7 @@ mod tests {
         let node = |path: &str, kids: bool, max: Limit| MemcgNode {
             path: path.into(),
             spec: 0,
+            limit_at: (None, None),
             memory_max: max,
             memory_high: Limit::Max,
             zswap_max: Limit::Max,

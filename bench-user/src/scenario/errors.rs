@@ -63,8 +63,13 @@ impl std::error::Error for ScenarioErrors {}
 impl ScenarioError {
     /// The error for a file that does not parse into the model (bad TOML, unknown key, wrong
     /// type): located at the offending span, with the snippet as the field when it is short.
-    pub(super) fn from_toml(e: &toml::de::Error, text: &str, file: &str) -> ScenarioError {
-        let (line, col, field) = match e.span() {
+    pub(super) fn from_toml(
+        message: &str,
+        span: Option<Range<usize>>,
+        text: &str,
+        file: &str,
+    ) -> ScenarioError {
+        let (line, col, field) = match span {
             Some(s) => {
                 let (l, c) = line_col(text, s.start);
                 let snippet = text.get(s.clone()).unwrap_or("").trim();
@@ -77,7 +82,7 @@ impl ScenarioError {
             }
             None => (None, None, String::new()),
         };
-        let msg = e.message().trim().to_string();
+        let msg = message.trim().to_string();
         let fix = parse_fix(&msg);
         ScenarioError {
             file: file.into(),
@@ -100,6 +105,62 @@ fn parse_fix(msg: &str) -> String {
     } else {
         "see scenarios/README.md for the format".into()
     }
+}
+
+/// Sections that hold a list (`[[name]]`, one block per item) and sections that hold one table
+/// (`[name]`).
+const LIST_SECTIONS: [&str; 4] = ["memcg", "worker", "pressure", "proactive"];
+const TABLE_SECTIONS: [&str; 5] = ["phases", "swap", "zswap", "churn", "probes"];
+
+/// Sections written with the wrong brackets, every one of them: serde would only say "invalid
+/// type: map, expected a sequence" at 1:1 for the first, naming neither the section nor the fix.
+pub(super) fn section_shapes(
+    doc: &toml_edit::ImDocument<String>,
+    text: &str,
+    file: &str,
+) -> Vec<ScenarioError> {
+    use toml_edit::Item;
+    let mut out = vec![];
+    for (key, item) in doc.as_table().iter() {
+        let (wrong, right) = match item {
+            Item::Table(_) if LIST_SECTIONS.contains(&key) => (format!("[{key}]"), format!("[[{key}]]")),
+            Item::ArrayOfTables(_) if TABLE_SECTIONS.contains(&key) => {
+                (format!("[[{key}]]"), format!("[{key}]"))
+            }
+            _ => continue,
+        };
+        let (line, col) = position(Some(doc), text, &[Seg::Key(section_name(key))]);
+        let (what, fix) = if right.starts_with("[[") {
+            (
+                format!("`{key}` is a list of sections, but {wrong} makes it a single table"),
+                format!("write {right} (double brackets), one {right} block per {key}"),
+            )
+        } else {
+            (
+                format!("`{key}` is one table, but {wrong} makes it a list"),
+                format!("write {right} (single brackets), once"),
+            )
+        };
+        out.push(ScenarioError {
+            file: file.into(),
+            line,
+            col,
+            field: key.to_string(),
+            message: what,
+            fix,
+        });
+    }
+    out
+}
+
+/// The static name of a known section (field paths hold `&'static str`).
+fn section_name(key: &str) -> &'static str {
+    LIST_SECTIONS
+        .iter()
+        .chain(TABLE_SECTIONS.iter())
+        .find(|k| **k == key)
+        .copied()
+        .unwrap_or("")
 }
 
 /// A field path segment for locating a value in the TOML text.
@@ -189,18 +250,28 @@ pub(super) fn position(
 pub(super) struct Problems<'a> {
     file: &'a str,
     text: &'a str,
-    doc: Option<toml_edit::ImDocument<String>>,
+    /// The document the scenario was deserialized from (parsed once, see `parse`).
+    doc: &'a toml_edit::ImDocument<String>,
     out: Vec<ScenarioError>,
 }
 
 impl<'a> Problems<'a> {
-    pub(super) fn new(file: &'a str, text: &'a str) -> Problems<'a> {
+    pub(super) fn new(
+        file: &'a str,
+        text: &'a str,
+        doc: &'a toml_edit::ImDocument<String>,
+    ) -> Problems<'a> {
         Problems {
             file,
             text,
-            doc: toml_edit::ImDocument::parse(text.to_string()).ok(),
+            doc,
             out: Vec::new(),
         }
+    }
+
+    /// Line and column of the value at `path` (or of its closest ancestor).
+    pub(super) fn position(&self, path: &[Seg]) -> (Option<usize>, Option<usize>) {
+        position(Some(self.doc), self.text, path)
     }
 
     pub(super) fn push(
@@ -209,7 +280,7 @@ impl<'a> Problems<'a> {
         message: impl Into<String>,
         fix: impl Into<String>,
     ) {
-        let (line, col) = position(self.doc.as_ref(), self.text, path);
+        let (line, col) = self.position(path);
         self.out.push(ScenarioError {
             file: self.file.to_string(),
             line,
@@ -234,6 +305,18 @@ impl<'a> Problems<'a> {
 mod tests {
     use super::super::fixture::{BASE, errs};
     use super::ScenarioErrors;
+
+    #[test]
+    fn sections_with_the_wrong_brackets_are_named_with_the_fix_all_at_once() {
+        let text = "[memcg]\nname = \"a\"\n\n[[phases]]\nmeasure = \"5s\"\n\n[worker]\nmemcg = \"a\"\nsize = \"1M\"\n";
+        let e = errs(text);
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert_eq!((e[0].field.as_str(), e[0].line), ("memcg", Some(1)));
+        assert!(e[0].fix.contains("[[memcg]]"), "{}", e[0].fix);
+        assert_eq!((e[1].field.as_str(), e[1].line), ("phases", Some(4)));
+        assert!(e[1].fix.contains("[phases]") && e[1].fix.contains("single"));
+        assert_eq!((e[2].field.as_str(), e[2].line), ("worker", Some(7)));
+    }
 
     #[test]
     fn several_errors_reported_together() {

@@ -4,7 +4,7 @@
 //! refuses (with the numbers) a scenario that could only end in the OOM killer.
 use bench_results::human::fmt_bytes;
 
-use super::errors::{ScenarioError, ScenarioErrors, Seg, field_name, position};
+use super::errors::{ScenarioError, ScenarioErrors};
 use super::plan::{MemcgNode, Plan, parent_of};
 use super::spec::SwapChoice;
 
@@ -137,7 +137,6 @@ fn resident_cap(l: &Plan, path: &str) -> u64 {
 /// which makes shrink_worker write back) or its workers are OOM-killed.
 fn compressed_over_limits(l: &Plan, pool_max: u64, file: &str) -> Vec<ScenarioError> {
     let mut errs = Vec::new();
-    let doc = toml_edit::ImDocument::parse(l.text.clone()).ok();
     for n in &l.memcgs {
         let Some(lim) = n.memory_max.bytes() else {
             continue;
@@ -148,13 +147,12 @@ fn compressed_over_limits(l: &Plan, pool_max: u64, file: &str) -> Vec<ScenarioEr
         }
         let charged = l.compressed_under(&n.path).min(pool_max);
         if charged * 10 > lim * 8 {
-            let at = [Seg::Key("memcg"), Seg::Idx(n.spec), Seg::Key("memory_max")];
-            let (line, col) = position(doc.as_ref(), &l.text, &at);
+            let (line, col) = n.limit_at;
             errs.push(ScenarioError {
                 file: file.to_string(),
                 line,
                 col,
-                field: field_name(&at),
+                field: format!("memcg[{}].memory_max", n.spec),
                 message: format!(
                     "{:?} would be OOM-killed: its workers' data compresses to about {} and zswap charges compressed pages to the memcg, but memory.max is {} and {}",
                     n.path,

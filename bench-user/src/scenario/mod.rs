@@ -93,9 +93,16 @@ pub fn load(path: &Path) -> Result<Plan, ScenarioErrors> {
 /// Parses and validates `text`. `file` names it in errors; `default_name` is used when the file
 /// has no `name`.
 pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Plan, ScenarioErrors> {
-    let scenario: Scenario = toml::from_str(text)
-        .map_err(|e| ScenarioErrors(vec![ScenarioError::from_toml(&e, text, file)]))?;
-    let mut p = errors::Problems::new(file, text);
+    // Parsed once: the document gives both the model (serde) and the spans errors point at.
+    let one = |message: &str, span| ScenarioErrors(vec![ScenarioError::from_toml(message, span, text, file)]);
+    let doc = toml_edit::ImDocument::parse(text.to_string()).map_err(|e| one(e.message(), e.span()))?;
+    let shape = errors::section_shapes(&doc, text, file);
+    if !shape.is_empty() {
+        return Err(ScenarioErrors(shape));
+    }
+    let scenario: Scenario =
+        toml_edit::de::from_document(doc.clone()).map_err(|e| one(e.message(), e.span()))?;
+    let mut p = errors::Problems::new(file, text, &doc);
     let plan = validate::validate(scenario, text, default_name, &mut p);
     p.finish(plan)
 }

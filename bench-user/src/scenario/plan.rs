@@ -20,6 +20,9 @@ pub struct MemcgNode {
     /// Index of the `[[memcg]]` section it came from: where an error about this memcg points
     /// in the file. Nothing reads the section through it.
     pub spec: usize,
+    /// Line and column of its `memory_max` in the file (the memory-fit check points there
+    /// without parsing the file again).
+    pub limit_at: (Option<usize>, Option<usize>),
     pub memory_max: Limit,
     pub memory_high: Limit,
     pub zswap_max: Limit,

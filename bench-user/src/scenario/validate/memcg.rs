@@ -117,6 +117,7 @@ fn add_instances(i: usize, m: &MemcgSpec, memcgs: &mut Vec<MemcgNode>, p: &mut P
         memcgs.push(MemcgNode {
             path,
             spec: i,
+            limit_at: p.position(&[Key("memcg"), Idx(i), Key("memory_max")]),
             memory_max: m.memory_max,
             memory_high: m.memory_high,
             zswap_max: m.zswap_max,
