@@ -13,7 +13,7 @@ use super::state::Guard;
 use super::sys::swapon;
 pub use super::sys::{ActiveSwap, active_swaps};
 use super::undo::Undo;
-use crate::scenario::{SwapChoice, SwapSpec};
+use crate::scenario::{Swap, SwapChoice};
 
 /// A version-1 swap header for an area of `bytes` (what mkswap writes, without a label/UUID).
 pub fn swap_header(bytes: u64, page: usize) -> Vec<u8> {
@@ -122,19 +122,16 @@ pub struct SwapInUse {
 }
 
 /// Sets up swap per the scenario, recording every change in the state file first.
-pub fn setup(spec: &SwapSpec, run_id: &str, guard: &mut Guard) -> Result<SwapInUse> {
-    let choice = spec
-        .choice()
-        .context("invalid swap.device (validation should have caught this)")?;
-    match choice {
+pub fn setup(spec: &Swap, run_id: &str, guard: &mut Guard) -> Result<SwapInUse> {
+    match spec.choice.clone() {
         SwapChoice::Existing => {
             let s = active_swaps();
             let free: u64 = s.iter().map(|a| a.size - a.used).sum();
-            if free < spec.size.0 {
+            if free < spec.size {
                 bail!(
                     "swap.device = \"existing\" but only {} of enabled swap is free (scenario wants {}); enable swap or use swap.device = \"auto\"",
                     fmt_bytes(free),
-                    fmt_bytes(spec.size.0)
+                    fmt_bytes(spec.size)
                 );
             }
             Ok(SwapInUse {
@@ -145,13 +142,13 @@ pub fn setup(spec: &SwapSpec, run_id: &str, guard: &mut Guard) -> Result<SwapInU
         }
         SwapChoice::Device(dev) => {
             let size = device_usable(&dev).map_err(|p| anyhow::anyhow!("swap.device: {p}"))?;
-            enable_device(&dev, size.min(spec.size.0), guard)
+            enable_device(&dev, size.min(spec.size), guard)
         }
         SwapChoice::Auto => {
             let vda = PathBuf::from("/dev/vda");
             if vda.exists() {
                 match device_usable(&vda) {
-                    Ok(size) => return enable_device(&vda, size.min(spec.size.0), guard),
+                    Ok(size) => return enable_device(&vda, size.min(spec.size), guard),
                     Err(why) => log::info!("not using {} for swap: {why}", vda.display()),
                 }
             }
@@ -179,13 +176,13 @@ fn enable_device(dev: &Path, size: u64, guard: &mut Guard) -> Result<SwapInUse> 
     })
 }
 
-fn enable_file(spec: &SwapSpec, run_id: &str, guard: &mut Guard) -> Result<SwapInUse> {
+fn enable_file(spec: &Swap, run_id: &str, guard: &mut Guard) -> Result<SwapInUse> {
     let path = spec
         .file
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("/var/tmp/zswap-bench-{run_id}.swap")));
     let page = page_size();
-    let size = spec.size.0 / page as u64 * page as u64;
+    let size = spec.size / page as u64 * page as u64;
     let f = create_owned(&path, guard)?;
     // Swap files must have no holes: allocate, falling back to writing zeros.
     let allocated = libc::off_t::try_from(size).is_ok_and(|len| {

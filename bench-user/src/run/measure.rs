@@ -7,7 +7,7 @@
 //! window's edges), `progress` (the wait and its live line) and `record` (the result's fields).
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -124,8 +124,8 @@ pub(super) async fn orchestrate(
 fn start_sampler(pool: &WorkerPool, start: &Start, reclaim: &Arc<ReclaimStats>) -> Sampler {
     let (pages0, majflt0) = (start.totals.pages, start.totals.major_faults);
     // Sampler: kernel counters + workload counters + per-lock contention.
-    // The sampler's callback is `Fn`; the lock reader caches cgroup names, hence the mutex.
-    let lock_sampler = Mutex::new(start.probes.as_ref().and_then(|p| p.lock_sampler()));
+    // The callback owns the lock reader (which caches cgroup names between samples).
+    let mut lock_sampler = start.probes.as_ref().and_then(|p| p.lock_sampler());
     let shared_totals = {
         let sh: Arc<memory::Shared> = pool.shared();
         let n = pool.pids.len();
@@ -154,11 +154,7 @@ fn start_sampler(pool: &WorkerPool, start: &Start, reclaim: &Arc<ReclaimStats>) 
                 schema::ts_key::workload("reclaim_eagain"),
                 reclaim.eagain.load(Ordering::Relaxed) as f64,
             );
-            if let Some(ls) = lock_sampler
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .as_mut()
-            {
+            if let Some(ls) = lock_sampler.as_mut() {
                 m.extend(ls.sample());
             }
             m

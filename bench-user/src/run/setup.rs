@@ -33,7 +33,7 @@ pub(super) fn run_phases(
     let t_setup = Instant::now();
     zswap::set_params(guard, &l.zswap.params())?;
     check_interrupt(interrupted)?;
-    let sw = swap::setup(&l.swap.as_spec(), run_id, guard)?;
+    let sw = swap::setup(&l.swap, run_id, guard)?;
     eprintln!("swap: {}", sw.what);
     log::debug!("swap area {} of {} bytes", sw.path.display(), sw.size);
     check_interrupt(interrupted)?;

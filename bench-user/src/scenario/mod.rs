@@ -29,9 +29,9 @@ mod tests;
 // What the rest of the crate names; the other types are reached through `Plan`'s fields.
 pub use errors::{ScenarioError, ScenarioErrors};
 pub use fit::{MachineMemory, check_fit};
-pub use plan::{MemcgNode, Plan, PressureAction, is_under};
+pub use plan::{MemcgNode, Plan, PressureAction, Swap, is_under};
 use spec::Scenario;
-pub use spec::{Pattern, SwapChoice, SwapSpec};
+pub use spec::{Pattern, SwapChoice};
 pub use values::{Limit, PAGE};
 
 /// Finds a scenario by path or by name (`scenarios/<name>.toml` under the repository root).

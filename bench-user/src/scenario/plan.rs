@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::spec::{Pattern, ProactiveMode, SwapChoice, SwapSpec};
-use super::values::{Limit, Size};
+use super::spec::{Pattern, ProactiveMode, SwapChoice};
+use super::values::Limit;
 
 /// One concrete memcg, path relative to the run's root cgroup ("parent/child3").
 #[derive(Debug, Clone, PartialEq)]
@@ -119,22 +119,6 @@ pub struct Swap {
     pub size: u64,
     /// Swap file location when a file is used (None: one under /var/tmp named after the run).
     pub file: Option<PathBuf>,
-}
-
-impl Swap {
-    /// The `[swap]` section with these values, the shape `workload::swap::setup` takes.
-    pub fn as_spec(&self) -> SwapSpec {
-        SwapSpec {
-            size: Size(self.size),
-            device: match &self.choice {
-                SwapChoice::Auto => "auto".into(),
-                SwapChoice::File => "file".into(),
-                SwapChoice::Existing => "existing".into(),
-                SwapChoice::Device(d) => d.to_string_lossy().into_owned(),
-            },
-            file: self.file.clone(),
-        }
-    }
 }
 
 /// zswap module parameters; None leaves the parameter as the machine has it.

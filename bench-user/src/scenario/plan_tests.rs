@@ -288,15 +288,19 @@ rate = 2
 }
 
 #[test]
-fn swap_spec_round_trips_the_choice() {
-    for device in ["auto", "file", "existing", "/dev/vdb"] {
+fn swap_choice_is_resolved_from_the_device_text() {
+    for (device, choice) in [
+        ("auto", SwapChoice::Auto),
+        ("file", SwapChoice::File),
+        ("existing", SwapChoice::Existing),
+        ("/dev/vdb", SwapChoice::Device("/dev/vdb".into())),
+    ] {
         let text = format!(
             "[phases]\nmeasure = \"1s\"\n[swap]\ndevice = \"{device}\"\nfile = \"/var/tmp/s\"\n[[memcg]]\nname = \"a\"\n"
         );
         let l = parse(&text, "s.toml", "s").unwrap();
-        let spec = l.swap.as_spec();
-        assert_eq!(spec.device, device);
-        assert_eq!(spec.choice(), Some(l.swap.choice.clone()));
-        assert_eq!((spec.size.0, spec.file), (1 << 30, l.swap.file.clone()));
+        assert_eq!(l.swap.choice, choice);
+        assert_eq!(l.swap.size, 1 << 30);
+        assert_eq!(l.swap.file.as_deref(), Some(std::path::Path::new("/var/tmp/s")));
     }
 }
