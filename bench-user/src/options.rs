@@ -32,13 +32,44 @@ impl SpinlockMode {
     }
 }
 
-/// The guest a scenario cell runs in.
+/// The guest a run boots: the same three flags mean the same thing for `vm`, `run --kernel`
+/// and each matrix cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GuestShape {
     pub cpus: u32,
     /// As asked (`Auto` allowed); the VM layer resolves it.
     pub accel: Accel,
     pub spinlocks: SpinlockMode,
+}
+
+impl Default for GuestShape {
+    fn default() -> Self {
+        GuestShape {
+            cpus: 2,
+            accel: Accel::Auto,
+            spinlocks: SpinlockMode::Native,
+        }
+    }
+}
+
+impl From<&crate::cli::VmArgs> for GuestShape {
+    fn from(a: &crate::cli::VmArgs) -> Self {
+        GuestShape {
+            cpus: a.cpus,
+            accel: a.accel,
+            spinlocks: a.spinlocks,
+        }
+    }
+}
+
+impl From<&crate::cli::RunArgs> for GuestShape {
+    fn from(a: &crate::cli::RunArgs) -> Self {
+        GuestShape {
+            cpus: a.cpus,
+            accel: a.accel,
+            spinlocks: a.spinlocks,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -35,12 +35,7 @@ pub(super) fn run_vm(
             .join("results")
             .join(make_run_id(&l.name, &kernel_name(kernel))),
     };
-    let shape = GuestShape {
-        cpus: args.cpus,
-        accel: args.accel,
-        spinlocks: args.spinlocks,
-    };
-    vm_cell(kernel, scenario_path, l, &out, repeats, shape)?;
+    vm_cell(kernel, scenario_path, l, &out, repeats, GuestShape::from(args))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -86,9 +81,7 @@ pub(super) fn vm_cell(
         .collect(),
         out_dir: Some(out.clone()),
         swap: l.swap.size.max(256 << 20),
-        accel: shape.accel,
-        cpus: shape.cpus,
-        spinlocks: shape.spinlocks,
+        shape,
         timeout,
         ..Default::default()
     };

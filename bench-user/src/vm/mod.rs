@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use crate::cli::VmArgs;
-use crate::options::{Accel, SpinlockMode};
+use crate::options::{Accel, GuestShape};
 use crate::kernel;
 
 /// Set in the guest when the host's output is not a terminal: no progress bars.
@@ -26,11 +26,10 @@ pub struct GuestRun {
     pub command: Vec<String>,
     /// Host directory mounted writable at the same path in the guest.
     pub out_dir: Option<PathBuf>,
-    pub cpus: u32,
     pub mem: u64,
     pub swap: u64,
-    pub accel: Accel,
-    pub spinlocks: SpinlockMode,
+    /// vCPUs, accelerator (as asked) and spinlock implementation.
+    pub shape: GuestShape,
     pub timeout: Duration,
     /// Console log path (default: <out_dir or ctl dir>/console.log).
     pub log: Option<PathBuf>,
@@ -44,11 +43,9 @@ impl Default for GuestRun {
             kernel: "baseline".into(),
             command: vec![],
             out_dir: None,
-            cpus: 2,
             mem: 2 << 30,
             swap: 2 << 30,
-            accel: Accel::Auto,
-            spinlocks: SpinlockMode::Native,
+            shape: GuestShape::default(),
             timeout: Duration::from_secs(600),
             log: None,
             echo: true,
@@ -187,7 +184,7 @@ fn kvm_usable() -> bool {
 /// Boot, run, power off.
 pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     let qemu = qemu_binary()?;
-    let accel = choose_accel(req.accel)?;
+    let accel = choose_accel(req.shape.accel)?;
     let accel_name = accel.qemu_name().expect("choose_accel resolves to kvm or tcg");
     if req.command.is_empty() {
         bail!("no command to run in the guest");
@@ -289,10 +286,10 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     );
     let mut cmd = Command::new(&qemu);
     cmd.args(["-accel", accel_name]);
-    cmd.args(["-cpu", &req.spinlocks.cpu_model(accel)]);
+    cmd.args(["-cpu", &req.shape.spinlocks.cpu_model(accel)]);
     cmd.args([
         "-smp",
-        &req.cpus.to_string(),
+        &req.shape.cpus.to_string(),
         "-m",
         &format!("{}M", req.mem >> 20),
     ]);
@@ -384,11 +381,9 @@ pub fn run_cli(a: &VmArgs) -> Result<ExitCode> {
         kernel: a.kernel.clone(),
         command: a.command.clone(),
         out_dir: a.out.clone(),
-        cpus: a.cpus,
         mem: a.mem,
         swap: a.swap,
-        accel: a.accel,
-        spinlocks: a.spinlocks,
+        shape: GuestShape::from(a),
         timeout: a.timeout,
         log: a.log.clone(),
         echo: true,
