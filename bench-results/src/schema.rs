@@ -381,9 +381,34 @@ pub struct ResultFile {
     pub crosschecks: Vec<Crosscheck>,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// What happened to the run's processes that the numbers must be read with: a worker the
+    /// OOM killer took, one that died otherwise. A run with any event is also `failed`.
+    #[serde(default)]
+    pub events: Vec<Event>,
     /// Set when the run did not complete; the rest holds what was measured before the failure.
     #[serde(default)]
     pub failed: Option<String>,
+}
+
+/// One event in a run's life (see [`ResultFile::events`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub kind: EventKind,
+    /// The victim's memcg, relative to the run's root cgroup.
+    pub memcg: String,
+    /// Which process: "worker 3 (pid 812)", "churn helper 0 (pid 815)".
+    pub victim: String,
+    /// The evidence, e.g. "SIGKILL; memory.events oom_kill +1".
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// Killed by the kernel's OOM killer (SIGKILL and the memcg's `oom_kill` count went up).
+    OomKill,
+    /// Died otherwise (another signal, an exit status).
+    ProcessDied,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -823,7 +848,8 @@ pub struct Counters {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MemcgCounters {
     pub path: String,
-    /// `memory.stat` end minus start (zswpout, zswpin, zswpwb, zswpwb_proactive_b, pgscan, ...).
+    /// `memory.stat` end minus start (zswpout, zswpin, zswpwb, zswpwb_proactive_b, pgscan, ...),
+    /// and `memory.events` end minus start as `events.<key>` (`events.oom_kill`, `events.max`).
     pub stat_delta: BTreeMap<String, i64>,
 }
 
@@ -952,6 +978,7 @@ impl ResultFile {
             timeseries: Vec::new(),
             crosschecks: Vec::new(),
             warnings: Vec::new(),
+            events: Vec::new(),
             failed: None,
         }
     }

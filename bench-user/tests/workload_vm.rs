@@ -79,6 +79,41 @@ fn quick_in_vm_gives_a_complete_result_with_matching_writeback() {
     assert!(out.join("timeseries.csv").is_file());
 }
 
+#[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
+fn an_oom_killed_worker_is_an_event_and_the_run_ends_cleanly() {
+    common::require_vm();
+    let out = out_dir("oom-vm");
+    // The first worker's memcg loses its swap and gets memory.max = 1M as the measured phase
+    // starts: the kernel's OOM killer, not the test, picks the victim.
+    let st = Command::new(EXE)
+        .args(["run", &format!("{ROOT}/scenarios/quick.toml"), "--kernel", "baseline", "--out"])
+        .arg(&out)
+        .env("ZSWAP_BENCH_FAULT", "oom")
+        .env("ZSWAP_BENCH_ALLOW_FAULTS", "1")
+        .status()
+        .unwrap();
+    assert!(!st.success(), "a run whose worker was OOM-killed must fail");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+    let failed = r["failed"].as_str().expect("the result says it failed");
+    assert!(failed.contains("SIGKILL"), "{failed}");
+    let ev = r["events"].as_array().expect("events");
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0]["kind"], "oom_kill", "{ev:?}");
+    let memcg = ev[0]["memcg"].as_str().unwrap();
+    assert!(memcg.starts_with("parent/child"), "{memcg}");
+    assert!(ev[0]["victim"].as_str().unwrap().starts_with("worker "));
+    // The same memcg's counters show the kill (the evidence the event names).
+    let m = r["counters"]["memcg"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"] == memcg)
+        .unwrap();
+    assert!(m["stat_delta"]["events.oom_kill"].as_i64().unwrap() >= 1, "{m}");
+}
+
 /// Start a run in the guest, wait until set-up is done (tree exists), do `interrupt`, then
 /// check nothing is left behind: no memcg, no swap, zswap parameters as before, then `extra`.
 /// Returns the guest's output; asserts the script reached "CLEAN".

@@ -3,10 +3,15 @@
 //! happens unless `ZSWAP_BENCH_ALLOW_FAULTS=1` is set beside `ZSWAP_BENCH_FAULT`, so a stray
 //! variable cannot crash a real machine's kernel.
 //!
-//! `ZSWAP_BENCH_FAULT=KIND[:MATCH]`: `panic` (sysrq-c: the kernel crashes) or `hang` (the runner
-//! stops answering, as a workload stuck in D state would leave it), at the start of the measured
-//! phase, and only when the run's output directory contains MATCH (e.g. one matrix cell).
+//! `ZSWAP_BENCH_FAULT=KIND[:MATCH]`: `panic` (sysrq-c: the kernel crashes), `hang` (the runner
+//! stops answering, as a workload stuck in D state would leave it) or `oom` (the first worker's
+//! memcg loses its swap and gets a 1M memory.max, so the kernel's OOM killer takes a worker), at
+//! the start of the measured phase, and only when the run's output directory contains MATCH
+//! (e.g. one matrix cell).
 use std::path::Path;
+
+use crate::machine::cgroup::Tree;
+use crate::workload::memory::WorkerPool;
 
 pub const FAULT_ENV: &str = "ZSWAP_BENCH_FAULT";
 pub const ALLOW_ENV: &str = "ZSWAP_BENCH_ALLOW_FAULTS";
@@ -15,6 +20,7 @@ pub const ALLOW_ENV: &str = "ZSWAP_BENCH_ALLOW_FAULTS";
 enum Fault {
     Panic,
     Hang,
+    Oom,
 }
 
 /// The fault asked for this run (`out`: its result directory), if faults are allowed.
@@ -27,8 +33,9 @@ fn asked(spec: Option<&str>, allowed: bool, out: &Path) -> Option<Fault> {
     match kind {
         "panic" => Some(Fault::Panic),
         "hang" => Some(Fault::Hang),
+        "oom" => Some(Fault::Oom),
         other => {
-            log::warn!("{FAULT_ENV}={other}: unknown fault (panic or hang); ignored");
+            log::warn!("{FAULT_ENV}={other}: unknown fault (panic, hang or oom); ignored");
             None
         }
     }
@@ -44,8 +51,23 @@ pub(super) fn arm(out: &Path) {
 }
 
 /// Injects the armed fault, if any (called where the measured phase starts).
-pub(super) fn inject_if_armed() {
+pub(super) fn inject_if_armed(tree: &Tree, pool: &WorkerPool) {
     match ARMED.get().and_then(Option::as_ref) {
+        Some(Fault::Oom) => {
+            let Some(memcg) = pool.configs.first().map(|c| &c.memcg) else {
+                return;
+            };
+            let dir = tree.dir(memcg);
+            log::warn!("injected fault: OOM in {memcg}");
+            // Nothing of the workers' memory can leave (no swap, no zswap), so a limit far
+            // below their usage leaves the kernel one way out: the OOM killer. The write of
+            // memory.max runs it before it returns.
+            for (file, v) in [("memory.swap.max", "0"), ("memory.zswap.max", "0"), ("memory.max", "1M")] {
+                if let Err(e) = std::fs::write(dir.join(file), v) {
+                    log::warn!("injected fault: writing {file}: {e}");
+                }
+            }
+        }
         Some(Fault::Panic) => {
             log::warn!("injected fault: crashing the kernel (sysrq-c)");
             let _ = std::fs::write("/proc/sys/kernel/sysrq", "1");
@@ -72,6 +94,7 @@ mod tests {
         assert_eq!(asked(Some("panic"), true, out), Some(Fault::Panic));
         assert_eq!(asked(Some("hang:-r0"), true, out), Some(Fault::Hang));
         assert_eq!(asked(Some("panic:-r1"), true, out), None);
+        assert_eq!(asked(Some("oom"), true, out), Some(Fault::Oom));
         assert_eq!(asked(Some("explode"), true, out), None);
         assert_eq!(asked(None, true, out), None);
     }

@@ -59,7 +59,7 @@ pub(super) async fn orchestrate(
     }
 
     let mut start = window::open(l, tree, pool, &pressure, res, interrupted).await?;
-    super::fault::inject_if_armed();
+    super::fault::inject_if_armed(tree, pool);
     let sampler = start_sampler(pool, &start, &pressure.reclaim);
     let load = MeasuredLoad::start(l, tree, pool, iface, churn_job);
 
@@ -97,6 +97,7 @@ pub(super) async fn orchestrate(
 
     res.duration_ns = duration.as_nanos() as u64;
     res.counters = counters::to_counters(&start.counters, &end.counters);
+    res.events = record::events(&pool.deaths, &res.counters);
     res.timeseries = samples;
     res.workload = record::workload(
         tree,

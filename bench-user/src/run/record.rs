@@ -178,6 +178,36 @@ pub(super) fn probes(
     }
 }
 
+/// The workers that died during the run, as events: an OOM kill when the worker got SIGKILL
+/// and its memcg's `memory.events` oom_kill count went up over the run, else a death.
+pub(super) fn events(
+    deaths: &[crate::workload::memory::Death],
+    counters: &schema::Counters,
+) -> Vec<schema::Event> {
+    deaths
+        .iter()
+        .map(|d| {
+            let ooms = counters
+                .memcg
+                .iter()
+                .find(|m| m.path == d.memcg)
+                .and_then(|m| m.stat_delta.get("events.oom_kill").copied())
+                .unwrap_or(0);
+            let (kind, detail) = if d.sigkill && ooms > 0 {
+                (schema::EventKind::OomKill, format!("SIGKILL; memory.events oom_kill +{ooms}"))
+            } else {
+                (schema::EventKind::ProcessDied, format!("{}; memory.events oom_kill +{ooms}", d.how))
+            };
+            schema::Event {
+                kind,
+                memcg: d.memcg.clone(),
+                victim: format!("worker {} (pid {})", d.index, d.pid),
+                detail,
+            }
+        })
+        .collect()
+}
+
 /// Names probe entries of memcgs removed during the run ("cgroup#<id> (removed)") with the
 /// path the churn thread created them under.
 pub fn name_removed(p: &mut schema::Probes, churned: &[(u64, String)]) {

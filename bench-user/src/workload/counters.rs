@@ -109,7 +109,14 @@ impl Sources {
             memcg: self
                 .memcgs
                 .iter()
-                .map(|(name, dir)| (name.clone(), parse_kv(&read(&dir.join("memory.stat")))))
+                .map(|(name, dir)| {
+                    let mut m = parse_kv(&read(&dir.join("memory.stat")));
+                    // memory.events (oom, oom_kill, max, high) beside the stat items, prefixed:
+                    // an OOM kill in the run must be visible in the result's counters.
+                    let events = parse_kv(&read(&dir.join("memory.events")));
+                    m.extend(events.into_iter().map(|(k, v)| (format!("events.{k}"), v)));
+                    (name.clone(), m)
+                })
                 .collect(),
             debugfs: read_dir_values(&self.debugfs)
                 .into_iter()

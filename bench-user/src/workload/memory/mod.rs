@@ -36,6 +36,20 @@ pub struct WorkerPool {
     pub pids: Vec<i32>,
     /// Measured template ratio per template (compressed/original).
     pub template_ratio: Vec<f64>,
+    /// Workers that died before the pool stopped them, in the order they were found.
+    pub deaths: Vec<Death>,
+}
+
+/// A worker that died while it should have been running.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Death {
+    pub index: usize,
+    pub pid: i32,
+    pub memcg: String,
+    /// Killed by SIGKILL (what the OOM killer sends).
+    pub sigkill: bool,
+    /// "was killed by SIGKILL", "exited with status 1 (errno 12)".
+    pub how: String,
 }
 
 /// The forked child's side of [`WorkerPool::spawn`]: never returns.
@@ -103,6 +117,7 @@ impl WorkerPool {
             configs,
             pids,
             template_ratio: templates.iter().map(|t| t.measured).collect(),
+            deaths: Vec::new(),
         })
     }
 
@@ -176,7 +191,16 @@ impl WorkerPool {
             };
             self.pids[i] = -pid;
             if self.shared.phase() != phase::STOP {
-                bail!("worker {i} in {} (pid {pid}) {how}", self.configs[i].memcg);
+                let memcg = self.configs[i].memcg.clone();
+                let sigkill = how.contains("SIGKILL");
+                self.deaths.push(Death {
+                    index: i,
+                    pid,
+                    memcg: memcg.clone(),
+                    sigkill,
+                    how: how.clone(),
+                });
+                bail!("worker {i} in {memcg} (pid {pid}) {how}");
             }
         }
         Ok(())
