@@ -108,7 +108,7 @@ pub struct VmArgs {
     /// Manifest name, manifest path, or a bzImage path.
     #[arg(long)]
     pub kernel: String,
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub cpus: u32,
     /// Guest memory, e.g. 2G or 1536M.
     #[arg(long, default_value = "2G", value_parser = crate::units::parse_size)]
@@ -176,7 +176,7 @@ pub struct RunArgs {
     pub accel: Accel,
     /// Guest vCPUs (with --kernel). More than the host's cores is allowed under TCG; results
     /// are then labelled "overcommitted vCPUs".
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub cpus: u32,
     /// Guest spinlocks (with --kernel): native (default) or virt, see `zswap-bench vm --help`.
     #[arg(long, value_enum, default_value = "native")]

@@ -13,6 +13,7 @@ mod paths;
 mod probes;
 mod run;
 mod scenario;
+mod toml_error;
 mod units;
 mod vm;
 mod workload;

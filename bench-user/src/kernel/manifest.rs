@@ -184,9 +184,8 @@ pub fn available(kernels_dir: &Path) -> Vec<String> {
 pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
     let m: Manifest = toml::from_str(text).map_err(|e| {
         anyhow::anyhow!(
-            "{}: invalid kernel manifest: {}\n  (format: kernels/README.md)",
-            path.display(),
-            e.to_string().trim_end()
+            "{}\n  fix: see kernels/README.md for the manifest format",
+            crate::toml_error::describe(path, text, &e)
         )
     })?;
     let stem = path
@@ -475,7 +474,7 @@ mod tests {
         .unwrap();
         let e = format!("{:#}", load(&m).unwrap_err());
         assert!(e.contains("unknown field `debain`"), "{e}");
-        assert!(e.contains("line 3"), "{e}");
+        assert!(e.contains(".toml:3:1: unknown field"), "{e}");
     }
 
     #[test]

@@ -168,7 +168,12 @@ pub fn matrix(path: &Path, out: Option<&Path>, resume: bool) -> Result<ExitCode>
 fn read(path: &Path) -> Result<MatrixFile> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let m: MatrixFile = toml::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let m: MatrixFile = toml::from_str(&text).map_err(|e| {
+        anyhow!(
+            "{}\n  fix: see scenarios/matrix/*.toml for the format",
+            crate::toml_error::describe(path, &text, &e)
+        )
+    })?;
     if m.kernels.is_empty() || m.scenarios.is_empty() || m.repeats == 0 || m.cpus.is_empty() {
         bail!(
             "{}: needs at least one kernel, one scenario, one cpus value and repeats >= 1",

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::ops::Range;
 
+use crate::toml_error::line_col;
+
 /// One problem in a scenario file, located as precisely as the file allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
@@ -220,14 +222,6 @@ fn locate_in(
         },
         _ => here,
     }
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
 }
 
 /// Line and column (1-based) of the value at `path` in `text`, when the document parsed.
