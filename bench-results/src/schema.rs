@@ -41,12 +41,13 @@ pub enum SchemaError {
         #[source]
         source: std::io::Error,
     },
-    /// `detail` quotes the offending line and says how to fix it (see [`parse_detail`]).
-    #[error("{}: not a valid result file: {source}{detail}", path.display())]
+    /// `detail` quotes the offending line and says how to fix it (see [`parse_detail`]). The
+    /// serde error is in the message, not an error source, so `{:#}` does not repeat it after
+    /// the fix.
+    #[error("{}: not a valid result file: {cause}{detail}", path.display())]
     Parse {
         path: PathBuf,
-        #[source]
-        source: serde_json::Error,
+        cause: serde_json::Error,
         detail: String,
     },
     #[error(
@@ -80,13 +81,12 @@ pub enum SchemaError {
     /// Writing failed (full or read-only filesystem...): the temp file is gone, the target
     /// untouched, and the message says what to do.
     #[error(
-        "{}: cannot write: {source}; nothing was written there. fix: {fix}",
+        "{}: cannot write: {cause}; no partial file was left there. fix: {fix}",
         path.display()
     )]
     Write {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
         fix: &'static str,
     },
     #[error("{}: writing CSV: {source}", path.display())]
@@ -1023,10 +1023,10 @@ impl ResultFile {
         struct VersionOnly {
             schema_version: u32,
         }
-        let parse_err = |source: serde_json::Error| SchemaError::Parse {
-            detail: parse_detail(text, &source),
+        let parse_err = |cause: serde_json::Error| SchemaError::Parse {
+            detail: parse_detail(text, &cause),
             path: path.clone(),
-            source,
+            cause,
         };
         let v: VersionOnly = serde_json::from_str(text).map_err(parse_err)?;
         check_version(&path, v.schema_version)?;
@@ -1066,9 +1066,9 @@ impl ResultFile {
     /// the directory. A crash leaves either the old file or the new one, never a torn one.
     pub fn write_atomic(&self, dir: &Path) -> Result<PathBuf, SchemaError> {
         self.validate()?;
-        let mut bytes = serde_json::to_vec_pretty(self).map_err(|source| SchemaError::Parse {
+        let mut bytes = serde_json::to_vec_pretty(self).map_err(|cause| SchemaError::Parse {
             path: dir.join(RESULT_FILE),
-            source,
+            cause,
             detail: String::new(),
         })?;
         bytes.push(b'\n');
@@ -1215,7 +1215,8 @@ fn parse_detail(text: &str, e: &serde_json::Error) -> String {
         })
         .unwrap_or_default();
     format!(
-        "{line}; {fix}. fix: re-run that run, or move its directory out of the results you pass"
+        "{line}; {fix}. fix: run that scenario on that kernel again, or move this run's \
+         directory out of the results you pass"
     )
 }
 
@@ -1268,10 +1269,10 @@ fn find_result_files(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), SchemaError
 /// removed (a full disk must not leave a torn `.result.json.tmp.*` behind) and the error names
 /// the target and what to do.
 fn write_file_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, SchemaError> {
-    let fail = |path: &Path, source: std::io::Error| SchemaError::Write {
+    let fail = |path: &Path, cause: std::io::Error| SchemaError::Write {
         path: path.to_path_buf(),
-        fix: write_fix(&source),
-        source,
+        fix: write_fix(&cause),
+        cause,
     };
     fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
     let target = dir.join(name);

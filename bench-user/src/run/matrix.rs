@@ -130,7 +130,7 @@ pub fn matrix(path: &Path, out: Option<&Path>) -> Result<ExitCode> {
             .join("results")
             .join(format!("matrix-{name}-{}", utc_stamp(now))),
     };
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    super::ids::ensure_writable(&out)?;
     let cells = schedule(m.kernels.len(), scen.len(), m.repeats);
     let t0 = Instant::now();
     let failed = run_cells(&m, &scen, &cells, several_cpus, &out, t0)?;
@@ -244,7 +244,15 @@ fn report(
     several_cpus: bool,
     out: &Path,
 ) -> Result<()> {
-    let files = ResultFile::read_all(&[out.to_path_buf()]).unwrap_or_default();
+    // A bad file in the tree (truncated, or one scenario name with two texts) leaves the
+    // matrix without reports: said, not silent.
+    let files = ResultFile::read_all(&[out.to_path_buf()]).unwrap_or_else(|e| {
+        eprintln!(
+            "zswap-bench: no reports or plots for {}: {e}",
+            out.display()
+        );
+        Vec::new()
+    });
     // Runs of one scenario at different vCPU counts are never pooled either.
     for (_, l, cpus) in scen {
         let tag = cpu_tag(several_cpus, *cpus);
