@@ -75,8 +75,8 @@ fn add_programs(o: &mut Overhead, costs: &[SelfCost], secs: f64) {
     let entries = spin.iter().map(|c| c.run_count).max().unwrap_or(0);
     h.entries_per_s.push(entries as f64 / secs);
     if entries > 0 {
-        let ns: u64 = spin.iter().map(|c| c.run_time_ns).sum();
-        h.ns_per_entry.push(ns as f64 / entries as f64);
+        let ns: f64 = spin.iter().map(|c| c.run_time_ns as f64).sum();
+        h.ns_per_entry.push(ns / entries as f64);
     }
 }
 
@@ -91,17 +91,23 @@ pub fn collect(results: &[(String, ResultFile)]) -> Overhead {
             o.bpftrace.push(t);
         } else if label.starts_with("on") {
             o.on.push(t);
-            let runs: u64 = r.probes.self_cost.iter().map(|c| c.run_count).sum();
-            let ns: u64 = r.probes.self_cost.iter().map(|c| c.run_time_ns).sum();
+            // In f64: counts from a file can add up past u64.
+            let runs: f64 = r.probes.self_cost.iter().map(|c| c.run_count as f64).sum();
+            let ns: f64 = r
+                .probes
+                .self_cost
+                .iter()
+                .map(|c| c.run_time_ns as f64)
+                .sum();
             let secs = r.duration_ns as f64 / 1e9;
             if secs > 0.0 {
-                o.events_per_s.push(runs as f64 / secs);
+                o.events_per_s.push(runs / secs);
                 add_programs(&mut o, &r.probes.self_cost, secs);
             }
-            if runs > 0 {
-                o.ns_per_event.push(ns as f64 / runs as f64);
+            if runs > 0.0 {
+                o.ns_per_event.push(ns / runs);
             }
-            o.lost += r.probes.lost_events;
+            o.lost = o.lost.saturating_add(r.probes.lost_events);
         }
     }
     o

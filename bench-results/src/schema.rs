@@ -18,6 +18,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
+mod hostile_tests;
+mod set;
+#[cfg(test)]
+mod write_tests;
+
 /// Version of the result-file layout written by this crate.
 pub const SCHEMA_VERSION: u32 = 1;
 /// File name of the result inside `results/<run-id>/`.
@@ -33,11 +41,14 @@ pub enum SchemaError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{}: not a valid result file: {source}", path.display())]
+    /// `detail` quotes the offending line and says how to fix it (see [`parse_detail`]). The
+    /// serde error is in the message, not an error source, so `{:#}` does not repeat it after
+    /// the fix.
+    #[error("{}: not a valid result file: {cause}{detail}", path.display())]
     Parse {
         path: PathBuf,
-        #[source]
-        source: serde_json::Error,
+        cause: serde_json::Error,
+        detail: String,
     },
     #[error(
         "{}: schema_version {found} is newer than this zswap-bench understands ({supported}); \
@@ -63,6 +74,21 @@ pub enum SchemaError {
     NotFound { path: PathBuf },
     #[error("invalid result: {0}")]
     Invalid(String),
+    /// Files that cannot be analysed together (duplicate run ids, one scenario name with two
+    /// texts); the message names the files and the fix.
+    #[error("{0}")]
+    Conflict(String),
+    /// Writing failed (full or read-only filesystem...): the temp file is gone, the target
+    /// untouched, and the message says what to do.
+    #[error(
+        "{}: cannot write: {cause}; no partial file was left there. fix: {fix}",
+        path.display()
+    )]
+    Write {
+        path: PathBuf,
+        cause: std::io::Error,
+        fix: &'static str,
+    },
     #[error("{}: writing CSV: {source}", path.display())]
     Csv {
         path: PathBuf,
@@ -269,7 +295,10 @@ impl Histogram {
                 return Err(format!("{what}: bucket indices not strictly ascending"));
             }
             last = Some(i);
-            total += c;
+            // Checked: a hostile file's counts can add up past u64 (a panic in debug builds).
+            total = total
+                .checked_add(c)
+                .ok_or_else(|| format!("{what}: bucket counts add up past 2^64"))?;
         }
         if total != self.count {
             return Err(format!(
@@ -995,19 +1024,25 @@ impl ResultFile {
             path: path.clone(),
             source,
         })?;
+        Self::parse(&text, &path)
+    }
+
+    /// [`ResultFile::read`] of text already in memory; `path` is only named in errors. Never
+    /// panics, whatever the text (fuzzed: `schema/fuzz_tests.rs`).
+    pub fn parse(text: &str, path: &Path) -> Result<Self, SchemaError> {
+        let path = path.to_path_buf();
         #[derive(Deserialize)]
         struct VersionOnly {
             schema_version: u32,
         }
-        let v: VersionOnly = serde_json::from_str(&text).map_err(|source| SchemaError::Parse {
+        let parse_err = |cause: serde_json::Error| SchemaError::Parse {
+            detail: parse_detail(text, &cause),
             path: path.clone(),
-            source,
-        })?;
+            cause,
+        };
+        let v: VersionOnly = serde_json::from_str(text).map_err(parse_err)?;
         check_version(&path, v.schema_version)?;
-        let r: ResultFile = serde_json::from_str(&text).map_err(|source| SchemaError::Parse {
-            path: path.clone(),
-            source,
-        })?;
+        let r: ResultFile = serde_json::from_str(text).map_err(parse_err)?;
         r.validate().map_err(|e| match e {
             SchemaError::Invalid(m) => SchemaError::Invalid(format!("{}: {m}", path.display())),
             e => e,
@@ -1027,17 +1062,26 @@ impl ResultFile {
             }
         }
         files.sort();
-        files.dedup();
-        files.iter().map(|f| ResultFile::read(f)).collect()
+        // The same file reached through two paths (`out` and `out/cell/result.json`, a
+        // symlink) is one run, read once.
+        let mut seen = BTreeSet::new();
+        files.retain(|f| seen.insert(fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
+        let read = files
+            .into_iter()
+            .map(|f| ResultFile::read(&f).map(|r| (f, r)))
+            .collect::<Result<Vec<_>, _>>()?;
+        set::check_set(&read)?;
+        Ok(read.into_iter().map(|(_, r)| r).collect())
     }
 
     /// Writes `dir/result.json` atomically: temp file in the same directory, fsync, rename, fsync
     /// the directory. A crash leaves either the old file or the new one, never a torn one.
     pub fn write_atomic(&self, dir: &Path) -> Result<PathBuf, SchemaError> {
         self.validate()?;
-        let mut bytes = serde_json::to_vec_pretty(self).map_err(|source| SchemaError::Parse {
+        let mut bytes = serde_json::to_vec_pretty(self).map_err(|cause| SchemaError::Parse {
             path: dir.join(RESULT_FILE),
-            source,
+            cause,
+            detail: String::new(),
         })?;
         bytes.push(b'\n');
         write_file_atomic(dir, RESULT_FILE, &bytes)
@@ -1124,6 +1168,20 @@ impl ResultFile {
         if self.run_id.is_empty() {
             problems.push("run_id is empty".into());
         }
+        // Ranges a measurement cannot leave: a value outside is a damaged or hand-made file.
+        let mut in_range = |what: &str, v: f64, lo: f64, hi: f64| {
+            if !(lo..=hi).contains(&v) {
+                problems.push(format!("{what} = {v} is outside {lo}..={hi}"));
+            }
+        };
+        if let Some(p) = &self.counters.psi {
+            in_range("counters.psi.some_avg10_end", p.some_avg10_end, 0.0, 100.0);
+            in_range("counters.psi.full_avg10_end", p.full_avg10_end, 0.0, 100.0);
+        }
+        if let Some(c) = self.workload.compressibility {
+            // compressed/original: lz4 expands incompressible data by well under 1%.
+            in_range("workload.compressibility", c, 0.0, 2.0);
+        }
         if self.timeseries.windows(2).any(|w| w[0].t_ns > w[1].t_ns) {
             problems.push("timeseries samples are not in time order".into());
         }
@@ -1146,6 +1204,32 @@ pub fn rates(points: &[(u64, f64)]) -> Vec<(u64, f64)> {
         .filter(|w| w[1].0 > w[0].0)
         .map(|w| (w[1].0, (w[1].1 - w[0].1) / ((w[1].0 - w[0].0) as f64 / 1e9)))
         .collect()
+}
+
+/// The rest of a parse error's message: the offending line quoted (a pretty-printed result has
+/// one field per line, so this names the field serde's type errors leave out) and the fix.
+fn parse_detail(text: &str, e: &serde_json::Error) -> String {
+    let fix = if e.is_eof() {
+        "the file is truncated (a run killed while writing it, or a partial copy)"
+    } else if e.is_syntax() {
+        "the file is not JSON"
+    } else {
+        "a field is missing or has the wrong type"
+    };
+    let line = text
+        .lines()
+        .nth(e.line().saturating_sub(1))
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && e.line() > 0)
+        .map(|l| {
+            let short: String = l.chars().take(80).collect();
+            format!(" (line {}: {short})", e.line())
+        })
+        .unwrap_or_default();
+    format!(
+        "{line}; {fix}. fix: run that scenario on that kernel again, or move this run's \
+         directory out of the results you pass"
+    )
 }
 
 fn check_version(path: &Path, found: u32) -> Result<(), SchemaError> {
@@ -1193,24 +1277,48 @@ fn find_result_files(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), SchemaError
     Ok(())
 }
 
+/// Temp file in `dir`, fsync, rename over `name`, fsync `dir`. On any error the temp file is
+/// removed (a full disk must not leave a torn `.result.json.tmp.*` behind) and the error names
+/// the target and what to do.
 fn write_file_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, SchemaError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| SchemaError::Io { path, source }
+    let fail = |path: &Path, cause: std::io::Error| SchemaError::Write {
+        path: path.to_path_buf(),
+        fix: write_fix(&cause),
+        cause,
     };
-    fs::create_dir_all(dir).map_err(io(dir))?;
+    fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
     let target = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    drop(f);
-    fs::rename(&tmp, &target).map_err(io(&target))?;
+    let written = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, &target)
+    })();
+    if let Err(e) = written {
+        // Best effort: when even the removal fails the first error is the one to report.
+        let _ = fs::remove_file(&tmp);
+        return Err(fail(&target, e));
+    }
     // Make the rename itself durable.
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(io(dir))?;
+        .map_err(|e| fail(dir, e))?;
     Ok(target)
+}
+
+fn write_fix(e: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        StorageFull | QuotaExceeded | FileTooLarge => {
+            "free space on that filesystem, or choose another --out"
+        }
+        ReadOnlyFilesystem | PermissionDenied => {
+            "make the directory writable, or choose another --out"
+        }
+        _ => "check that directory, or choose another --out",
+    }
 }
 
 #[cfg(test)]

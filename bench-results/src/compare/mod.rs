@@ -200,6 +200,7 @@ pub fn compare(results: &[ResultFile], opts: &CompareOptions) -> Comparison {
     if let Some(w) = window_warning(results, &scenarios) {
         warnings.push(w);
     }
+    warnings.extend(shared_run_ids(results));
     let family = verdict::judge(&mut scenarios, &opts.method);
     Comparison {
         method: opts.method,
@@ -390,6 +391,27 @@ fn window_warning(results: &[ResultFile], scenarios: &[ScenarioComparison]) -> O
             names.len()
         )
     })
+}
+
+/// Run ids that name several runs (different start times): all are counted, and the report
+/// says so, since its other warnings name runs by id. Copies of one run never get here:
+/// `ResultFile::read_all` refuses them.
+fn shared_run_ids(results: &[ResultFile]) -> Vec<String> {
+    let mut starts: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for r in results {
+        starts.entry(&r.run_id).or_default().push(r.started_unix_ns);
+    }
+    starts
+        .into_iter()
+        .filter(|(_, s)| s.len() > 1)
+        .map(|(id, s)| {
+            format!(
+                "run_id {id:?} names {} different runs (started at {s:?} ns since the epoch): \
+                 each is counted as a repeat",
+                s.len()
+            )
+        })
+        .collect()
 }
 
 fn identity(r: &ResultFile) -> KernelIdentity {

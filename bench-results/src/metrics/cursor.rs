@@ -104,11 +104,13 @@ fn holds(r: &ResultFile) -> Result<Vec<&Histogram>, String> {
 /// without the count would add contended acquisitions with no denominator).
 pub fn contended_share(r: &ResultFile) -> Value {
     let l = counted(r)?;
-    let acq: u64 = l.iter().filter_map(|l| l.acquisitions).sum();
-    ratio(
-        l.iter().map(|l| l.contended).sum::<u64>() as f64,
-        acq as f64,
-    )
+    // In f64: counts from a file can add up past u64.
+    let acq: f64 = l
+        .iter()
+        .filter_map(|l| l.acquisitions)
+        .map(|n| n as f64)
+        .sum();
+    ratio(l.iter().map(|l| l.contended as f64).sum(), acq)
 }
 
 /// 99th percentile of the cursor locks' contended waits, histograms merged.
@@ -199,7 +201,8 @@ pub(super) fn metrics() -> Vec<Metric> {
                 counted(r)?
                     .iter()
                     .filter_map(|l| l.acquisitions)
-                    .sum::<u64>() as f64
+                    .map(|n| n as f64)
+                    .sum()
             )
         )
         .probe_rate(),

@@ -208,11 +208,9 @@ fn proactive() -> Vec<Metric> {
             "share of proactive writes returning -EAGAIN (budget not met)",
             |r| {
                 let rets = proactive_returns(r)?;
-                let total: u64 = rets.values().sum();
-                ratio(
-                    rets.get(ret::EAGAIN).copied().unwrap_or(0) as f64,
-                    total as f64,
-                )
+                // In f64: counts from a file can add up past u64.
+                let total: f64 = rets.values().map(|&n| n as f64).sum();
+                ratio(rets.get(ret::EAGAIN).copied().unwrap_or(0) as f64, total)
             }
         )
         .needs(Exercise::Proactive),
@@ -365,7 +363,8 @@ pub fn proactive_returns(r: &ResultFile) -> Result<BTreeMap<String, u64>, String
             let mut m = BTreeMap::new();
             for t in threads {
                 for (k, v) in &t.returns {
-                    *m.entry(k.clone()).or_insert(0) += v;
+                    let n = m.entry(k.clone()).or_insert(0u64);
+                    *n = n.saturating_add(*v);
                 }
             }
             Ok(m)
@@ -398,15 +397,13 @@ fn proactive_written_bytes(r: &ResultFile) -> Value {
     if let Some(p) = &r.probes.proactive {
         return Ok(p.written_bytes as f64);
     }
-    let achieved: Option<u64> = r
+    let achieved: Option<f64> = r
         .proactive_writes
         .per_thread
         .iter()
-        .map(|t| t.bytes_achieved)
+        .map(|t| t.bytes_achieved.map(|b| b as f64))
         .sum();
-    achieved
-        .map(|b| b as f64)
-        .ok_or_else(|| "written bytes not measured (no probe, no kernel counter)".into())
+    achieved.ok_or_else(|| "written bytes not measured (no probe, no kernel counter)".into())
 }
 
 #[cfg(test)]

@@ -181,10 +181,11 @@ pub(super) fn proactive_returns(scenario: &str, kernels: &KernelGroups) -> Optio
         let mut m: BTreeMap<String, u64> = BTreeMap::new();
         for r in runs {
             for (code, n) in metrics::proactive_returns(r).unwrap_or_default() {
-                *m.entry(code).or_default() += n;
+                let c = m.entry(code).or_default();
+                *c = c.saturating_add(n);
             }
         }
-        if m.values().sum::<u64>() > 0 {
+        if m.values().any(|&n| n > 0) {
             cats.push(k.clone());
             mixes.push(m);
         }
@@ -207,7 +208,10 @@ pub(super) fn proactive_returns(scenario: &str, kernels: &KernelGroups) -> Optio
             color: ci,
             values: mixes
                 .iter()
-                .map(|m| m.get(code).copied().unwrap_or(0) as f64 / m.values().sum::<u64>() as f64)
+                .map(|m| {
+                    let total: f64 = m.values().map(|&n| n as f64).sum();
+                    m.get(code).copied().unwrap_or(0) as f64 / total
+                })
                 .collect(),
             whiskers: vec![None; mixes.len()],
         })

@@ -9,6 +9,8 @@
 //!   kernels/<key>/        bzImage, config, System.map, meta.json, build.log
 pub mod apply;
 pub mod manifest;
+#[cfg(test)]
+mod manifest_fuzz;
 pub mod mirror;
 pub mod selftest;
 pub mod source;

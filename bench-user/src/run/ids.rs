@@ -51,9 +51,54 @@ pub fn repeat_dir(out: &Path, repeats: u32, r: u32) -> PathBuf {
     }
 }
 
+/// Creates `dir` and proves it takes a file (create, write, remove a probe), so a read-only or
+/// full results directory is reported before a kernel is built or a VM boots, not after the
+/// measurement when the result cannot be written.
+pub fn ensure_writable(dir: &Path) -> anyhow::Result<()> {
+    let fix = "fix: make it writable (or free space there), or choose another --out";
+    std::fs::create_dir_all(dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create the results directory {}: {e}; {fix}",
+            dir.display()
+        )
+    })?;
+    let probe = dir.join(format!(".zswap-bench-write-probe.{}", std::process::id()));
+    let written = std::fs::write(&probe, b"zswap-bench\n");
+    // Removed even when the write failed half-way (a full filesystem).
+    let _ = std::fs::remove_file(&probe);
+    written.map_err(|e| {
+        anyhow::anyhow!(
+            "the results directory {} is not writable: {e}; {fix}",
+            dir.display()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unwritable_results_dirs_are_named_with_the_fix() {
+        let d = tempfile::tempdir().unwrap();
+        ensure_writable(&d.path().join("a/b")).unwrap();
+        assert_eq!(std::fs::read_dir(d.path().join("a/b")).unwrap().count(), 0);
+        // A path below a file cannot be created.
+        std::fs::write(d.path().join("file"), "x").unwrap();
+        let e = ensure_writable(&d.path().join("file/out"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cannot create the results directory") && e.contains("fix: "),
+            "{e}"
+        );
+        // procfs takes no new files, even from root: read-only as a results directory.
+        let e = ensure_writable(Path::new("/proc")).unwrap_err().to_string();
+        assert!(
+            e.contains("/proc is not writable") && e.contains("choose another --out"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn stamps_are_utc_calendar_dates() {

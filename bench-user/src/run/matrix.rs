@@ -143,7 +143,7 @@ pub fn matrix(path: &Path, out: Option<&Path>, resume: bool) -> Result<ExitCode>
             out.display()
         );
     }
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    super::ids::ensure_writable(&out)?;
     let cells = schedule(m.kernels.len(), scen.len(), m.repeats);
     let t0 = Instant::now();
     let (failed, done) = run_cells(&m, &scen, &cells, several_cpus, &out, t0)?;

@@ -39,7 +39,6 @@ pub(super) fn run_vm(
     Ok(ExitCode::SUCCESS)
 }
 
-
 /// Boots `kernel`, runs the scenario inside with `--host`, and adds the kernel identity to the
 /// results. Err when the guest run cannot be trusted (exit status, timeout, kernel trouble); the
 /// results it wrote stay in `out`.
@@ -55,7 +54,7 @@ pub(super) fn vm_cell(
     let scen = std::fs::canonicalize(scenario_path)
         .with_context(|| format!("resolving {}", scenario_path.display()))?;
     let kname = kernel_name(kernel);
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    super::ids::ensure_writable(out)?;
     let out = std::fs::canonicalize(out)?;
     let ph = &l.phases;
     // TCG is slow and uneven (probe attach alone takes ~10-30 s): generous, but bounded.
