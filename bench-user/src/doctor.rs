@@ -407,8 +407,8 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(s, "\nprobe targets");
     let _ = writeln!(
         s,
-        "  {:<34} {:<22} {:<4} {:<8} {}",
-        "NAME", "KIND", "BTF", "KALLSYMS", "STATUS"
+        "  {:<34} {:<22} {:<4} {:<8} STATUS",
+        "NAME", "KIND", "BTF", "KALLSYMS"
     );
     for t in &r.targets {
         let _ = writeln!(

@@ -26,7 +26,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let n: f64 = num.trim().parse().map_err(|_| {
         format!("invalid size {s:?}: expected a number with optional K/M/G/T, e.g. 150M")
     })?;
-    if !(n >= 0.0) || !n.is_finite() {
+    // NaN fails both tests, so it is refused too.
+    if n.is_nan() || n < 0.0 || !n.is_finite() {
         return Err(format!("invalid size {s:?}: must be a non-negative number"));
     }
     Ok((n * mul as f64).round() as u64)
@@ -40,7 +41,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .trim()
         .parse()
         .map_err(|_| format!("invalid duration {s:?}: expected e.g. 500ms, 90s, 10m, 1h"))?;
-    if !(n >= 0.0) || !n.is_finite() {
+    if n.is_nan() || n < 0.0 || !n.is_finite() {
         return Err(format!("invalid duration {s:?}: must be non-negative"));
     }
     let secs = match unit {

@@ -125,11 +125,10 @@ fn check(c: &Case, root: &Path) -> Result<String, String> {
     let lines: Vec<&str> = norm.lines().collect();
     let i = lines.iter().position(|l| l.contains(c.expect[0])).unwrap_or(0);
     let mut line = lines.get(i).copied().unwrap_or_default().trim().to_string();
-    if line.ends_with(':') {
-        if let Some(next) = lines.get(i + 1) {
+    if line.ends_with(':')
+        && let Some(next) = lines.get(i + 1) {
             line = format!("{line} {}", next.trim());
         }
-    }
     Ok(line)
 }
 

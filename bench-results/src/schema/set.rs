@@ -47,9 +47,12 @@ fn duplicate_run_ids(files: &[(PathBuf, ResultFile)]) -> Vec<String> {
         .collect()
 }
 
+/// One scenario text (sha256, toml) and the files that ran it.
+type TextFiles<'a> = ((&'a str, &'a str), Vec<&'a Path>);
+
 fn mixed_scenarios(files: &[(PathBuf, ResultFile)]) -> Vec<String> {
     // name -> distinct (sha256, text) -> files, in order of first appearance.
-    let mut by_name: BTreeMap<&str, Vec<((&str, &str), Vec<&Path>)>> = BTreeMap::new();
+    let mut by_name: BTreeMap<&str, Vec<TextFiles>> = BTreeMap::new();
     for (p, r) in files {
         let key = (r.scenario.sha256.as_str(), r.scenario.toml.as_str());
         let texts = by_name.entry(&r.scenario.name).or_default();

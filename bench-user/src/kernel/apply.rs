@@ -258,11 +258,10 @@ pub fn expected_blobs(diff: &str) -> Vec<(String, String)> {
     for l in diff.lines() {
         if let Some(rest) = l.strip_prefix("diff --git a/") {
             file = rest.split(" b/").next().map(str::to_string);
-        } else if let (Some(idx), Some(f)) = (l.strip_prefix("index "), file.as_ref()) {
-            if let Some((old, _)) = idx.split_once("..") {
+        } else if let (Some(idx), Some(f)) = (l.strip_prefix("index "), file.as_ref())
+            && let Some((old, _)) = idx.split_once("..") {
                 v.push((f.clone(), old.to_string()));
             }
-        }
     }
     v
 }

@@ -56,11 +56,10 @@ impl KernelBtf {
 
     fn struct_by_name(&self, name: &str) -> Result<btf_rs::Struct> {
         for t in self.btf.resolve_types_by_name(name).unwrap_or_default() {
-            if let Type::Struct(s) = t {
-                if !s.members.is_empty() {
+            if let Type::Struct(s) = t
+                && !s.members.is_empty() {
                     return Ok(s);
                 }
-            }
         }
         bail!("struct {name} not in the kernel's BTF")
     }
@@ -74,13 +73,11 @@ impl KernelBtf {
             if n == member {
                 return Ok(Some((off, ty)));
             }
-            if n.is_empty() {
-                if let Type::Struct(inner) | Type::Union(inner) = &ty {
-                    if let Some((o, t)) = self.find_member(inner, member)? {
+            if n.is_empty()
+                && let Type::Struct(inner) | Type::Union(inner) = &ty
+                    && let Some((o, t)) = self.find_member(inner, member)? {
                         return Ok(Some((off + o, t)));
                     }
-                }
-            }
         }
         Ok(None)
     }
@@ -116,14 +113,12 @@ impl KernelBtf {
                 if !tname.contains("zswap") {
                     continue;
                 }
-                if let Some((o, lt)) = self.find_member(inner, "lock")? {
-                    if let Type::Struct(l) = &lt {
-                        if self.name(l) == "spinlock" {
+                if let Some((o, lt)) = self.find_member(inner, "lock")?
+                    && let Type::Struct(l) = &lt
+                        && self.name(l) == "spinlock" {
                             let name = format!("{}.lock", self.name(m));
                             return Ok(Some(((m.bit_offset() / 8) as u64 + o, name)));
                         }
-                    }
-                }
             }
         }
         Ok(None)

@@ -243,11 +243,9 @@ pub fn render(p: &Probes, prev: Option<&Probes>, elapsed: Duration, interval: Du
         o,
         " probe cost: {runs} runs, {} total{}; lost events {}",
         fmt_ns(cost),
-        if runs > 0 {
-            format!(" ({} ns/run)", cost / runs)
-        } else {
-            String::new()
-        },
+        cost.checked_div(runs)
+            .map(|per| format!(" ({per} ns/run)"))
+            .unwrap_or_default(),
         p.lost_events
     );
     o

@@ -3,6 +3,7 @@
 //! - sleeping locks (mutex, rwsem, e.g. `--watch-lock cgroup_mutex`): lock:contention_begin/end;
 //! - cursor-lock acquisitions and hold time: the cursor function and its walk step;
 //! - forgetting a freed memcg's lock address: fentry on the memcg free function.
+//!
 //! Each decision is a plan entry, so a result says what measured what.
 use anyhow::{Context, Result, bail};
 use aya::maps::Array;
@@ -127,6 +128,9 @@ fn turn_on(a: &mut Attacher, which: u32) -> Result<()> {
 
 /// Decide and attach everything lock-related. `cursor` = the cursor iterator and its walk
 /// step are live (they carry the acquisition evidence).
+// Eight inputs, each a different source the decision reads (BTF, kallsyms, the names of this
+// kernel's locks, the user's extra locks, what else went live); a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub fn attach(
     a: &mut Attacher,
     kbtf: &KernelBtf,

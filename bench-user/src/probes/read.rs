@@ -337,15 +337,14 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
 
     // Self-cost (BPF run-time statistics) and events we could not account.
     for name in s.attached.iter() {
-        if let Some(p) = e.program(name) {
-            if let Ok(i) = p.info() {
+        if let Some(p) = e.program(name)
+            && let Ok(i) = p.info() {
                 probes.self_cost.push(SelfCost {
                     program: name.to_string(),
                     run_count: i.run_count(),
                     run_time_ns: i.run_time().as_nanos() as u64,
                 });
             }
-        }
     }
     for (n, idx) in counter::PROBLEMS {
         let v = c[idx as usize];
@@ -426,7 +425,7 @@ fn read_locks(
                 total_wait_ns: v.total_wait_ns,
             })
             .collect();
-        cl.sort_by(|a, b| b.total_wait_ns.cmp(&a.total_wait_ns));
+        cl.sort_by_key(|c| std::cmp::Reverse(c.total_wait_ns));
         let hold = (lp.hold && cursor).then(|| h(hist_id::LOCK_HOLD, id, Unit::Ns));
         out.push(LockStats {
             name,
@@ -479,7 +478,7 @@ fn never_taken(
         let fam = |l: &LockStats| {
             l.kind == kind && (kind == LockKind::PerMemcg || l.name == lp.global_name)
         };
-        if !out.iter().any(|l| fam(l)) || !out.iter().filter(|l| fam(l)).all(idle) {
+        if !out.iter().any(&fam) || !out.iter().filter(|l| fam(l)).all(idle) {
             continue;
         }
         let reason = match (&cursor_calls, lp.hold) {

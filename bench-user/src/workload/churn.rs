@@ -71,20 +71,19 @@ pub fn run(
     let mut n = 0u64;
     let mut next = Instant::now();
     'outer: while !stop.stopped() {
-        for k in 0..slots.len() {
+        for (k, slot) in slots.iter_mut().enumerate() {
             if stop.stopped() {
                 break 'outer;
             }
             let helper = pool.zip(job.helpers.get(k).copied());
-            if let Some(old) = slots[k].take() {
+            if let Some(old) = slot.take() {
                 if let Err(e) = std::fs::remove_dir(tree.dir(&old)) {
                     note(format!("rmdir {old}: {e}"), &mut problems);
                 }
-                if let Some((sh, (i, _))) = helper {
-                    if let Err(e) = helper_cmd(sh, i, hcmd::FREE, Duration::from_secs(30)) {
+                if let Some((sh, (i, _))) = helper
+                    && let Err(e) = helper_cmd(sh, i, hcmd::FREE, Duration::from_secs(30)) {
                         note(format!("{e:#}"), &mut problems);
                     }
-                }
             }
             n += 1;
             let name = churn_name(&job.parent, n);
@@ -112,7 +111,7 @@ pub fn run(
                     note(format!("{e:#}"), &mut problems);
                 }
             }
-            slots[k] = Some(name);
+            *slot = Some(name);
             stats.cycles.fetch_add(1, Ordering::Relaxed);
             next += period;
             let now = Instant::now();

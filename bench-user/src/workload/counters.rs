@@ -59,14 +59,13 @@ pub fn read_dir_values(dir: &Path) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
-            if e.file_type().is_ok_and(|t| t.is_file()) {
-                if let Ok(v) = std::fs::read_to_string(e.path()) {
+            if e.file_type().is_ok_and(|t| t.is_file())
+                && let Ok(v) = std::fs::read_to_string(e.path()) {
                     m.insert(
                         e.file_name().to_string_lossy().into_owned(),
                         v.trim().to_string(),
                     );
                 }
-            }
         }
     }
     m

@@ -41,7 +41,7 @@ pub fn pause_for(rate: f64, took: Duration) -> Duration {
 /// "max" in the second.
 pub fn squeeze_value(t: Duration, period: Duration, low: u64) -> String {
     let half = period.as_nanos() / 2;
-    if half == 0 || (t.as_nanos() / half) % 2 == 0 {
+    if half == 0 || (t.as_nanos() / half).is_multiple_of(2) {
         low.to_string()
     } else {
         "max".into()
