@@ -3,7 +3,8 @@
 //! happens unless `ZSWAP_BENCH_ALLOW_FAULTS=1` is set beside `ZSWAP_BENCH_FAULT`, so a stray
 //! variable cannot crash a real machine's kernel.
 //!
-//! `ZSWAP_BENCH_FAULT=KIND[:MATCH]`: `panic` (sysrq-c: the kernel crashes), `hang` (the runner
+//! `ZSWAP_BENCH_FAULT=KIND[:MATCH]`: `panic` (the guest's init exits on our signal, and the
+//! kernel panics: "Attempted to kill init!"; the guests have no magic SysRq), `hang` (the runner
 //! stops answering, as a workload stuck in D state would leave it) or `oom` (the first worker's
 //! memcg loses its swap and gets a 1M memory.max, so the kernel's OOM killer takes a worker), at
 //! the start of the measured phase, and only when the run's output directory contains MATCH
@@ -69,9 +70,15 @@ pub(super) fn inject_if_armed(tree: &Tree, pool: &WorkerPool) {
             }
         }
         Some(Fault::Panic) => {
-            log::warn!("injected fault: crashing the kernel (sysrq-c)");
-            let _ = std::fs::write("/proc/sys/kernel/sysrq", "1");
-            let _ = std::fs::write("/proc/sysrq-trigger", "c");
+            log::warn!("injected fault: crashing the kernel (init exits)");
+            let init = nix::unistd::Pid::from_raw(1);
+            if let Err(e) = nix::sys::signal::kill(init, nix::sys::signal::Signal::SIGUSR2) {
+                log::warn!("injected fault: signalling init: {e}");
+            }
+            // The kernel is going down; do not go on measuring meanwhile.
+            loop {
+                std::thread::park();
+            }
         }
         Some(Fault::Hang) => {
             log::warn!("injected fault: the runner stops answering");

@@ -151,10 +151,31 @@ fn run(ctl: &str, say: &mut dyn FnMut(&str)) -> i32 {
         }
     };
     let pid = child.id() as i32;
+    // Test-only (see run/fault.rs): with faults allowed, SIGUSR2 makes init exit, which the
+    // kernel answers with a real panic ("Attempted to kill init!"). The guest kernels have no
+    // magic SysRq, so this is how a test crashes one. Without the switch SIGUSR2 stays ignored,
+    // as every signal without a handler is for init.
+    let allowed = spec
+        .env
+        .iter()
+        .any(|(k, v)| k == crate::run::fault::ALLOW_ENV && v == "1");
+    let crash = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if allowed {
+        let _ = signal_hook::flag::register(signal_hook::consts::SIGUSR2, crash.clone());
+    }
     // As PID 1 we reap every orphan until our child exits.
     loop {
-        use nix::sys::wait::{WaitStatus, waitpid};
-        match waitpid(None, None) {
+        use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+        if crash.load(std::sync::atomic::Ordering::SeqCst) {
+            say("injected fault: init exits, the kernel panics");
+            std::process::exit(1);
+        }
+        // With the switch, poll so the flag is seen (a blocking wait restarts after signals).
+        let flags = allowed.then_some(WaitPidFlag::WNOHANG);
+        match waitpid(None, flags) {
+            Ok(WaitStatus::StillAlive) => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
             Ok(WaitStatus::Exited(p, code)) if p.as_raw() == pid => {
                 let _ = child.try_wait();
                 return code;
