@@ -103,7 +103,8 @@ fn missing_required_fields_are_named() {
 /// fractional value in an unsigned field, and a value too large for any float.
 #[test]
 fn bad_numbers_are_refused_with_the_field_quoted() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("duration_ns", Box::new(|v| v["duration_ns"] = "NaN".into())),
         ("duration_ns", Box::new(|v| v["duration_ns"] = Value::Null)),
         ("duration_ns", Box::new(|v| v["duration_ns"] = (-30).into())),

@@ -49,7 +49,8 @@ fn duplicate_run_ids(files: &[(PathBuf, ResultFile)]) -> Vec<String> {
 
 fn mixed_scenarios(files: &[(PathBuf, ResultFile)]) -> Vec<String> {
     // name -> distinct (sha256, text) -> files, in order of first appearance.
-    let mut by_name: BTreeMap<&str, Vec<((&str, &str), Vec<&Path>)>> = BTreeMap::new();
+    type Texts<'a> = Vec<((&'a str, &'a str), Vec<&'a Path>)>;
+    let mut by_name: BTreeMap<&str, Texts> = BTreeMap::new();
     for (p, r) in files {
         let key = (r.scenario.sha256.as_str(), r.scenario.toml.as_str());
         let texts = by_name.entry(&r.scenario.name).or_default();
