@@ -328,3 +328,26 @@ fn numeric_leaves(v: &Value, ptr: String, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// Regression (found by `extreme_values_never_panic_compare_or_render`): a return-code count
+/// of u64::MAX made the sum of returns overflow in `compare` (a panic in debug builds, a
+/// wrapped, wrong share in release).
+#[test]
+fn regression_u64_max_return_count_does_not_overflow_compare() {
+    let text = edit(|v| {
+        v["proactive_writes"]["per_thread"][0]["returns"]["-EAGAIN"] = u64::MAX.into();
+    });
+    let r = ResultFile::parse(&text, Path::new("x/result.json")).unwrap();
+    let mut set = repeats(2, MockResult::baseline);
+    set.push(r);
+    render_everything(&set);
+    let c = crate::compare(&set, &crate::CompareOptions::default());
+    let share = c.scenarios[0]
+        .metrics
+        .iter()
+        .find(|m| m.name == "proactive.eagain_share")
+        .and_then(|m| m.cell("ref-percg-lock"))
+        .and_then(|c| c.values.first().copied())
+        .unwrap();
+    assert!((0.99..=1.0).contains(&share), "{share}");
+}
