@@ -91,7 +91,10 @@ mod tests {
 
     #[test]
     fn native_spinlocks_hide_the_hypervisor_bit() {
-        assert_eq!(SpinlockMode::Native.cpu_model(Accel::Kvm), "host,-hypervisor");
+        assert_eq!(
+            SpinlockMode::Native.cpu_model(Accel::Kvm),
+            "host,-hypervisor"
+        );
         assert_eq!(SpinlockMode::Virt.cpu_model(Accel::Tcg), "max");
     }
 }

@@ -39,55 +39,314 @@ macro_rules! scenario_case {
 fn cases() -> Vec<Case> {
     vec![
         // ---- command line ----
-        Case { area: "cli", what: "`run` without a scenario", args: &["run"], files: &[], expect: &["required", "<SCENARIO>"] },
-        Case { area: "cli", what: "`--kernel` and `--host` together", args: &["run", "quick", "--kernel", "baseline", "--host"], files: &[], expect: &["cannot be used with"] },
-        Case { area: "cli", what: "neither `--kernel` nor `--host`", args: &["run", "quick"], files: &[], expect: &["say where to run", "--kernel", "--host"] },
-        Case { area: "cli", what: "`--cpus 0`", args: &["run", "quick", "--kernel", "baseline", "--cpus", "0"], files: &[], expect: &["0 is not in 1..=64"] },
-        Case { area: "cli", what: "`--cpus 65`", args: &["vm", "--kernel", "baseline", "--cpus", "65", "--", "true"], files: &[], expect: &["65 is not in 1..=64"] },
-        Case { area: "cli", what: "`--repeat 0`", args: &["run", "quick", "--host", "--repeat", "0"], files: &[], expect: &["--repeat 0 runs nothing"] },
-        Case { area: "cli", what: "`--accel host` for a VM", args: &["run", "quick", "--kernel", "baseline", "--accel", "host"], files: &[], expect: &["invalid value 'host'", "auto, tcg, kvm"] },
-        Case { area: "cli", what: "`--mem` that is not a size", args: &["vm", "--kernel", "baseline", "--mem", "12Q", "--", "true"], files: &[], expect: &["invalid value '12Q'"] },
-        Case { area: "cli", what: "`--timeout` that is not a duration", args: &["vm", "--kernel", "baseline", "--timeout", "soon", "--", "true"], files: &[], expect: &["invalid value 'soon'"] },
-        Case { area: "cli", what: "`vm` without a command", args: &["vm", "--kernel", "baseline"], files: &[], expect: &["required", "<COMMAND>"] },
-        Case { area: "cli", what: "`compare --format yaml`", args: &["compare", "{d}", "--format", "yaml"], files: &[], expect: &["invalid value 'yaml'", "text, markdown, json"] },
-        Case { area: "cli", what: "`matrix --resume` without `--out`", args: &["matrix", "{d}/m.toml", "--resume"], files: &[], expect: &["required", "--out"] },
-        Case { area: "cli", what: "unknown scenario name", args: &["run", "no-such-scenario", "--host"], files: &[], expect: &["no scenario \"no-such-scenario\"", "known scenarios: "] },
+        Case {
+            area: "cli",
+            what: "`run` without a scenario",
+            args: &["run"],
+            files: &[],
+            expect: &["required", "<SCENARIO>"],
+        },
+        Case {
+            area: "cli",
+            what: "`--kernel` and `--host` together",
+            args: &["run", "quick", "--kernel", "baseline", "--host"],
+            files: &[],
+            expect: &["cannot be used with"],
+        },
+        Case {
+            area: "cli",
+            what: "neither `--kernel` nor `--host`",
+            args: &["run", "quick"],
+            files: &[],
+            expect: &["say where to run", "--kernel", "--host"],
+        },
+        Case {
+            area: "cli",
+            what: "`--cpus 0`",
+            args: &["run", "quick", "--kernel", "baseline", "--cpus", "0"],
+            files: &[],
+            expect: &["0 is not in 1..=64"],
+        },
+        Case {
+            area: "cli",
+            what: "`--cpus 65`",
+            args: &["vm", "--kernel", "baseline", "--cpus", "65", "--", "true"],
+            files: &[],
+            expect: &["65 is not in 1..=64"],
+        },
+        Case {
+            area: "cli",
+            what: "`--repeat 0`",
+            args: &["run", "quick", "--host", "--repeat", "0"],
+            files: &[],
+            expect: &["--repeat 0 runs nothing"],
+        },
+        Case {
+            area: "cli",
+            what: "`--accel host` for a VM",
+            args: &["run", "quick", "--kernel", "baseline", "--accel", "host"],
+            files: &[],
+            expect: &["invalid value 'host'", "auto, tcg, kvm"],
+        },
+        Case {
+            area: "cli",
+            what: "`--mem` that is not a size",
+            args: &["vm", "--kernel", "baseline", "--mem", "12Q", "--", "true"],
+            files: &[],
+            expect: &["invalid value '12Q'"],
+        },
+        Case {
+            area: "cli",
+            what: "`--timeout` that is not a duration",
+            args: &[
+                "vm",
+                "--kernel",
+                "baseline",
+                "--timeout",
+                "soon",
+                "--",
+                "true",
+            ],
+            files: &[],
+            expect: &["invalid value 'soon'"],
+        },
+        Case {
+            area: "cli",
+            what: "`vm` without a command",
+            args: &["vm", "--kernel", "baseline"],
+            files: &[],
+            expect: &["required", "<COMMAND>"],
+        },
+        Case {
+            area: "cli",
+            what: "`compare --format yaml`",
+            args: &["compare", "{d}", "--format", "yaml"],
+            files: &[],
+            expect: &["invalid value 'yaml'", "text, markdown, json"],
+        },
+        Case {
+            area: "cli",
+            what: "`matrix --resume` without `--out`",
+            args: &["matrix", "{d}/m.toml", "--resume"],
+            files: &[],
+            expect: &["required", "--out"],
+        },
+        Case {
+            area: "cli",
+            what: "unknown scenario name",
+            args: &["run", "no-such-scenario", "--host"],
+            files: &[],
+            expect: &["no scenario \"no-such-scenario\"", "known scenarios: "],
+        },
         // ---- scenario files ----
         scenario_case!("not TOML", "this is not toml\n", "expected"),
-        scenario_case!("`[memcg]` where `[[memcg]]` belongs", "[phases]\nmeasure = \"5s\"\n[memcg]\nname = \"p\"\n", "`memcg` is a list of sections", "write [[memcg]]"),
-        scenario_case!("`[[phases]]` where `[phases]` belongs", "[[phases]]\nmeasure = \"5s\"\n", "`phases` is one table", "write [phases]"),
-        scenario_case!("a typo'd key", "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[worker]]\nmemcg = \"p\"\nsise = \"32M\"\n", "s.toml:7:1", "unknown field `sise`"),
-        scenario_case!("a size with an unknown unit", "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[worker]]\nmemcg = \"p\"\nsize = \"12Q\"\n", "s.toml:7:8", "12Q"),
-        scenario_case!("a negative size", "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[worker]]\nmemcg = \"p\"\nsize = \"-32M\"\n", "negative size"),
-        scenario_case!("a duration that is not one", "[phases]\nmeasure = \"ten seconds\"\n[[memcg]]\nname = \"p\"\n", "s.toml:2:11"),
-        scenario_case!("a worker in an undeclared memcg", "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[worker]]\nmemcg = \"q\"\nsize = \"1M\"\n", "worker[0].memcg", "\"q\""),
-        scenario_case!("compressibility above 1", "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[worker]]\nmemcg = \"p\"\nsize = \"1M\"\ncompressibility = 1.5\n", "worker[0].compressibility"),
-        scenario_case!("an unknown access pattern", "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[worker]]\nmemcg = \"p\"\nsize = \"1M\"\npattern = \"zigzag\"\n", "unknown variant `zigzag`"),
-        scenario_case!("zero worker threads", "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[worker]]\nmemcg = \"p\"\nsize = \"1M\"\nthreads = 0\n", "worker[0].threads"),
-        scenario_case!("an unknown pressure kind", "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[pressure]]\nkind = \"squash\"\nmemcg = \"p\"\n", "unknown variant `squash`"),
-        scenario_case!("a zero proactive budget", "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[proactive]]\nmemcg = \"p\"\nmode = \"repeated-small-budget\"\nbudget = \"0\"\ninterval = \"1s\"\n", "proactive[0].budget"),
-        scenario_case!("the same memcg twice", "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[memcg]]\nname = \"p\"\n", "memcg[1].name", "\"p\""),
-        scenario_case!("two problems at once", "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[worker]]\nmemcg = \"p\"\nsize = \"0\"\nthreads = 0\n", "2 problems"),
+        scenario_case!(
+            "`[memcg]` where `[[memcg]]` belongs",
+            "[phases]\nmeasure = \"5s\"\n[memcg]\nname = \"p\"\n",
+            "`memcg` is a list of sections",
+            "write [[memcg]]"
+        ),
+        scenario_case!(
+            "`[[phases]]` where `[phases]` belongs",
+            "[[phases]]\nmeasure = \"5s\"\n",
+            "`phases` is one table",
+            "write [phases]"
+        ),
+        scenario_case!(
+            "a typo'd key",
+            "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[worker]]\nmemcg = \"p\"\nsise = \"32M\"\n",
+            "s.toml:7:1",
+            "unknown field `sise`"
+        ),
+        scenario_case!(
+            "a size with an unknown unit",
+            "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[worker]]\nmemcg = \"p\"\nsize = \"12Q\"\n",
+            "s.toml:7:8",
+            "12Q"
+        ),
+        scenario_case!(
+            "a negative size",
+            "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[worker]]\nmemcg = \"p\"\nsize = \"-32M\"\n",
+            "negative size"
+        ),
+        scenario_case!(
+            "a duration that is not one",
+            "[phases]\nmeasure = \"ten seconds\"\n[[memcg]]\nname = \"p\"\n",
+            "s.toml:2:11"
+        ),
+        scenario_case!(
+            "a worker in an undeclared memcg",
+            "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[worker]]\nmemcg = \"q\"\nsize = \"1M\"\n",
+            "worker[0].memcg",
+            "\"q\""
+        ),
+        scenario_case!(
+            "compressibility above 1",
+            "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[worker]]\nmemcg = \"p\"\nsize = \"1M\"\ncompressibility = 1.5\n",
+            "worker[0].compressibility"
+        ),
+        scenario_case!(
+            "an unknown access pattern",
+            "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[worker]]\nmemcg = \"p\"\nsize = \"1M\"\npattern = \"zigzag\"\n",
+            "unknown variant `zigzag`"
+        ),
+        scenario_case!(
+            "zero worker threads",
+            "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[worker]]\nmemcg = \"p\"\nsize = \"1M\"\nthreads = 0\n",
+            "worker[0].threads"
+        ),
+        scenario_case!(
+            "an unknown pressure kind",
+            "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[pressure]]\nkind = \"squash\"\nmemcg = \"p\"\n",
+            "unknown variant `squash`"
+        ),
+        scenario_case!(
+            "a zero proactive budget",
+            "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[proactive]]\nmemcg = \"p\"\nmode = \"repeated-small-budget\"\nbudget = \"0\"\ninterval = \"1s\"\n",
+            "proactive[0].budget"
+        ),
+        scenario_case!(
+            "the same memcg twice",
+            "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[memcg]]\nname = \"p\"\n",
+            "memcg[1].name",
+            "\"p\""
+        ),
+        scenario_case!(
+            "two problems at once",
+            "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[worker]]\nmemcg = \"p\"\nsize = \"0\"\nthreads = 0\n",
+            "2 problems"
+        ),
         scenario_case!("an empty file", "", "phases"),
         // ---- kernel manifests ----
-        Case { area: "manifest", what: "unknown kernel name", args: &["kernel", "build", "no-such-kernel"], files: &[], expect: &["unknown kernel \"no-such-kernel\"", "known kernels: "] },
-        Case { area: "manifest", what: "a typo'd manifest key", args: &["kernel", "build", "{d}/k.toml"], files: &[("k.toml", "[source]\ndebian = \"linux-source-7.3\"\nconfgi = []\n")], expect: &["k.toml", "unknown field `confgi`"] },
-        Case { area: "manifest", what: "a manifest that is not TOML", args: &["kernel", "build", "{d}/k.toml"], files: &[("k.toml", "source = \n")], expect: &["k.toml"] },
-        Case { area: "manifest", what: "a manifest without a source", args: &["kernel", "build", "{d}/k.toml"], files: &[("k.toml", "name = \"x\"\n")], expect: &["k.toml", "source"] },
+        Case {
+            area: "manifest",
+            what: "unknown kernel name",
+            args: &["kernel", "build", "no-such-kernel"],
+            files: &[],
+            expect: &["unknown kernel \"no-such-kernel\"", "known kernels: "],
+        },
+        Case {
+            area: "manifest",
+            what: "a typo'd manifest key",
+            args: &["kernel", "build", "{d}/k.toml"],
+            files: &[(
+                "k.toml",
+                "[source]\ndebian = \"linux-source-7.3\"\nconfgi = []\n",
+            )],
+            expect: &["k.toml", "unknown field `confgi`"],
+        },
+        Case {
+            area: "manifest",
+            what: "a manifest that is not TOML",
+            args: &["kernel", "build", "{d}/k.toml"],
+            files: &[("k.toml", "source = \n")],
+            expect: &["k.toml"],
+        },
+        Case {
+            area: "manifest",
+            what: "a manifest without a source",
+            args: &["kernel", "build", "{d}/k.toml"],
+            files: &[("k.toml", "name = \"x\"\n")],
+            expect: &["k.toml", "source"],
+        },
         // ---- result files (compare, plot) ----
-        Case { area: "result", what: "a directory without results", args: &["compare", "{d}"], files: &[], expect: &["no result.json found"] },
-        Case { area: "result", what: "a truncated result.json", args: &["compare", "{d}"], files: &[("result.json", "{\"schema_version\": 1, \"run_id\": \"x\"")], expect: &["result.json"] },
-        Case { area: "result", what: "a result from a newer zswap-bench", args: &["plot", "{d}", "--out", "{d}/p"], files: &[("result.json", "{\"schema_version\": 99}")], expect: &["result.json", "99"] },
-        Case { area: "result", what: "a result of an older schema", args: &["compare", "{d}"], files: &[("result.json", "{\"schema_version\": 0}")], expect: &["result.json", "0"] },
-        Case { area: "result", what: "JSON that is not a result", args: &["compare", "{d}"], files: &[("result.json", "[1, 2, 3]")], expect: &["result.json"] },
+        Case {
+            area: "result",
+            what: "a directory without results",
+            args: &["compare", "{d}"],
+            files: &[],
+            expect: &["no result.json found"],
+        },
+        Case {
+            area: "result",
+            what: "a truncated result.json",
+            args: &["compare", "{d}"],
+            files: &[("result.json", "{\"schema_version\": 1, \"run_id\": \"x\"")],
+            expect: &["result.json"],
+        },
+        Case {
+            area: "result",
+            what: "a result from a newer zswap-bench",
+            args: &["plot", "{d}", "--out", "{d}/p"],
+            files: &[("result.json", "{\"schema_version\": 99}")],
+            expect: &["result.json", "99"],
+        },
+        Case {
+            area: "result",
+            what: "a result of an older schema",
+            args: &["compare", "{d}"],
+            files: &[("result.json", "{\"schema_version\": 0}")],
+            expect: &["result.json", "0"],
+        },
+        Case {
+            area: "result",
+            what: "JSON that is not a result",
+            args: &["compare", "{d}"],
+            files: &[("result.json", "[1, 2, 3]")],
+            expect: &["result.json"],
+        },
         // ---- matrix files ----
-        Case { area: "matrix", what: "no kernels", args: &["matrix", "{d}/m.toml", "--out", "{d}/o"], files: &[("m.toml", "kernels = []\nscenarios = [\"quick\"]\n")], expect: &["needs at least one kernel"] },
-        Case { area: "matrix", what: "0 vCPUs", args: &["matrix", "{d}/m.toml", "--out", "{d}/o"], files: &[("m.toml", "kernels = [\"baseline\"]\nscenarios = [\"quick\"]\ncpus = [0]\n")], expect: &["cpus = 0", "1 to 64"] },
-        Case { area: "matrix", what: "a typo'd key", args: &["matrix", "{d}/m.toml", "--out", "{d}/o"], files: &[("m.toml", "kernels = [\"baseline\"]\nscenarios = [\"quick\"]\nrepeat = 3\n")], expect: &["unknown field `repeat`"] },
-        Case { area: "matrix", what: "an unknown scenario", args: &["matrix", "{d}/m.toml", "--out", "{d}/o"], files: &[("m.toml", "kernels = [\"baseline\"]\nscenarios = [\"no-such\"]\n")], expect: &["no scenario \"no-such\""] },
-        Case { area: "matrix", what: "an --out that holds a matrix run", args: &["matrix", "{d}/m.toml", "--out", "{d}"], files: &[("m.toml", "kernels = [\"baseline\"]\nscenarios = [\"quick\"]\n"), ("matrix.json", "[]")], expect: &["already holds a matrix run", "--resume"] },
+        Case {
+            area: "matrix",
+            what: "no kernels",
+            args: &["matrix", "{d}/m.toml", "--out", "{d}/o"],
+            files: &[("m.toml", "kernels = []\nscenarios = [\"quick\"]\n")],
+            expect: &["needs at least one kernel"],
+        },
+        Case {
+            area: "matrix",
+            what: "0 vCPUs",
+            args: &["matrix", "{d}/m.toml", "--out", "{d}/o"],
+            files: &[(
+                "m.toml",
+                "kernels = [\"baseline\"]\nscenarios = [\"quick\"]\ncpus = [0]\n",
+            )],
+            expect: &["cpus = 0", "1 to 64"],
+        },
+        Case {
+            area: "matrix",
+            what: "a typo'd key",
+            args: &["matrix", "{d}/m.toml", "--out", "{d}/o"],
+            files: &[(
+                "m.toml",
+                "kernels = [\"baseline\"]\nscenarios = [\"quick\"]\nrepeat = 3\n",
+            )],
+            expect: &["unknown field `repeat`"],
+        },
+        Case {
+            area: "matrix",
+            what: "an unknown scenario",
+            args: &["matrix", "{d}/m.toml", "--out", "{d}/o"],
+            files: &[(
+                "m.toml",
+                "kernels = [\"baseline\"]\nscenarios = [\"no-such\"]\n",
+            )],
+            expect: &["no scenario \"no-such\""],
+        },
+        Case {
+            area: "matrix",
+            what: "an --out that holds a matrix run",
+            args: &["matrix", "{d}/m.toml", "--out", "{d}"],
+            files: &[
+                (
+                    "m.toml",
+                    "kernels = [\"baseline\"]\nscenarios = [\"quick\"]\n",
+                ),
+                ("matrix.json", "[]"),
+            ],
+            expect: &["already holds a matrix run", "--resume"],
+        },
         // ---- environment ----
-        Case { area: "environment", what: "a state file from a newer zswap-bench", args: &["cleanup"], files: &[("state/run.json", "{\"version\": 99, \"pid\": 1, \"run_id\": \"x\", \"changes\": []}")], expect: &["version-99 state file", "newer zswap-bench"] },
+        Case {
+            area: "environment",
+            what: "a state file from a newer zswap-bench",
+            args: &["cleanup"],
+            files: &[(
+                "state/run.json",
+                "{\"version\": 99, \"pid\": 1, \"run_id\": \"x\", \"changes\": []}",
+            )],
+            expect: &["version-99 state file", "newer zswap-bench"],
+        },
     ]
 }
 
@@ -112,8 +371,11 @@ fn check(c: &Case, root: &Path) -> Result<String, String> {
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
-    let norm = err.replace(dir, "<dir>").replace(root.to_str().unwrap(), ".");
+    let err =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    let norm = err
+        .replace(dir, "<dir>")
+        .replace(root.to_str().unwrap(), ".");
     if out.status.success() {
         return Err(format!("exit 0 for {args:?}:\n{norm}"));
     }
@@ -123,20 +385,31 @@ fn check(c: &Case, root: &Path) -> Result<String, String> {
     // The line that names the problem: the first with the first expected words, followed by
     // clap's argument line when clap lists them on the next one.
     let lines: Vec<&str> = norm.lines().collect();
-    let i = lines.iter().position(|l| l.contains(c.expect[0])).unwrap_or(0);
+    let i = lines
+        .iter()
+        .position(|l| l.contains(c.expect[0]))
+        .unwrap_or(0);
     let mut line = lines.get(i).copied().unwrap_or_default().trim().to_string();
     if line.ends_with(':')
-        && let Some(next) = lines.get(i + 1) {
-            line = format!("{line} {}", next.trim());
-        }
+        && let Some(next) = lines.get(i + 1)
+    {
+        line = format!("{line} {}", next.trim());
+    }
     Ok(line)
 }
 
 fn table(rows: &[(&Case, String)]) -> String {
-    let mut t = String::from("| # | input | bad | error (first line that names it) |\n|---|---|---|---|\n");
+    let mut t =
+        String::from("| # | input | bad | error (first line that names it) |\n|---|---|---|---|\n");
     for (i, (c, line)) in rows.iter().enumerate() {
         let cell = line.replace('|', "\\|");
-        t += &format!("| {} | {} | {} | `{}` |\n", i + 1, c.area, c.what, cell.replace('`', "'"));
+        t += &format!(
+            "| {} | {} | {} | `{}` |\n",
+            i + 1,
+            c.area,
+            c.what,
+            cell.replace('`', "'")
+        );
     }
     t
 }
@@ -145,7 +418,10 @@ fn table(rows: &[(&Case, String)]) -> String {
 fn every_bad_input_gets_its_error_and_the_readme_table_matches() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let cases = cases();
-    assert!(cases.len() >= 40, "the table promises at least 40 bad inputs");
+    assert!(
+        cases.len() >= 40,
+        "the table promises at least 40 bad inputs"
+    );
     let mut rows = vec![];
     let mut failures = vec![];
     for c in &cases {
@@ -154,7 +430,12 @@ fn every_bad_input_gets_its_error_and_the_readme_table_matches() {
             Err(e) => failures.push(format!("{} / {}: {e}", c.area, c.what)),
         }
     }
-    assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
     let generated = format!("{BEGIN}\n{}{END}", table(&rows));
     let readme_path = root.join("README.md");
     let readme = std::fs::read_to_string(&readme_path).unwrap();

@@ -26,7 +26,8 @@ fn matrix(args: &[&str], fault: Option<&str>) -> Output {
     let mut c = Command::new(zb());
     c.arg("matrix").args(args).current_dir(repo());
     if let Some(f) = fault {
-        c.env("ZSWAP_BENCH_FAULT", f).env("ZSWAP_BENCH_ALLOW_FAULTS", "1");
+        c.env("ZSWAP_BENCH_FAULT", f)
+            .env("ZSWAP_BENCH_ALLOW_FAULTS", "1");
     }
     let o = c.output().unwrap();
     eprintln!(
@@ -45,14 +46,21 @@ fn a_panicked_cell_fails_alone_and_resume_reruns_only_it() {
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .unwrap();
     let m = d.path().join("m.toml");
-    std::fs::write(&m, "kernels = [\"baseline\"]\nscenarios = [\"quick\"]\nrepeats = 2\n").unwrap();
+    std::fs::write(
+        &m,
+        "kernels = [\"baseline\"]\nscenarios = [\"quick\"]\nrepeats = 2\n",
+    )
+    .unwrap();
     let out = d.path().join("out");
     let (m, o) = (m.to_str().unwrap(), out.to_str().unwrap());
     let (r0, r1) = (out.join("quick-baseline-r0"), out.join("quick-baseline-r1"));
 
     // The kernel of cell r0 panics at the start of its measured phase.
     let first = matrix(&[m, "--out", o], Some("panic:-r0"));
-    assert!(!first.status.success(), "a matrix with a failed cell must fail");
+    assert!(
+        !first.status.success(),
+        "a matrix with a failed cell must fail"
+    );
     let err = String::from_utf8_lossy(&first.stderr);
     assert!(
         err.to_lowercase().contains("kernel panic"),
@@ -61,7 +69,11 @@ fn a_panicked_cell_fails_alone_and_resume_reruns_only_it() {
     let mut crashed = vec![];
     results_under(&r0, &mut crashed);
     for f in &crashed {
-        assert!(!json(f)["failed"].is_null(), "{} claims numbers", f.display());
+        assert!(
+            !json(f)["failed"].is_null(),
+            "{} claims numbers",
+            f.display()
+        );
     }
     let mut fine = vec![];
     results_under(&r1, &mut fine);
@@ -69,7 +81,10 @@ fn a_panicked_cell_fails_alone_and_resume_reruns_only_it() {
     assert!(json(&fine[0])["failed"].is_null());
     let r1_bytes = std::fs::read(&fine[0]).unwrap();
     let report = std::fs::read_to_string(out.join("report-quick.txt")).unwrap();
-    assert!(report.contains("Failed cells") && report.contains("r0"), "{report}");
+    assert!(
+        report.contains("Failed cells") && report.contains("r0"),
+        "{report}"
+    );
 
     // The same --out again without --resume: refused before anything boots.
     let again = matrix(&[m, "--out", o], None);
@@ -80,9 +95,17 @@ fn a_panicked_cell_fails_alone_and_resume_reruns_only_it() {
     let resumed = matrix(&[m, "--out", o, "--resume"], None);
     assert!(resumed.status.success());
     let err = String::from_utf8_lossy(&resumed.stderr);
-    assert_eq!(err.matches("done in an earlier attempt").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("done in an earlier attempt").count(),
+        1,
+        "{err}"
+    );
     assert_eq!(std::fs::read(&fine[0]).unwrap(), r1_bytes);
-    assert!(out.join("quick-baseline-r0.attempt-1").join("console.log").is_file());
+    assert!(
+        out.join("quick-baseline-r0.attempt-1")
+            .join("console.log")
+            .is_file()
+    );
     let mut rerun = vec![];
     results_under(&r0, &mut rerun);
     assert_eq!(rerun.len(), 1);

@@ -275,7 +275,9 @@ fn children_named(ppid: u32, comm: &str) -> Vec<(u32, char)> {
 fn gone(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
-        Ok(s) => s.rfind(')').is_some_and(|c| s[c + 1..].trim_start().starts_with('Z')),
+        Ok(s) => s
+            .rfind(')')
+            .is_some_and(|c| s[c + 1..].trim_start().starts_with('Z')),
     }
 }
 
@@ -316,7 +318,12 @@ fn sigkilled_runner_leaves_no_qemu_behind() {
     }
     // Its control directory (with the sparse swap image) outlived it; cleanup removes it.
     let mine = format!("zswap-bench-vm.{}.", runner.id());
-    let left = || vm_temp_dirs().into_iter().filter(|d| d.starts_with(&mine)).count();
+    let left = || {
+        vm_temp_dirs()
+            .into_iter()
+            .filter(|d| d.starts_with(&mine))
+            .count()
+    };
     assert_eq!(left(), 1, "the killed runner's control directory");
     assert!(run(&["cleanup"]).status.success());
     assert_eq!(left(), 0, "cleanup left the control directory");

@@ -87,7 +87,13 @@ fn an_oom_killed_worker_is_an_event_and_the_run_ends_cleanly() {
     // The first worker's memcg loses its swap and gets memory.max = 1M as the measured phase
     // starts: the kernel's OOM killer, not the test, picks the victim.
     let st = Command::new(EXE)
-        .args(["run", &format!("{ROOT}/scenarios/quick.toml"), "--kernel", "baseline", "--out"])
+        .args([
+            "run",
+            &format!("{ROOT}/scenarios/quick.toml"),
+            "--kernel",
+            "baseline",
+            "--out",
+        ])
         .arg(&out)
         .env("ZSWAP_BENCH_FAULT", "oom")
         .env("ZSWAP_BENCH_ALLOW_FAULTS", "1")
@@ -111,7 +117,10 @@ fn an_oom_killed_worker_is_an_event_and_the_run_ends_cleanly() {
         .iter()
         .find(|m| m["path"] == memcg)
         .unwrap();
-    assert!(m["stat_delta"]["events.oom_kill"].as_i64().unwrap() >= 1, "{m}");
+    assert!(
+        m["stat_delta"]["events.oom_kill"].as_i64().unwrap() >= 1,
+        "{m}"
+    );
 }
 
 /// Start a run in the guest, wait until set-up is done (tree exists), do `interrupt`, then

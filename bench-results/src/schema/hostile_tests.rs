@@ -103,7 +103,8 @@ fn missing_required_fields_are_named() {
 /// fractional value in an unsigned field, and a value too large for any float.
 #[test]
 fn bad_numbers_are_refused_with_the_field_quoted() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("duration_ns", Box::new(|v| v["duration_ns"] = "NaN".into())),
         ("duration_ns", Box::new(|v| v["duration_ns"] = Value::Null)),
         ("duration_ns", Box::new(|v| v["duration_ns"] = (-30).into())),
@@ -326,4 +327,27 @@ fn numeric_leaves(v: &Value, ptr: String, out: &mut Vec<String>) {
         }
         _ => {}
     }
+}
+
+/// Regression (found by `extreme_values_never_panic_compare_or_render`): a return-code count
+/// of u64::MAX made the sum of returns overflow in `compare` (a panic in debug builds, a
+/// wrapped, wrong share in release).
+#[test]
+fn regression_u64_max_return_count_does_not_overflow_compare() {
+    let text = edit(|v| {
+        v["proactive_writes"]["per_thread"][0]["returns"]["-EAGAIN"] = u64::MAX.into();
+    });
+    let r = ResultFile::parse(&text, Path::new("x/result.json")).unwrap();
+    let mut set = repeats(2, MockResult::baseline);
+    set.push(r);
+    render_everything(&set);
+    let c = crate::compare(&set, &crate::CompareOptions::default());
+    let share = c.scenarios[0]
+        .metrics
+        .iter()
+        .find(|m| m.name == "proactive.eagain_share")
+        .and_then(|m| m.cell("ref-percg-lock"))
+        .and_then(|c| c.values.first().copied())
+        .unwrap();
+    assert!((0.99..=1.0).contains(&share), "{share}");
 }

@@ -259,9 +259,10 @@ pub fn expected_blobs(diff: &str) -> Vec<(String, String)> {
         if let Some(rest) = l.strip_prefix("diff --git a/") {
             file = rest.split(" b/").next().map(str::to_string);
         } else if let (Some(idx), Some(f)) = (l.strip_prefix("index "), file.as_ref())
-            && let Some((old, _)) = idx.split_once("..") {
-                v.push((f.clone(), old.to_string()));
-            }
+            && let Some((old, _)) = idx.split_once("..")
+        {
+            v.push((f.clone(), old.to_string()));
+        }
     }
     v
 }

@@ -53,9 +53,10 @@ fn main_uri(text: &str) -> Option<String> {
         }
         // deb822: URIs: uri [uri...]
         if let Some(rest) = l.strip_prefix("URIs:")
-            && let Some(u) = rest.split_whitespace().find(|u| is_main(u)) {
-                return Some(u.trim_end_matches('/').to_string());
-            }
+            && let Some(u) = rest.split_whitespace().find(|u| is_main(u))
+        {
+            return Some(u.trim_end_matches('/').to_string());
+        }
     }
     None
 }

@@ -57,9 +57,10 @@ impl KernelBtf {
     fn struct_by_name(&self, name: &str) -> Result<btf_rs::Struct> {
         for t in self.btf.resolve_types_by_name(name).unwrap_or_default() {
             if let Type::Struct(s) = t
-                && !s.members.is_empty() {
-                    return Ok(s);
-                }
+                && !s.members.is_empty()
+            {
+                return Ok(s);
+            }
         }
         bail!("struct {name} not in the kernel's BTF")
     }
@@ -75,9 +76,10 @@ impl KernelBtf {
             }
             if n.is_empty()
                 && let Type::Struct(inner) | Type::Union(inner) = &ty
-                    && let Some((o, t)) = self.find_member(inner, member)? {
-                        return Ok(Some((off + o, t)));
-                    }
+                && let Some((o, t)) = self.find_member(inner, member)?
+            {
+                return Ok(Some((off + o, t)));
+            }
         }
         Ok(None)
     }
@@ -115,10 +117,11 @@ impl KernelBtf {
                 }
                 if let Some((o, lt)) = self.find_member(inner, "lock")?
                     && let Type::Struct(l) = &lt
-                        && self.name(l) == "spinlock" {
-                            let name = format!("{}.lock", self.name(m));
-                            return Ok(Some(((m.bit_offset() / 8) as u64 + o, name)));
-                        }
+                    && self.name(l) == "spinlock"
+                {
+                    let name = format!("{}.lock", self.name(m));
+                    return Ok(Some(((m.bit_offset() / 8) as u64 + o, name)));
+                }
             }
         }
         Ok(None)

@@ -338,13 +338,14 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
     // Self-cost (BPF run-time statistics) and events we could not account.
     for name in s.attached.iter() {
         if let Some(p) = e.program(name)
-            && let Ok(i) = p.info() {
-                probes.self_cost.push(SelfCost {
-                    program: name.to_string(),
-                    run_count: i.run_count(),
-                    run_time_ns: i.run_time().as_nanos() as u64,
-                });
-            }
+            && let Ok(i) = p.info()
+        {
+            probes.self_cost.push(SelfCost {
+                program: name.to_string(),
+                run_count: i.run_count(),
+                run_time_ns: i.run_time().as_nanos() as u64,
+            });
+        }
     }
     for (n, idx) in counter::PROBLEMS {
         let v = c[idx as usize];

@@ -63,7 +63,11 @@ pub(super) fn inject_if_armed(tree: &Tree, pool: &WorkerPool) {
             // Nothing of the workers' memory can leave (no swap, no zswap), so a limit far
             // below their usage leaves the kernel one way out: the OOM killer. The write of
             // memory.max runs it before it returns.
-            for (file, v) in [("memory.swap.max", "0"), ("memory.zswap.max", "0"), ("memory.max", "1M")] {
+            for (file, v) in [
+                ("memory.swap.max", "0"),
+                ("memory.zswap.max", "0"),
+                ("memory.max", "1M"),
+            ] {
                 if let Err(e) = std::fs::write(dir.join(file), v) {
                     log::warn!("injected fault: writing {file}: {e}");
                 }

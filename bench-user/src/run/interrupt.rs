@@ -41,8 +41,7 @@ mod tests {
             assert!(signalled(&set).await.is_err());
             let unset = AtomicBool::new(false);
             // No signal yet: still waiting after a while.
-            let waiting =
-                tokio::time::timeout(Duration::from_millis(100), signalled(&unset)).await;
+            let waiting = tokio::time::timeout(Duration::from_millis(100), signalled(&unset)).await;
             assert!(waiting.is_err(), "ended without a signal");
             // SIGHUP to ourselves (SIGINT would also reach the test harness's other threads'
             // default handlers only if no listener existed; this one does).

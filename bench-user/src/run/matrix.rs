@@ -147,7 +147,14 @@ pub fn matrix(path: &Path, out: Option<&Path>, resume: bool) -> Result<ExitCode>
     let cells = schedule(m.kernels.len(), scen.len(), m.repeats);
     let t0 = Instant::now();
     let (failed, done) = run_cells(&m, &scen, &cells, several_cpus, &out, t0)?;
-    report(&m, &scen, (blocks.len(), several_cpus), &out, &done, &failed)?;
+    report(
+        &m,
+        &scen,
+        (blocks.len(), several_cpus),
+        &out,
+        &done,
+        &failed,
+    )?;
     eprintln!(
         "matrix done in {:.0} min: {} of {} cells ok; everything under {}",
         t0.elapsed().as_secs_f64() / 60.0,
@@ -247,7 +254,10 @@ fn run_cells(
             earlier => {
                 if let resume::Earlier::Unusable(why) = earlier {
                     let to = resume::set_aside(&dir)?;
-                    eprintln!("   earlier attempt unusable ({why}): set aside as {}", to.display());
+                    eprintln!(
+                        "   earlier attempt unusable ({why}): set aside as {}",
+                        to.display()
+                    );
                 }
                 vm_cell(kernel, spath, l, &dir, 1, shape)
             }
@@ -285,7 +295,10 @@ fn report(
     let failed_note = if failed.is_empty() {
         String::new()
     } else {
-        let mut t = format!("\nFailed cells, left out of this comparison ({}):\n", failed.len());
+        let mut t = format!(
+            "\nFailed cells, left out of this comparison ({}):\n",
+            failed.len()
+        );
         for f in failed {
             t += &format!("  {}\n", f.lines().next().unwrap_or(f));
         }

@@ -6,8 +6,8 @@
 //! The pieces live beside this file: `load` (the threads), `window` (the snapshots at the
 //! window's edges), `progress` (the wait and its live line) and `record` (the result's fields).
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;

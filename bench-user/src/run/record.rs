@@ -194,9 +194,15 @@ pub(super) fn events(
                 .and_then(|m| m.stat_delta.get("events.oom_kill").copied())
                 .unwrap_or(0);
             let (kind, detail) = if d.sigkill && ooms > 0 {
-                (schema::EventKind::OomKill, format!("SIGKILL; memory.events oom_kill +{ooms}"))
+                (
+                    schema::EventKind::OomKill,
+                    format!("SIGKILL; memory.events oom_kill +{ooms}"),
+                )
             } else {
-                (schema::EventKind::ProcessDied, format!("{}; memory.events oom_kill +{ooms}", d.how))
+                (
+                    schema::EventKind::ProcessDied,
+                    format!("{}; memory.events oom_kill +{ooms}", d.how),
+                )
             };
             schema::Event {
                 kind,

@@ -35,7 +35,14 @@ pub(super) fn run_vm(
             .join("results")
             .join(make_run_id(&l.name, &kernel_name(kernel))),
     };
-    vm_cell(kernel, scenario_path, l, &out, repeats, GuestShape::from(args))?;
+    vm_cell(
+        kernel,
+        scenario_path,
+        l,
+        &out,
+        repeats,
+        GuestShape::from(args),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -125,7 +125,9 @@ pub(super) fn section_shapes(
     let mut out = vec![];
     for (key, item) in doc.as_table().iter() {
         let (wrong, right) = match item {
-            Item::Table(_) if LIST_SECTIONS.contains(&key) => (format!("[{key}]"), format!("[[{key}]]")),
+            Item::Table(_) if LIST_SECTIONS.contains(&key) => {
+                (format!("[{key}]"), format!("[[{key}]]"))
+            }
             Item::ArrayOfTables(_) if TABLE_SECTIONS.contains(&key) => {
                 (format!("[[{key}]]"), format!("[{key}]"))
             }

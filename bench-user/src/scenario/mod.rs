@@ -94,8 +94,11 @@ pub fn load(path: &Path) -> Result<Plan, ScenarioErrors> {
 /// has no `name`.
 pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Plan, ScenarioErrors> {
     // Parsed once: the document gives both the model (serde) and the spans errors point at.
-    let one = |message: &str, span| ScenarioErrors(vec![ScenarioError::from_toml(message, span, text, file)]);
-    let doc = toml_edit::ImDocument::parse(text.to_string()).map_err(|e| one(e.message(), e.span()))?;
+    let one = |message: &str, span| {
+        ScenarioErrors(vec![ScenarioError::from_toml(message, span, text, file)])
+    };
+    let doc =
+        toml_edit::ImDocument::parse(text.to_string()).map_err(|e| one(e.message(), e.span()))?;
     let shape = errors::section_shapes(&doc, text, file);
     if !shape.is_empty() {
         return Err(ScenarioErrors(shape));

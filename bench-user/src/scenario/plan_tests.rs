@@ -301,6 +301,9 @@ fn swap_choice_is_resolved_from_the_device_text() {
         let l = parse(&text, "s.toml", "s").unwrap();
         assert_eq!(l.swap.choice, choice);
         assert_eq!(l.swap.size, 1 << 30);
-        assert_eq!(l.swap.file.as_deref(), Some(std::path::Path::new("/var/tmp/s")));
+        assert_eq!(
+            l.swap.file.as_deref(),
+            Some(std::path::Path::new("/var/tmp/s"))
+        );
     }
 }

@@ -111,9 +111,10 @@ fn run(ctl: &str, say: &mut dyn FnMut(&str)) -> i32 {
         Some("lowerdir=/tmp,upperdir=/run/zb-tmp/u,workdir=/run/zb-tmp/w"),
     )
     .is_err()
-        && let Err(e) = mount("tmp", "/tmp", "tmpfs", None) {
-            say(&e);
-        }
+        && let Err(e) = mount("tmp", "/tmp", "tmpfs", None)
+    {
+        say(&e);
+    }
     for (tag, path) in &spec.shares {
         if let Err(e) = mount(
             tag,

@@ -12,8 +12,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use crate::cli::VmArgs;
-use crate::options::{Accel, GuestShape};
 use crate::kernel;
+use crate::options::{Accel, GuestShape};
 
 /// Set in the guest when the host's output is not a terminal: no progress bars.
 pub const NO_PROGRESS_ENV: &str = "ZSWAP_BENCH_NO_PROGRESS";
@@ -108,7 +108,11 @@ const CTL_PREFIX: &str = "zswap-bench-vm.";
 /// Returns how many were removed. Called by `cleanup` and before each boot.
 pub fn remove_stale_control_dirs() -> usize {
     let mut n = 0;
-    for e in std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten() {
+    for e in std::fs::read_dir(std::env::temp_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let name = e.file_name().to_string_lossy().into_owned();
         let Some(pid) = name
             .strip_prefix(CTL_PREFIX)
@@ -119,7 +123,10 @@ pub fn remove_stale_control_dirs() -> usize {
         };
         let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
         if !alive && std::fs::remove_dir_all(e.path()).is_ok() {
-            log::info!("removed {} (its runner, pid {pid}, is gone)", e.path().display());
+            log::info!(
+                "removed {} (its runner, pid {pid}, is gone)",
+                e.path().display()
+            );
             n += 1;
         }
     }
@@ -185,7 +192,9 @@ fn kvm_usable() -> bool {
 pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     let qemu = qemu_binary()?;
     let accel = choose_accel(req.shape.accel)?;
-    let accel_name = accel.qemu_name().expect("choose_accel resolves to kvm or tcg");
+    let accel_name = accel
+        .qemu_name()
+        .expect("choose_accel resolves to kvm or tcg");
     if req.command.is_empty() {
         bail!("no command to run in the guest");
     }

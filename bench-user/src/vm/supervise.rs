@@ -51,7 +51,9 @@ async fn watch(mut cmd: Command, echo: bool, timeout: Duration) -> Result<Superv
             nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
             // The runner may have died between fork and prctl: then no signal would come.
             if nix::unistd::getppid() != parent {
-                return Err(std::io::Error::other("the runner exited before QEMU started"));
+                return Err(std::io::Error::other(
+                    "the runner exited before QEMU started",
+                ));
             }
             Ok(())
         });

@@ -81,9 +81,10 @@ pub fn run(
                     note(format!("rmdir {old}: {e}"), &mut problems);
                 }
                 if let Some((sh, (i, _))) = helper
-                    && let Err(e) = helper_cmd(sh, i, hcmd::FREE, Duration::from_secs(30)) {
-                        note(format!("{e:#}"), &mut problems);
-                    }
+                    && let Err(e) = helper_cmd(sh, i, hcmd::FREE, Duration::from_secs(30))
+                {
+                    note(format!("{e:#}"), &mut problems);
+                }
             }
             n += 1;
             let name = churn_name(&job.parent, n);

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use bench_results::schema::{self, Counters, MemcgCounters, Psi, Sample, StartEnd, ts_key};
 
-
 /// `key value` lines (memory.stat, /proc/vmstat). Non-numeric lines are skipped.
 pub fn parse_kv(text: &str) -> BTreeMap<String, i64> {
     text.lines()
@@ -60,12 +59,13 @@ pub fn read_dir_values(dir: &Path) -> BTreeMap<String, String> {
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             if e.file_type().is_ok_and(|t| t.is_file())
-                && let Ok(v) = std::fs::read_to_string(e.path()) {
-                    m.insert(
-                        e.file_name().to_string_lossy().into_owned(),
-                        v.trim().to_string(),
-                    );
-                }
+                && let Ok(v) = std::fs::read_to_string(e.path())
+            {
+                m.insert(
+                    e.file_name().to_string_lossy().into_owned(),
+                    v.trim().to_string(),
+                );
+            }
         }
     }
     m
