@@ -6,48 +6,12 @@
 //! a named test in `hostile_tests.rs` with its input inline.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 use serde_json::Value;
 
 use super::*;
-use crate::testing::{MockResult, repeats};
-
-/// Runs `check` on values of `strategy` until the budget is spent; a panic fails the test with
-/// proptest's shrunk input in the message.
-fn fuzz<S: Strategy>(name: &str, strategy: S, check: impl Fn(S::Value)) {
-    let secs: u64 = std::env::var("ZSWAP_BENCH_FUZZ_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let cases = std::cell::Cell::new(0u64);
-    while Instant::now() < deadline {
-        // A runner per batch: one runner stops after `cases` in total. Each gets a fresh seed
-        // (every test run explores anew); no persistence file, a crasher is kept as a named
-        // test instead.
-        let mut runner = TestRunner::new(Config {
-            cases: 256,
-            failure_persistence: None,
-            ..Config::default()
-        });
-        let result = runner.run(&strategy, |v| {
-            check(v);
-            cases.set(cases.get() + 1);
-            Ok(())
-        });
-        if let Err(e) = result {
-            panic!(
-                "{name}: fuzzing found a crasher after {} cases: {e}",
-                cases.get()
-            );
-        }
-    }
-    let cases = cases.get();
-    eprintln!("{name}: {cases} cases in {secs} s, no panic");
-}
+use crate::testing::{MockResult, fuzz_for_budget as fuzz, repeats};
 
 fn valid() -> String {
     serde_json::to_string_pretty(&MockResult::percg(0).build()).unwrap()

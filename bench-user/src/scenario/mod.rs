@@ -22,6 +22,8 @@ mod values;
 #[cfg(test)]
 mod fixture;
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod plan_tests;
 #[cfg(test)]
 mod tests;
