@@ -363,8 +363,15 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
         None if timed_out => 124,
         None => {
             let tail: Vec<&str> = console.lines().rev().take(15).collect();
+            // What the kernel said went wrong comes first: a panic's own line is usually above
+            // the last 15 (its stack trace follows it).
+            let trouble = if problems.is_empty() {
+                String::new()
+            } else {
+                format!("\n  kernel: {}", problems.join("\n  kernel: "))
+            };
             bail!(
-                "the guest stopped without reporting the command's status (QEMU {status}).\n  QEMU: {}\n  console tail:\n    {}\n  full console log: {}",
+                "the guest stopped without reporting the command's status (QEMU {status}).{trouble}\n  QEMU: {}\n  console tail:\n    {}\n  full console log: {}",
                 qemu_err.trim(),
                 tail.into_iter().rev().collect::<Vec<_>>().join("\n    "),
                 log.display()
