@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::options::{Accel, SpinlockMode};
+use crate::options::{Accel, GuestShape, SpinlockMode};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -184,4 +184,26 @@ pub struct RunArgs {
     /// Run without eBPF probes (the workload alone; for overhead comparisons).
     #[arg(long)]
     pub no_probes: bool,
+}
+
+// The flags a guest is booted with, as the domain type the VM layer takes (the arrow points
+// from the command line to the options, never back).
+impl From<&VmArgs> for GuestShape {
+    fn from(a: &VmArgs) -> Self {
+        GuestShape {
+            cpus: a.cpus,
+            accel: a.accel,
+            spinlocks: a.spinlocks,
+        }
+    }
+}
+
+impl From<&RunArgs> for GuestShape {
+    fn from(a: &RunArgs) -> Self {
+        GuestShape {
+            cpus: a.cpus,
+            accel: a.accel,
+            spinlocks: a.spinlocks,
+        }
+    }
 }

@@ -52,26 +52,6 @@ impl Default for GuestShape {
     }
 }
 
-impl From<&crate::cli::VmArgs> for GuestShape {
-    fn from(a: &crate::cli::VmArgs) -> Self {
-        GuestShape {
-            cpus: a.cpus,
-            accel: a.accel,
-            spinlocks: a.spinlocks,
-        }
-    }
-}
-
-impl From<&crate::cli::RunArgs> for GuestShape {
-    fn from(a: &crate::cli::RunArgs) -> Self {
-        GuestShape {
-            cpus: a.cpus,
-            accel: a.accel,
-            spinlocks: a.spinlocks,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,7 +64,9 @@ const ROWS: &[(&str, &str, &[&str])] = &[
     (
         "a full results filesystem",
         "the write fails naming `result.json` and the fix; the previous result stays whole; no temp file is left",
-        &["bench-results/src/schema/write_tests.rs::full_filesystem_leaves_the_old_result_and_no_temp_file"],
+        &[
+            "bench-results/src/schema/write_tests.rs::full_filesystem_leaves_the_old_result_and_no_temp_file",
+        ],
     ),
     (
         "a read-only results directory",
@@ -77,7 +79,9 @@ const ROWS: &[(&str, &str, &[&str])] = &[
     (
         "the OOM killer takes a worker",
         "the result records an `oom_kill` event with the victim and its memcg (and the memcg's `events.oom_kill`), the run fails cleanly",
-        &["bench-user/tests/workload_vm.rs::an_oom_killed_worker_is_an_event_and_the_run_ends_cleanly"],
+        &[
+            "bench-user/tests/workload_vm.rs::an_oom_killed_worker_is_an_event_and_the_run_ends_cleanly",
+        ],
     ),
     (
         "hostile result files for compare/plot",
@@ -108,7 +112,9 @@ const ROWS: &[(&str, &str, &[&str])] = &[
     (
         "malformed input of any kind",
         "an error naming the file, field or flag and the fix, before anything changes (the \"Bad input\" table)",
-        &["bench-user/tests/bad_inputs.rs::every_bad_input_gets_its_error_and_the_readme_table_matches"],
+        &[
+            "bench-user/tests/bad_inputs.rs::every_bad_input_gets_its_error_and_the_readme_table_matches",
+        ],
     ),
 ];
 
@@ -120,7 +126,9 @@ fn is_test(file: &Path, name: &str) -> bool {
     let lines: Vec<&str> = text.lines().collect();
     lines.iter().enumerate().any(|(i, l)| {
         l.trim_start().starts_with(&format!("fn {name}("))
-            && lines[i.saturating_sub(4)..i].iter().any(|p| p.trim() == "#[test]")
+            && lines[i.saturating_sub(4)..i]
+                .iter()
+                .any(|p| p.trim() == "#[test]")
     })
 }
 
@@ -152,7 +160,10 @@ fn every_guarantee_names_tests_that_exist_and_the_readme_shows_them() {
         })
         .copied()
         .collect();
-    assert!(missing.is_empty(), "proofs that are not tests: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "proofs that are not tests: {missing:#?}"
+    );
     let readme_path = root.join("README.md");
     let readme = std::fs::read_to_string(&readme_path).unwrap();
     let (Some(a), Some(b)) = (readme.find(BEGIN), readme.find(END)) else {

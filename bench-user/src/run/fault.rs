@@ -14,8 +14,7 @@ use std::path::Path;
 use crate::machine::cgroup::Tree;
 use crate::workload::memory::WorkerPool;
 
-pub const FAULT_ENV: &str = "ZSWAP_BENCH_FAULT";
-pub const ALLOW_ENV: &str = "ZSWAP_BENCH_ALLOW_FAULTS";
+use crate::vm::{ALLOW_FAULTS_ENV as ALLOW_ENV, FAULT_ENV};
 
 #[derive(Debug, PartialEq)]
 enum Fault {

@@ -24,7 +24,7 @@ use anyhow::{Result, anyhow, bail};
 use crate::cli::RunArgs;
 use crate::scenario;
 
-pub(crate) mod fault;
+mod fault;
 mod host;
 mod ids;
 mod interrupt;

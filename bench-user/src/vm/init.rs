@@ -159,7 +159,7 @@ fn run(ctl: &str, say: &mut dyn FnMut(&str)) -> i32 {
     let allowed = spec
         .env
         .iter()
-        .any(|(k, v)| k == crate::run::fault::ALLOW_ENV && v == "1");
+        .any(|(k, v)| k == super::ALLOW_FAULTS_ENV && v == "1");
     let crash = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     if allowed {
         let _ = signal_hook::flag::register(signal_hook::consts::SIGUSR2, crash.clone());

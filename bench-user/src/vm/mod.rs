@@ -15,6 +15,11 @@ use crate::cli::VmArgs;
 use crate::kernel;
 use crate::options::{Accel, GuestShape};
 
+/// Test-only fault switches (see run/fault.rs). They travel into the guest, where init honours
+/// the second (a crash on request) and the runner both.
+pub const FAULT_ENV: &str = "ZSWAP_BENCH_FAULT";
+pub const ALLOW_FAULTS_ENV: &str = "ZSWAP_BENCH_ALLOW_FAULTS";
+
 /// Set in the guest when the host's output is not a terminal: no progress bars.
 pub const NO_PROGRESS_ENV: &str = "ZSWAP_BENCH_NO_PROGRESS";
 
@@ -253,12 +258,7 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
         env.push((NO_PROGRESS_ENV.into(), "1".into()));
     }
     // The test-only fault switches travel too (they act only when both are set).
-    for key in [
-        "RUST_LOG",
-        "RUST_BACKTRACE",
-        crate::run::fault::FAULT_ENV,
-        crate::run::fault::ALLOW_ENV,
-    ] {
+    for key in ["RUST_LOG", "RUST_BACKTRACE", FAULT_ENV, ALLOW_FAULTS_ENV] {
         if let Ok(v) = std::env::var(key) {
             env.push((key.into(), v));
         }
