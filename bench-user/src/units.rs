@@ -55,12 +55,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             ));
         }
     };
-    Ok(Duration::from_secs_f64(secs))
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("invalid duration {s:?}: too long (use at most a few hours)"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the scenario fuzzer: a duration too long for `Duration` panicked.
+    #[test]
+    fn regression_a_duration_too_long_is_an_error() {
+        let e = parse_duration("99999999999999999999999h").unwrap_err();
+        assert!(e.contains("too long"), "{e}");
+    }
 
     #[test]
     fn sizes() {

@@ -315,6 +315,22 @@ mod tests {
     }
 
     #[test]
+    fn typos_in_several_blocks_are_all_reported_with_their_lines() {
+        let text = "[phases]\nmeasure = \"5s\"\n[[memcg]]\nname = \"p\"\nmemroy_max = \"1M\"\n[[worker]]\nmemcg = \"p\"\nsise = \"1M\"\n[zswap]\nenabeld = true\n";
+        let e = errs(text);
+        let at: Vec<(Option<usize>, &str)> = e.iter().map(|e| (e.line, e.field.as_str())).collect();
+        assert_eq!(
+            at,
+            [
+                (Some(5), "memroy_max"),
+                (Some(8), "sise"),
+                (Some(10), "enabeld")
+            ],
+            "{e:?}"
+        );
+    }
+
+    #[test]
     fn several_errors_reported_together() {
         let text = BASE.replace("size = \"32M\"", "size = 0\nthreads = 0");
         let e = errs(&text);

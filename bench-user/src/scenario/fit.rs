@@ -39,17 +39,19 @@ pub fn headroom(m: &MachineMemory) -> u64 {
 /// than the swap slots, or compressed data a limited memcg cannot hold. On success, the numbers.
 pub fn check_fit(l: &Plan, m: &MachineMemory) -> Result<Fit, ScenarioErrors> {
     let tops: Vec<&MemcgNode> = l.memcgs.iter().filter(|n| !n.path.contains('/')).collect();
-    let demand: u64 = tops.iter().map(|t| l.demand_under(&t.path)).sum();
-    let resident_workers: u64 = tops.iter().map(|t| resident_cap(l, &t.path)).sum();
-    let to_swap = demand - resident_workers;
+    // Saturating throughout: sizes come from the file, and absurd ones must be refused as not
+    // fitting, never wrap around into fitting (or overflow).
+    let demand = sat_sum(tops.iter().map(|t| l.demand_under(&t.path)));
+    let resident_workers = sat_sum(tops.iter().map(|t| resident_cap(l, &t.path)));
+    let to_swap = demand.saturating_sub(resident_workers);
     // Unset: the machine keeps its own, assumed to be the kernel's default of 20%.
     let pool_pct = l.zswap.max_pool_percent.unwrap_or(20) as u64;
-    let pool = (m.mem_total / 100 * pool_pct).min(to_swap);
-    let resident = resident_workers + pool;
+    let pool = (m.mem_total / 100).saturating_mul(pool_pct).min(to_swap);
+    let resident = resident_workers.saturating_add(pool);
     let ram_available = m.mem_available.saturating_sub(headroom(m));
     let swap_available = match l.swap.choice {
         SwapChoice::Existing => m.swap_free,
-        _ => l.swap.size + m.swap_free,
+        _ => l.swap.size.saturating_add(m.swap_free),
     };
     let mut errs = Vec::new();
     let file = l
@@ -86,10 +88,10 @@ pub fn check_fit(l: &Plan, m: &MachineMemory) -> Result<Fit, ScenarioErrors> {
                 fmt_bytes(to_swap),
                 fmt_bytes(swap_available)
             ),
-            fix: format!("set swap.size to at least {} or lower the worker sizes", fmt_bytes(to_swap.next_multiple_of(1 << 20))),
+            fix: format!("set swap.size to at least {} or lower the worker sizes", fmt_bytes(round_up_mib(to_swap))),
         });
     }
-    let pool_max = m.mem_total / 100 * pool_pct;
+    let pool_max = (m.mem_total / 100).saturating_mul(pool_pct);
     errs.extend(compressed_over_limits(l, pool_max, &file));
     if errs.is_empty() {
         Ok(Fit {
@@ -104,28 +106,32 @@ pub fn check_fit(l: &Plan, m: &MachineMemory) -> Result<Fit, ScenarioErrors> {
     }
 }
 
+fn sat_sum(it: impl Iterator<Item = u64>) -> u64 {
+    it.fold(0, u64::saturating_add)
+}
+
+/// `b` rounded up to a whole MiB for a suggestion (the largest value stays as it is).
+fn round_up_mib(b: u64) -> u64 {
+    b.checked_next_multiple_of(1 << 20).unwrap_or(b)
+}
+
 /// Resident cap per top-level memcg (and, recursively, per child): min(memory.max, own demand +
 /// children's caps).
 fn resident_cap(l: &Plan, path: &str) -> u64 {
     let node = l.memcg(path).expect("validated");
-    let own: u64 = l
-        .workers
-        .iter()
-        .filter(|w| w.memcg == path)
-        .map(|w| w.size)
-        .sum();
+    let own = sat_sum(l.workers.iter().filter(|w| w.memcg == path).map(|w| w.size));
     let churn = l
         .churn
         .as_ref()
         .filter(|c| c.parent == path)
-        .map_or(0, |c| c.size * c.live as u64);
-    let children: u64 = l
-        .memcgs
-        .iter()
-        .filter(|c| parent_of(&c.path) == Some(path))
-        .map(|c| resident_cap(l, &c.path))
-        .sum();
-    let sum = own + churn + children;
+        .map_or(0, |c| c.size.saturating_mul(c.live as u64));
+    let children = sat_sum(
+        l.memcgs
+            .iter()
+            .filter(|c| parent_of(&c.path) == Some(path))
+            .map(|c| resident_cap(l, &c.path)),
+    );
+    let sum = sat_sum([own, churn, children].into_iter());
     match node.memory_max.bytes() {
         Some(b) => sum.min(b),
         None => sum,
@@ -146,7 +152,7 @@ fn compressed_over_limits(l: &Plan, pool_max: u64, file: &str) -> Vec<ScenarioEr
             continue;
         }
         let charged = l.compressed_under(&n.path).min(pool_max);
-        if charged * 10 > lim * 8 {
+        if charged as u128 * 10 > lim as u128 * 8 {
             let (line, col) = n.limit_at;
             errs.push(ScenarioError {
                 file: file.to_string(),
@@ -162,7 +168,7 @@ fn compressed_over_limits(l: &Plan, pool_max: u64, file: &str) -> Vec<ScenarioEr
                 ),
                 fix: format!(
                     "raise memory_max above {}, lower the worker sizes, set zswap.shrinker_enabled = true, or drop the limit and push the data to zswap with a [[pressure]] kind = \"push\"",
-                    fmt_bytes((charged * 5 / 4).next_multiple_of(1 << 20))
+                    fmt_bytes(round_up_mib((charged as u128 * 5 / 4).min(u64::MAX as u128) as u64))
                 ),
             });
         }
@@ -175,6 +181,20 @@ mod tests {
     use super::super::fixture::BASE;
     use super::super::parse;
     use super::*;
+
+    /// Found by the scenario fuzzer: sizes near u64::MAX overflowed the sums (a panic in debug,
+    /// a wrap into "fits" in release). They must be refused as not fitting.
+    #[test]
+    fn regression_absurd_sizes_are_refused_not_overflowed() {
+        let text = "[phases]\nmeasure = \"5s\"\n[[memcg]]\nname = \"p\"\nmemory_max = \"20000000T\"\n[[worker]]\nmemcg = \"p\"\nsize = \"20000000T\"\nprocesses = 3\n";
+        let l = parse(text, "t", "t").unwrap();
+        let m = MachineMemory {
+            mem_total: 8 << 30,
+            mem_available: 4 << 30,
+            swap_free: 0,
+        };
+        assert!(check_fit(&l, &m).is_err());
+    }
 
     #[test]
     fn fit_reports_numbers() {

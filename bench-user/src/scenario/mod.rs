@@ -92,6 +92,85 @@ pub fn load(path: &Path) -> Result<Plan, ScenarioErrors> {
     Ok(l)
 }
 
+/// The model from the document, or every problem serde finds: after each error the block that
+/// holds it (its `[section]` or `[[section]]` up to the next header) is blanked out, keeping every
+/// byte offset, and the rest is tried again, so two typos in two blocks are both reported.
+fn deserialize(
+    doc: &toml_edit::ImDocument<String>,
+    text: &str,
+    file: &str,
+) -> Result<Scenario, ScenarioErrors> {
+    let first = match toml_edit::de::from_document::<Scenario>(doc.clone()) {
+        Ok(s) => return Ok(s),
+        Err(e) => e,
+    };
+    let mut errs = vec![ScenarioError::from_toml(
+        first.message(),
+        first.span(),
+        text,
+        file,
+    )];
+    let mut work = text.to_string();
+    let mut at = first.span();
+    // Bounded: each round blanks at least one more line.
+    for _ in 0..32 {
+        let Some(span) = at else { break };
+        if !blank_block(&mut work, span.start) {
+            break;
+        }
+        let Ok(d) = toml_edit::ImDocument::parse(work.clone()) else {
+            break;
+        };
+        match toml_edit::de::from_document::<Scenario>(d) {
+            Ok(_) => break,
+            // A required section that was blanked out is missing now, not in the file.
+            Err(e) if e.message().starts_with("missing field") => break,
+            Err(e) => {
+                errs.push(ScenarioError::from_toml(e.message(), e.span(), text, file));
+                at = e.span();
+            }
+        }
+    }
+    Err(ScenarioErrors(errs))
+}
+
+/// Replaces the block around byte `at` with spaces (newlines kept). False when the block was
+/// already blank, so the caller stops instead of finding the same error again.
+fn blank_block(text: &mut String, at: usize) -> bool {
+    let lines: Vec<(usize, &str)> = text
+        .split_inclusive('\n')
+        .scan(0, |off, l| {
+            let start = *off;
+            *off += l.len();
+            Some((start, l))
+        })
+        .collect();
+    let is_header = |l: &str| l.trim_start().starts_with('[');
+    let Some(i) = lines.iter().rposition(|(start, _)| *start <= at) else {
+        return false;
+    };
+    let first = (0..=i).rev().find(|&k| is_header(lines[k].1));
+    let (from, to) = match first {
+        Some(h) => {
+            let end = (h + 1..lines.len())
+                .find(|&k| is_header(lines[k].1))
+                .unwrap_or(lines.len());
+            (lines[h].0, lines.get(end).map_or(text.len(), |l| l.0))
+        }
+        // Before any header: only the offending line.
+        None => (lines[i].0, lines[i].0 + lines[i].1.len()),
+    };
+    let blanked: String = text[from..to]
+        .bytes()
+        .map(|b| if b == b'\n' { '\n' } else { ' ' })
+        .collect();
+    if blanked == text[from..to] {
+        return false;
+    }
+    text.replace_range(from..to, &blanked);
+    true
+}
+
 /// Parses and validates `text`. `file` names it in errors; `default_name` is used when the file
 /// has no `name`.
 pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Plan, ScenarioErrors> {
@@ -105,8 +184,7 @@ pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Plan, Scenari
     if !shape.is_empty() {
         return Err(ScenarioErrors(shape));
     }
-    let scenario: Scenario =
-        toml_edit::de::from_document(doc.clone()).map_err(|e| one(e.message(), e.span()))?;
+    let scenario = deserialize(&doc, text, file)?;
     let mut p = errors::Problems::new(file, text, &doc);
     let plan = validate::validate(scenario, text, default_name, &mut p);
     p.finish(plan)

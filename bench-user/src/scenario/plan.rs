@@ -209,7 +209,7 @@ impl Plan {
         if let Some(ch) = &self.churn
             && is_under(&ch.parent, path)
         {
-            c += (ch.size * ch.live as u64) as f64 * 0.5;
+            c += ch.size as f64 * ch.live as f64 * 0.5;
         }
         c as u64
     }
@@ -227,15 +227,15 @@ pub(super) fn parent_of(path: &str) -> Option<&str> {
 /// Bytes held by `workers` in `path` and below (plus churned memcgs under it). Validation needs
 /// this before a `Plan` exists; `Plan::demand_under` is the same sum.
 pub(super) fn demand_under(workers: &[Worker], churn: Option<&Churn>, path: &str) -> u64 {
-    let mut d: u64 = workers
+    // Saturating: sizes come from the file; an absurd total must not wrap into a small one.
+    let mut d = workers
         .iter()
         .filter(|w| is_under(&w.memcg, path))
-        .map(|w| w.size)
-        .sum();
+        .fold(0u64, |a, w| a.saturating_add(w.size));
     if let Some(c) = churn
         && is_under(&c.parent, path)
     {
-        d += c.size * c.live as u64;
+        d = d.saturating_add(c.size.saturating_mul(c.live as u64));
     }
     d
 }

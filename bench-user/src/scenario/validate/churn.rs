@@ -36,10 +36,10 @@ pub(super) fn check(c: &ChurnSpec, d: &Declared, workers: &[Worker], p: &mut Pro
             "give churn its own [[memcg]]",
         );
     }
-    if !(c.rate > 0.0 && c.rate <= 1000.0) {
+    if !(0.001..=1000.0).contains(&c.rate) {
         p.push(
             &at("rate"),
-            format!("rate {} is outside (0, 1000] cycles/s", c.rate),
+            format!("rate {} is outside 0.001 to 1000 cycles/s", c.rate),
             "use e.g. rate = 10",
         );
     }

@@ -80,14 +80,17 @@ fn report_params(plan: &Plan, proactive: &[ProactiveSpec]) -> BTreeMap<String, S
     p.insert("measure".into(), format!("{:?}", plan.phases.measure));
     p.insert(
         "worker_bytes".into(),
-        fmt_bytes(plan.workers.iter().map(|w| w.size).sum()),
+        fmt_bytes(
+            plan.workers
+                .iter()
+                .fold(0u64, |a, w| a.saturating_add(w.size)),
+        ),
     );
     let reclaim_threads: u32 = plan
         .pressure
         .iter()
         .filter(|p| matches!(p.action, PressureAction::Reclaim { .. }))
-        .map(|p| p.threads)
-        .sum();
+        .fold(0u32, |a, p| a.saturating_add(p.threads));
     if reclaim_threads > 0 {
         p.insert("reclaim_threads".into(), reclaim_threads.to_string());
     }
