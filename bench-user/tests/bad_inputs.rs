@@ -216,8 +216,18 @@ fn cases() -> Vec<Case> {
             "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[worker]]\nmemcg = \"p\"\nsize = \"0\"\nthreads = 0\n",
             "2 problems"
         ),
-        scenario_case!("typos in two sections", "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\nmemroy_max = \"1M\"\n[[worker]]\nmemcg = \"p\"\nsise = \"1M\"\n", "2 problems", "memroy_max", "sise"),
-        scenario_case!("a reclaim rate too close to 0", "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[pressure]]\nkind = \"reclaim\"\nmemcg = \"p\"\nrate = 1e-9\n", "pressure[0].rate"),
+        scenario_case!(
+            "typos in two sections",
+            "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\nmemroy_max = \"1M\"\n[[worker]]\nmemcg = \"p\"\nsise = \"1M\"\n",
+            "2 problems",
+            "memroy_max",
+            "sise"
+        ),
+        scenario_case!(
+            "a reclaim rate too close to 0",
+            "[phases]\nmeasure = \"10s\"\n[[memcg]]\nname = \"p\"\n[[pressure]]\nkind = \"reclaim\"\nmemcg = \"p\"\nrate = 1e-9\n",
+            "pressure[0].rate"
+        ),
         scenario_case!("an empty file", "", "phases"),
         // ---- kernel manifests ----
         Case {

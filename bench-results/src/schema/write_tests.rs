@@ -7,6 +7,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use std::io::Write;
+
 use super::*;
 use crate::testing::MockResult;
 
