@@ -97,7 +97,7 @@ pub(super) async fn orchestrate(
 
     res.duration_ns = duration.as_nanos() as u64;
     res.counters = counters::to_counters(&start.counters, &end.counters);
-    res.events = record::events(&pool.deaths, &res.counters);
+    res.events = record::events(&pool.deaths, &res.counters, tree);
     res.timeseries = samples;
     res.workload = record::workload(
         tree,

@@ -183,6 +183,7 @@ pub(super) fn probes(
 pub(super) fn events(
     deaths: &[crate::workload::memory::Death],
     counters: &schema::Counters,
+    tree: &Tree,
 ) -> Vec<schema::Event> {
     deaths
         .iter()
@@ -190,7 +191,7 @@ pub(super) fn events(
             let ooms = counters
                 .memcg
                 .iter()
-                .find(|m| m.path == d.memcg)
+                .find(|m| m.path == tree.cgroup_path(&d.memcg))
                 .and_then(|m| m.stat_delta.get("events.oom_kill").copied())
                 .unwrap_or(0);
             let (kind, detail) = if d.sigkill && ooms > 0 {
@@ -246,6 +247,43 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+
+    #[test]
+    fn a_sigkilled_worker_is_an_oom_kill_only_when_its_memcg_counted_one() {
+        let tree = Tree::new(std::path::Path::new("/sys/fs/cgroup"), "t");
+        let death = |memcg: &str, sigkill| crate::workload::memory::Death {
+            index: 0,
+            pid: 7,
+            memcg: memcg.into(),
+            sigkill,
+            how: "was killed by SIGKILL".into(),
+        };
+        let counters = schema::Counters {
+            memcg: vec![
+                schema::MemcgCounters {
+                    path: "/zswap-bench-t/a".into(),
+                    stat_delta: BTreeMap::from([("events.oom_kill".into(), 1)]),
+                },
+                schema::MemcgCounters {
+                    path: "/zswap-bench-t/b".into(),
+                    stat_delta: BTreeMap::from([("events.oom_kill".into(), 0)]),
+                },
+            ],
+            ..Default::default()
+        };
+        let ev = events(
+            &[death("a", true), death("b", true), death("a", false)],
+            &counters,
+            &tree,
+        );
+        let kinds: Vec<_> = ev.iter().map(|e| e.kind).collect();
+        use schema::EventKind::*;
+        assert_eq!(kinds, [OomKill, ProcessDied, ProcessDied]);
+        assert_eq!(
+            (ev[0].memcg.as_str(), ev[0].victim.as_str()),
+            ("a", "worker 0 (pid 7)")
+        );
+    }
 
     #[test]
     fn removed_memcgs_get_their_churn_path() {
