@@ -41,7 +41,9 @@ const ROWS: &[(&str, &str, &[&str])] = &[
     (
         "a guest kernel panic mid-measurement",
         "the cell fails naming the panic, no result of it claims numbers, the matrix goes on, its reports list the failed cell",
-        &["bench-user/tests/matrix_vm.rs::a_panicked_cell_fails_alone_and_resume_reruns_only_it"],
+        &[
+            "bench-user/tests/matrix_vm.rs::a_killed_then_panicked_matrix_keeps_finished_cells_and_resume_completes_it",
+        ],
     ),
     (
         "a hung guest",
@@ -49,15 +51,18 @@ const ROWS: &[(&str, &str, &[&str])] = &[
         &["bench-user/tests/vm.rs::guest_past_timeout_is_killed"],
     ),
     (
-        "kill -9 of the host runner during a VM",
-        "QEMU dies with it (parent-death signal); `cleanup` removes its control directory",
-        &["bench-user/tests/vm.rs::sigkilled_runner_leaves_no_qemu_behind"],
+        "kill -9 of the host runner during a VM or a matrix",
+        "QEMU dies with it (parent-death signal); finished cells' results stay whole; `cleanup` removes its control directory",
+        &[
+            "bench-user/tests/vm.rs::sigkilled_runner_leaves_no_qemu_behind",
+            "bench-user/tests/matrix_vm.rs::a_killed_then_panicked_matrix_keeps_finished_cells_and_resume_completes_it",
+        ],
     ),
     (
         "an interrupted or partly failed matrix",
         "`matrix --resume` keeps valid cells and reruns missing, failed or torn ones; earlier attempts are renamed, never deleted",
         &[
-            "bench-user/tests/matrix_vm.rs::a_panicked_cell_fails_alone_and_resume_reruns_only_it",
+            "bench-user/tests/matrix_vm.rs::a_killed_then_panicked_matrix_keeps_finished_cells_and_resume_completes_it",
             "bench-user/src/run/resume.rs::only_a_valid_result_of_the_same_cell_counts_as_done",
         ],
     ),

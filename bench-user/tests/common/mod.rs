@@ -110,3 +110,39 @@ pub fn run_scenario(scenario: &str, kernel: &str) -> bench_results::schema::Resu
     assert!(o.status.success(), "{kernel}: {scenario} run failed");
     bench_results::schema::ResultFile::read(out.path()).expect("result.json")
 }
+
+/// Processes whose parent is `ppid` and whose command name starts with `comm`, with their state
+/// letter (`/proc/<pid>/stat`).
+pub fn children_named(ppid: u32, comm: &str) -> Vec<(u32, char)> {
+    let mut v = vec![];
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = &stat[open + 1..close];
+        let mut rest = stat[close + 1..].split_whitespace();
+        let state = rest.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let parent: u32 = rest.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        if parent == ppid && name.starts_with(comm) {
+            v.push((pid, state));
+        }
+    }
+    v
+}
+
+/// A process that is gone or only a zombie waiting for its new parent to reap it.
+pub fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(s) => s
+            .rfind(')')
+            .is_some_and(|c| s[c + 1..].trim_start().starts_with('Z')),
+    }
+}
