@@ -82,6 +82,37 @@ pub fn collect() -> Report {
             )
         })
         .unwrap_or_default();
+    let (mut checks, root, memcg) = machine_checks();
+    let (kbtf, ksyms) = probe_checks(&mut checks);
+    let program_types = program_types(kbtf.is_ok(), ksyms.as_ref());
+    let (targets, names) = match (&kbtf, &ksyms) {
+        (Ok(b), Some(k)) => attach_targets(b, k),
+        _ => (vec![], "n/a: needs kernel BTF and kallsyms".to_string()),
+    };
+    let proactive_interface = if memcg && root {
+        let d = crate::workload::proactive::detect_in(Path::new("/sys/fs/cgroup"));
+        serde_json::to_value(d.interface)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    } else {
+        "unknown (needs root and cgroup v2 memory)".into()
+    };
+    let spinlocks = crate::probes::spinlocks::detect_standalone(ksyms.as_ref());
+    Report {
+        kernel,
+        checks,
+        program_types,
+        targets,
+        proactive_interface,
+        names,
+        spinlocks,
+    }
+}
+
+/// The machine's own prerequisites: root, cgroup v2 memory, memory.reclaim, zswap, swap.
+/// Returns them with (root, memcg) for what depends on both.
+fn machine_checks() -> (Vec<Check>, bool, bool) {
     let mut checks = vec![];
     let root = nix::unistd::geteuid().is_root();
     checks.push(check(
@@ -147,6 +178,11 @@ pub fn collect() -> Report {
         },
         "`zswap-bench run` sets up swap itself; for `probe`, swapon a device or file",
     ));
+    (checks, root, memcg)
+}
+
+/// What the probes need of the kernel: BTF, kallsyms addresses, zswap debugfs.
+fn probe_checks(checks: &mut Vec<Check>) -> (Result<KernelBtf>, Option<Kallsyms>) {
     let kbtf = KernelBtf::load();
     checks.push(check(
         "BTF",
@@ -181,109 +217,92 @@ pub fn collect() -> Report {
         "mount debugfs (CONFIG_DEBUG_FS=y): pool_limit_hit, written_back_pages, reject_* counters",
     ));
 
-    let program_types = program_types(kbtf.is_ok(), ksyms.as_ref());
+    (kbtf, ksyms)
+}
 
+/// Every function and lock the probes may attach to, and what serves each on this kernel, with
+/// the series names in use.
+fn attach_targets(b: &KernelBtf, k: &Kallsyms) -> (Vec<Target>, String) {
     let mut targets = vec![];
-    let mut names = "n/a: needs kernel BTF and kallsyms".to_string();
-    if let (Ok(b), Some(k)) = (&kbtf, &ksyms) {
-        let (manifest, bad_env) = match profiles::from_env() {
-            Ok(m) => (m, String::new()),
-            Err(e) => (None, format!(" ({e:#}; built-in profiles used)")),
-        };
-        let series = profiles::resolve(b, manifest.as_ref());
-        names = format!(
-            "profile {}: {}; budget in {:?}; stat {}{bad_env}",
-            series.profile, series.evidence, series.proactive_unit, series.proactive_stat.0
-        );
-        let mut funcs: Vec<(&str, &'static str)> = vec![
-            (kfunc::SHRINK_MEMCG, "function"),
-            (kfunc::SHRINK_MEMCG_CB, "function"),
-            (kfunc::WRITEBACK_ENTRY, "function"),
-            (kfunc::SHRINK_WORKER, "function"),
-            (kfunc::STORE, "function"),
-            (kfunc::SHRINKER_SCAN, "function"),
-            (kfunc::USER_PROACTIVE_RECLAIM, "function"),
-            (kfunc::MEMCG_OFFLINE_CLEANUP, "function"),
-        ];
-        funcs.extend(
-            series
-                .proactive
-                .iter()
-                .map(|f| (f.as_str(), "proactive writeback")),
-        );
-        funcs.extend(
-            series
-                .cursor_iter
-                .iter()
-                .map(|f| (f.as_str(), "cursor iterator")),
-        );
-        funcs.extend(
-            kfunc::SPIN_SLOWPATH
-                .iter()
-                .map(|f| (*f, "spinlock slow path")),
-        );
-        funcs.push((kfunc::MEMCG_FREE, "memcg free"));
-        for (f, kind) in funcs {
-            let p = FuncPresence::of(f, b, k);
-            let status = match (p.in_btf, p.in_kallsyms) {
-                (true, true) => "fentry/fexit + kprobe".into(),
-                (false, true) => "kprobe only".into(),
-                _ => p.describe(),
-            };
-            targets.push(Target {
-                name: f.into(),
-                kind,
-                btf: p.in_btf,
-                kallsyms: p.in_kallsyms,
-                status,
-            });
-        }
-        let global = series.global_lock(|l| k.addr(l).is_some());
-        let lock = k.addr(&global);
-        targets.push(Target {
-            name: global.clone(),
-            kind: "global cursor lock",
-            btf: false,
-            kallsyms: lock.is_some(),
-            status: lock.map_or(
-                "absent from kallsyms (removed, or CONFIG_KALLSYMS_ALL=n)".into(),
-                |a| format!("{a:#x}"),
-            ),
-        });
-        let cl = series.memcg_lock(b);
-        targets.push(Target {
-            name: cl
-                .as_ref()
-                .map_or("mem_cgroup.<zswap cursor>.lock".into(), |(_, n)| {
-                    format!("mem_cgroup.{n}")
-                }),
-            kind: "per-memcg cursor lock",
-            btf: cl.is_some(),
-            kallsyms: false,
-            status: cl.map_or("no such member in struct mem_cgroup".into(), |(o, _)| {
-                format!("offset {o:#x}")
-            }),
-        });
-    }
-    let proactive_interface = if memcg && root {
-        let d = crate::workload::proactive::detect_in(Path::new("/sys/fs/cgroup"));
-        serde_json::to_value(d.interface)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default()
-    } else {
-        "unknown (needs root and cgroup v2 memory)".into()
+    let (manifest, bad_env) = match profiles::from_env() {
+        Ok(m) => (m, String::new()),
+        Err(e) => (None, format!(" ({e:#}; built-in profiles used)")),
     };
-    let spinlocks = crate::probes::spinlocks::detect_standalone(ksyms.as_ref());
-    Report {
-        kernel,
-        checks,
-        program_types,
-        targets,
-        proactive_interface,
-        names,
-        spinlocks,
+    let series = profiles::resolve(b, manifest.as_ref());
+    let names = format!(
+        "profile {}: {}; budget in {:?}; stat {}{bad_env}",
+        series.profile, series.evidence, series.proactive_unit, series.proactive_stat.0
+    );
+    let mut funcs: Vec<(&str, &'static str)> = vec![
+        (kfunc::SHRINK_MEMCG, "function"),
+        (kfunc::SHRINK_MEMCG_CB, "function"),
+        (kfunc::WRITEBACK_ENTRY, "function"),
+        (kfunc::SHRINK_WORKER, "function"),
+        (kfunc::STORE, "function"),
+        (kfunc::SHRINKER_SCAN, "function"),
+        (kfunc::USER_PROACTIVE_RECLAIM, "function"),
+        (kfunc::MEMCG_OFFLINE_CLEANUP, "function"),
+    ];
+    funcs.extend(
+        series
+            .proactive
+            .iter()
+            .map(|f| (f.as_str(), "proactive writeback")),
+    );
+    funcs.extend(
+        series
+            .cursor_iter
+            .iter()
+            .map(|f| (f.as_str(), "cursor iterator")),
+    );
+    funcs.extend(
+        kfunc::SPIN_SLOWPATH
+            .iter()
+            .map(|f| (*f, "spinlock slow path")),
+    );
+    funcs.push((kfunc::MEMCG_FREE, "memcg free"));
+    for (f, kind) in funcs {
+        let p = FuncPresence::of(f, b, k);
+        let status = match (p.in_btf, p.in_kallsyms) {
+            (true, true) => "fentry/fexit + kprobe".into(),
+            (false, true) => "kprobe only".into(),
+            _ => p.describe(),
+        };
+        targets.push(Target {
+            name: f.into(),
+            kind,
+            btf: p.in_btf,
+            kallsyms: p.in_kallsyms,
+            status,
+        });
     }
+    let global = series.global_lock(|l| k.addr(l).is_some());
+    let lock = k.addr(&global);
+    targets.push(Target {
+        name: global.clone(),
+        kind: "global cursor lock",
+        btf: false,
+        kallsyms: lock.is_some(),
+        status: lock.map_or(
+            "absent from kallsyms (removed, or CONFIG_KALLSYMS_ALL=n)".into(),
+            |a| format!("{a:#x}"),
+        ),
+    });
+    let cl = series.memcg_lock(b);
+    targets.push(Target {
+        name: cl
+            .as_ref()
+            .map_or("mem_cgroup.<zswap cursor>.lock".into(), |(_, n)| {
+                format!("mem_cgroup.{n}")
+            }),
+        kind: "per-memcg cursor lock",
+        btf: cl.is_some(),
+        kallsyms: false,
+        status: cl.map_or("no such member in struct mem_cgroup".into(), |(o, _)| {
+            format!("offset {o:#x}")
+        }),
+    });
+    (targets, names)
 }
 
 /// Load and attach one program of each type with the probe layer's own attach code, then drop
