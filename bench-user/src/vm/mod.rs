@@ -193,38 +193,9 @@ fn kvm_usable() -> bool {
     }
 }
 
-/// Boot, run, power off.
-pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
-    let qemu = qemu_binary()?;
-    let accel = choose_accel(req.shape.accel)?;
-    let accel_name = accel
-        .qemu_name()
-        .expect("choose_accel resolves to kvm or tcg");
-    if req.command.is_empty() {
-        bail!("no command to run in the guest");
-    }
-    let k = kernel::resolve_bootable(&req.kernel)?;
-    let exe = std::env::current_exe()?.canonicalize()?;
-    remove_stale_control_dirs();
-    // The owner's pid is in the name, so a SIGKILLed runner's directory (its swap image can be
-    // gigabytes of sparse file) is recognised and removed later.
-    let ctl = tempfile::Builder::new()
-        .prefix(&format!("{CTL_PREFIX}{}.", std::process::id()))
-        .tempdir_in(std::env::temp_dir())?;
-    let ctl_path = ctl.path().canonicalize()?;
-    let swap_img = ctl_path.join("swap.img");
-    std::fs::File::create(&swap_img)?.set_len(req.swap)?; // sparse
-    let mut shares = vec![("zbctl".to_string(), ctl_path.display().to_string())];
-    let out_dir = match &req.out_dir {
-        Some(d) => {
-            std::fs::create_dir_all(d)?;
-            let d = d.canonicalize()?;
-            shares.push(("zbout".to_string(), d.display().to_string()));
-            Some(d)
-        }
-        None => None,
-    };
-    let cwd = std::env::current_dir()?.display().to_string();
+/// The guest command's environment: a plain PATH, where the repository and cache are, the
+/// kernel's identity and probe names, and the host's logging and test switches.
+fn guest_env(k: &kernel::BuiltKernel, accel_name: &str) -> Result<Vec<(String, String)>> {
     let mut env: Vec<(String, String)> = vec![
         (
             "PATH".into(),
@@ -263,6 +234,123 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
             env.push((key.into(), v));
         }
     }
+    Ok(env)
+}
+
+/// What a QEMU command line is made of.
+struct Qemu<'a> {
+    binary: &'a Path,
+    req: &'a GuestRun,
+    /// Resolved: `Kvm` or `Tcg`.
+    accel: Accel,
+    kernel: &'a kernel::BuiltKernel,
+    /// This program, the guest's init.
+    exe: &'a Path,
+    ctl: &'a Path,
+    shares: &'a [(String, String)],
+    log: &'a Path,
+    swap_img: &'a Path,
+}
+
+/// The QEMU command line: the machine, the consoles (serial to the log file, the command's
+/// output on a virtconsole), the host root read-only over 9p plus the writable shares, the
+/// sparse swap disk, and this program as the kernel's init.
+fn qemu_command(q: &Qemu) -> Command {
+    let append = format!(
+        "console=ttyS0 root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro init={} panic=-1 {}{} {}",
+        q.exe.display(),
+        init::CTL_PARAM,
+        q.ctl.display(),
+        q.kernel.cmdline
+    );
+    let mut cmd = Command::new(q.binary);
+    cmd.args(["-accel", q.accel.qemu_name().unwrap_or("tcg")]);
+    cmd.args(["-cpu", &q.req.shape.spinlocks.cpu_model(q.accel)]);
+    cmd.args([
+        "-smp",
+        &q.req.shape.cpus.to_string(),
+        "-m",
+        &format!("{}M", q.req.mem >> 20),
+    ]);
+    cmd.args(["-nographic", "-no-reboot", "-nodefaults"]);
+    cmd.args([
+        "-chardev",
+        &format!("file,id=con,path={}", q.log.display()),
+        "-serial",
+        "chardev:con",
+    ]);
+    cmd.args([
+        "-chardev",
+        "stdio,id=out,signal=off",
+        "-device",
+        "virtio-serial-pci",
+        "-device",
+        "virtconsole,chardev=out",
+    ]);
+    cmd.args([
+        "-fsdev",
+        "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap",
+    ]);
+    cmd.args(["-device", "virtio-9p-pci,fsdev=root,mount_tag=/dev/root"]);
+    for (tag, path) in q.shares {
+        cmd.args([
+            "-fsdev",
+            &format!("local,id={tag},path={path},security_model=none,multidevs=remap"),
+        ]);
+        cmd.args([
+            "-device",
+            &format!("virtio-9p-pci,fsdev={tag},mount_tag={tag}"),
+        ]);
+    }
+    cmd.args([
+        "-drive",
+        &format!(
+            "file={},format=raw,if=virtio,cache=unsafe",
+            q.swap_img.display()
+        ),
+    ]);
+    cmd.args([
+        "-kernel",
+        &q.kernel.bzimage.display().to_string(),
+        "-append",
+        &append,
+    ]);
+    cmd
+}
+
+/// Boot, run, power off.
+pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
+    let qemu = qemu_binary()?;
+    let accel = choose_accel(req.shape.accel)?;
+    let accel_name = accel
+        .qemu_name()
+        .expect("choose_accel resolves to kvm or tcg");
+    if req.command.is_empty() {
+        bail!("no command to run in the guest");
+    }
+    let k = kernel::resolve_bootable(&req.kernel)?;
+    let exe = std::env::current_exe()?.canonicalize()?;
+    remove_stale_control_dirs();
+    // The owner's pid is in the name, so a SIGKILLed runner's directory (its swap image can be
+    // gigabytes of sparse file) is recognised and removed later.
+    let ctl = tempfile::Builder::new()
+        .prefix(&format!("{CTL_PREFIX}{}.", std::process::id()))
+        .tempdir_in(std::env::temp_dir())?;
+    let ctl_path = ctl.path().canonicalize()?;
+    let swap_img = ctl_path.join("swap.img");
+    std::fs::File::create(&swap_img)?.set_len(req.swap)?; // sparse
+    let mut shares = vec![("zbctl".to_string(), ctl_path.display().to_string())];
+    let out_dir = match &req.out_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            let d = d.canonicalize()?;
+            shares.push(("zbout".to_string(), d.display().to_string()));
+            Some(d)
+        }
+        None => None,
+    };
+    let cwd = std::env::current_dir()?.display().to_string();
+    let env = guest_env(&k, accel_name)?;
     let spec = init::Spec {
         command: req.command.clone(),
         cwd,
@@ -286,65 +374,17 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     if let Some(p) = log.parent() {
         std::fs::create_dir_all(p)?;
     }
-    let append = format!(
-        "console=ttyS0 root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro init={} panic=-1 {}{} {}",
-        exe.display(),
-        init::CTL_PARAM,
-        ctl_path.display(),
-        k.cmdline
-    );
-    let mut cmd = Command::new(&qemu);
-    cmd.args(["-accel", accel_name]);
-    cmd.args(["-cpu", &req.shape.spinlocks.cpu_model(accel)]);
-    cmd.args([
-        "-smp",
-        &req.shape.cpus.to_string(),
-        "-m",
-        &format!("{}M", req.mem >> 20),
-    ]);
-    cmd.args(["-nographic", "-no-reboot", "-nodefaults"]);
-    cmd.args([
-        "-chardev",
-        &format!("file,id=con,path={}", log.display()),
-        "-serial",
-        "chardev:con",
-    ]);
-    cmd.args([
-        "-chardev",
-        "stdio,id=out,signal=off",
-        "-device",
-        "virtio-serial-pci",
-        "-device",
-        "virtconsole,chardev=out",
-    ]);
-    cmd.args([
-        "-fsdev",
-        "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap",
-    ]);
-    cmd.args(["-device", "virtio-9p-pci,fsdev=root,mount_tag=/dev/root"]);
-    for (tag, path) in &shares {
-        cmd.args([
-            "-fsdev",
-            &format!("local,id={tag},path={path},security_model=none,multidevs=remap"),
-        ]);
-        cmd.args([
-            "-device",
-            &format!("virtio-9p-pci,fsdev={tag},mount_tag={tag}"),
-        ]);
-    }
-    cmd.args([
-        "-drive",
-        &format!(
-            "file={},format=raw,if=virtio,cache=unsafe",
-            swap_img.display()
-        ),
-    ]);
-    cmd.args([
-        "-kernel",
-        &k.bzimage.display().to_string(),
-        "-append",
-        &append,
-    ]);
+    let cmd = qemu_command(&Qemu {
+        binary: &qemu,
+        req,
+        accel,
+        kernel: &k,
+        exe: &exe,
+        ctl: &ctl_path,
+        shares: &shares,
+        log: &log,
+        swap_img: &swap_img,
+    });
     log::debug!("{cmd:?}");
     // Ctrl-C of the host side reaches QEMU too (same process group); the guest's writable
     // state is only in our temp dir.
