@@ -133,6 +133,86 @@ const LOCK_FRAMES: &[&str] = &[
     "0x", // addresses kallsyms does not cover (BPF trampolines)
 ];
 
+/// The writeback family from the per-(memcg, caller) sums: pages and compressed bytes per memcg
+/// and source (bytes only where every page's size was seen), and the LRU walk's statuses.
+fn writeback(
+    cg: &mut super::cgroups::CgroupNames,
+    e: &Ebpf,
+    live: &super::Live,
+    wb: &HashMap<MemcgCtxKey, WbStat>,
+    point: &str,
+) -> Result<Writeback> {
+    let mut per: BTreeMap<u64, (MemcgWriteback, u64)> = BTreeMap::new();
+    for (k, v) in wb {
+        let src = ctx::name_of(k.ctx).to_string();
+        let (m, known) = per.entry(k.cgroup_id).or_insert_with(|| {
+            (
+                MemcgWriteback {
+                    cgroup: cg.name(k.cgroup_id),
+                    cgroup_id: k.cgroup_id,
+                    pages: 0,
+                    bytes: Some(0),
+                    by_source: BTreeMap::new(),
+                },
+                0,
+            )
+        });
+        m.pages += v.pages;
+        *known += v.pages_with_bytes;
+        m.bytes = m.bytes.map(|b| b + v.bytes);
+        let e = m.by_source.entry(src).or_insert(PagesBytes {
+            pages: 0,
+            bytes: Some(0),
+        });
+        e.pages += v.pages;
+        e.bytes = if v.pages_with_bytes == v.pages {
+            e.bytes.map(|b| b + v.bytes)
+        } else {
+            None
+        };
+    }
+    let mut per_memcg = vec![];
+    let (mut pages, mut bytes, mut complete) = (0, 0, true);
+    for (_, (mut m, known)) in per {
+        pages += m.pages;
+        bytes += m.bytes.unwrap_or(0);
+        if known != m.pages {
+            // Some pages were written back where no probe saw the entry: bytes incomplete.
+            m.bytes = None;
+            complete = false;
+        }
+        per_memcg.push(m);
+    }
+    let mut lru_status = BTreeMap::new();
+    if live.lru_status {
+        let sums = array_sums(e, names::LRU_STATUS, bench_common::LRU_STATUS_MAX)?;
+        for (i, n) in sums.into_iter().enumerate() {
+            if n > 0 {
+                let name = live
+                    .lru_names
+                    .iter()
+                    .find(|(_, v)| *v == i as u64)
+                    .map_or(i.to_string(), |(n, _)| n.clone());
+                lru_status.insert(name, n);
+            }
+        }
+    }
+    let bytes_from = if live.wb_entry {
+        "fentry zswap_writeback_entry entry->length"
+    } else if live.lru_status {
+        "shrink_memcg_cb entry->length"
+    } else {
+        "none"
+    };
+    Ok(Writeback {
+        point: format!("pages: {point}; compressed bytes: {bytes_from}"),
+        pages,
+        bytes: (complete && pages > 0).then_some(bytes),
+        per_memcg,
+        lru_status,
+    })
+}
+
 pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
     let e = &s.ebpf;
     let c = counters(e)?;
@@ -186,75 +266,7 @@ pub fn snapshot(s: &mut ProbeSession) -> Result<Probes> {
         HashMap::new()
     };
     if let Some(point) = &live.wb_per_memcg {
-        let mut per: BTreeMap<u64, (MemcgWriteback, u64)> = BTreeMap::new();
-        for (k, v) in &wb {
-            let src = ctx::name_of(k.ctx).to_string();
-            let (m, known) = per.entry(k.cgroup_id).or_insert_with(|| {
-                (
-                    MemcgWriteback {
-                        cgroup: s.cg.name(k.cgroup_id),
-                        cgroup_id: k.cgroup_id,
-                        pages: 0,
-                        bytes: Some(0),
-                        by_source: BTreeMap::new(),
-                    },
-                    0,
-                )
-            });
-            m.pages += v.pages;
-            *known += v.pages_with_bytes;
-            m.bytes = m.bytes.map(|b| b + v.bytes);
-            let e = m.by_source.entry(src).or_insert(PagesBytes {
-                pages: 0,
-                bytes: Some(0),
-            });
-            e.pages += v.pages;
-            e.bytes = if v.pages_with_bytes == v.pages {
-                e.bytes.map(|b| b + v.bytes)
-            } else {
-                None
-            };
-        }
-        let mut per_memcg = vec![];
-        let (mut pages, mut bytes, mut complete) = (0, 0, true);
-        for (_, (mut m, known)) in per {
-            pages += m.pages;
-            bytes += m.bytes.unwrap_or(0);
-            if known != m.pages {
-                // Some pages were written back where no probe saw the entry: bytes incomplete.
-                m.bytes = None;
-                complete = false;
-            }
-            per_memcg.push(m);
-        }
-        let mut lru_status = BTreeMap::new();
-        if live.lru_status {
-            let sums = array_sums(e, names::LRU_STATUS, bench_common::LRU_STATUS_MAX)?;
-            for (i, n) in sums.into_iter().enumerate() {
-                if n > 0 {
-                    let name = live
-                        .lru_names
-                        .iter()
-                        .find(|(_, v)| *v == i as u64)
-                        .map_or(i.to_string(), |(n, _)| n.clone());
-                    lru_status.insert(name, n);
-                }
-            }
-        }
-        let bytes_from = if live.wb_entry {
-            "fentry zswap_writeback_entry entry->length"
-        } else if live.lru_status {
-            "shrink_memcg_cb entry->length"
-        } else {
-            "none"
-        };
-        probes.writeback = Some(Writeback {
-            point: format!("pages: {point}; compressed bytes: {bytes_from}"),
-            pages,
-            bytes: (complete && pages > 0).then_some(bytes),
-            per_memcg,
-            lru_status,
-        });
+        probes.writeback = Some(writeback(&mut s.cg, e, &live, &wb, point)?);
     }
 
     if live.shrink_worker {
