@@ -628,3 +628,31 @@ pub fn text_edits(
     ];
     proptest::collection::vec(edit, 1..6)
 }
+
+/// TOML syntax and edge values every text fuzzer inserts, followed by a file kind's own `keys`.
+pub fn toml_tokens(keys: &[&'static str]) -> Vec<&'static str> {
+    const SYNTAX: &[&str] = &[
+        "\"",
+        "'",
+        "[",
+        "]",
+        "[[",
+        "]]",
+        "=",
+        ",",
+        "\n",
+        "#",
+        "{",
+        "}",
+        "-1",
+        "0",
+        "4294967296",
+        "18446744073709551615",
+        "1e308",
+        "true",
+        "\"\"",
+        "\"..\"",
+        "\"/\"",
+    ];
+    SYNTAX.iter().chain(keys).copied().collect()
+}
