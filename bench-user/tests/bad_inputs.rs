@@ -261,6 +261,75 @@ fn cases() -> Vec<Case> {
             files: &[("k.toml", "name = \"x\"\n")],
             expect: &["k.toml", "source"],
         },
+        // ---- patches ----
+        Case {
+            area: "patch",
+            what: "a patch directory that does not exist",
+            args: &["kernel", "build", "{d}/k.toml"],
+            files: &[
+                (
+                    "k.toml",
+                    "name = \"k\"\n[source]\ndebian = \"linux-source-7.3\"\n[[patches]]\ndir = \"nope\"\n[config]\nfragments = [\"g.config\"]\n",
+                ),
+                ("g.config", "CONFIG_ZSWAP=y\n"),
+            ],
+            expect: &["patches[0] dir", "nope"],
+        },
+        Case {
+            area: "patch",
+            what: "a patch directory without *.patch files",
+            args: &["kernel", "build", "{d}/k.toml"],
+            files: &[
+                (
+                    "k.toml",
+                    "name = \"k\"\n[source]\ndebian = \"linux-source-7.3\"\n[[patches]]\ndir = \"s\"\n[config]\nfragments = [\"g.config\"]\n",
+                ),
+                ("g.config", "CONFIG_ZSWAP=y\n"),
+                ("s/README", "x\n"),
+            ],
+            expect: &["holds no *.patch file"],
+        },
+        Case {
+            area: "patch",
+            what: "a patch file that is not a patch",
+            args: &["kernel", "build", "{d}/k.toml"],
+            files: &[
+                (
+                    "k.toml",
+                    "name = \"k\"\n[source]\ndebian = \"linux-source-7.3\"\n[[patches]]\nfile = \"x.patch\"\n[config]\nfragments = [\"g.config\"]\n",
+                ),
+                ("g.config", "CONFIG_ZSWAP=y\n"),
+                ("x.patch", "hello\n"),
+            ],
+            expect: &["holds no diff", "not a patch"],
+        },
+        Case {
+            area: "patch",
+            what: "an mbox without patches",
+            args: &["kernel", "build", "{d}/k.toml"],
+            files: &[
+                (
+                    "k.toml",
+                    "name = \"k\"\n[source]\ndebian = \"linux-source-7.3\"\n[[patches]]\nmbox = \"m.mbx\"\n[config]\nfragments = [\"g.config\"]\n",
+                ),
+                ("g.config", "CONFIG_ZSWAP=y\n"),
+                ("m.mbx", "From nobody\nSubject: hi\n\nno patch here\n"),
+            ],
+            expect: &["holds no diff", "mbox of patches"],
+        },
+        Case {
+            area: "patch",
+            what: "a message-id without network",
+            args: &["kernel", "build", "{d}/k.toml"],
+            files: &[
+                (
+                    "k.toml",
+                    "name = \"k\"\n[source]\ndebian = \"linux-source-7.3\"\n[[patches]]\nmessage_id = \"x@y\"\n[config]\nfragments = [\"g.config\"]\n",
+                ),
+                ("g.config", "CONFIG_ZSWAP=y\n"),
+            ],
+            expect: &["needs network access", "b4 am"],
+        },
         // ---- result files (compare, plot) ----
         Case {
             area: "result",

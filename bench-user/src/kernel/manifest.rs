@@ -181,6 +181,19 @@ pub fn available(kernels_dir: &Path) -> Vec<String> {
     v
 }
 
+/// Does `data` hold a diff (a git or unified one)? What `git am` and `patch` need at the least.
+fn has_diff(data: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(data);
+    let mut minus = false;
+    for l in text.lines() {
+        if l.starts_with("diff --git ") || (minus && l.starts_with("+++ ")) {
+            return true;
+        }
+        minus = l.starts_with("--- ");
+    }
+    false
+}
+
 pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
     let m: Manifest = toml::from_str(text).map_err(|e| {
         anyhow::anyhow!(
@@ -274,6 +287,12 @@ impl Manifest {
                     .filter(|p| p.extension().is_some_and(|e| e == "patch"))
                     .collect();
                 v.sort();
+                if v.is_empty() {
+                    bail!(
+                        "{ctx}: patches[{i}] dir {} holds no *.patch file; fix: point dir at the series' patches (git format-patch output)",
+                        d.display()
+                    );
+                }
                 v.into_iter().map(|p| (p, false)).collect()
             } else if let Some(m) = &p.mbox {
                 vec![(here(m), true)]
@@ -284,6 +303,14 @@ impl Manifest {
                 let data = std::fs::read(&path).with_context(|| {
                     format!("{ctx}: patches[{i}]: cannot read {}", path.display())
                 })?;
+                // Refused here, before a source is fetched or a tree touched.
+                if !has_diff(&data) {
+                    bail!(
+                        "{ctx}: patches[{i}]: {} holds no diff (no `diff --git` or `---`/`+++` lines), so it is not a patch{}; fix: point at the patch files (git format-patch output) or the mbox of the posted series",
+                        path.display(),
+                        if mbox { " or an mbox of patches" } else { "" }
+                    );
+                }
                 patches.push(PatchInput {
                     name: path.file_name().unwrap().to_string_lossy().to_string(),
                     sha256: sha256_hex(&data),
@@ -298,6 +325,12 @@ impl Manifest {
             let path = here(&f.file);
             let data = std::fs::read(&path)
                 .with_context(|| format!("{ctx}: fixups[{i}]: cannot read {}", path.display()))?;
+            if !has_diff(&data) {
+                bail!(
+                    "{ctx}: fixups[{i}]: {} holds no diff, so it is not a patch; fix: point file at a patch",
+                    path.display()
+                );
+            }
             let anchor = match (&f.after, &f.before) {
                 (Some(a), None) if !a.trim().is_empty() => Anchor::After(a.clone()),
                 (None, Some(b)) if !b.trim().is_empty() => Anchor::Before(b.clone()),
@@ -413,8 +446,16 @@ mod tests {
     fn setup() -> (tempfile::TempDir, PathBuf) {
         let d = tempfile::tempdir().unwrap();
         write(d.path(), "config/guest.config", "CONFIG_ZSWAP=y\n");
-        write(d.path(), "series/a/0001-one.patch", "patch one\n");
-        write(d.path(), "series/a/0002-two.patch", "patch two\n");
+        write(
+            d.path(),
+            "series/a/0001-one.patch",
+            "diff --git a/x b/x\npatch one\n",
+        );
+        write(
+            d.path(),
+            "series/a/0002-two.patch",
+            "diff --git a/x b/x\npatch two\n",
+        );
         let m = write(
             d.path(),
             "k.toml",
@@ -449,7 +490,11 @@ mod tests {
         .unwrap();
         assert_eq!(load(&m).unwrap().cache_key("src"), k1);
         // A changed patch changes the key.
-        write(d.path(), "series/a/0002-two.patch", "patch two v2\n");
+        write(
+            d.path(),
+            "series/a/0002-two.patch",
+            "diff --git a/x b/x\npatch two v2\n",
+        );
         let k2 = load(&m).unwrap().cache_key("src");
         assert_ne!(k2, k1);
         // A changed config changes the key.
