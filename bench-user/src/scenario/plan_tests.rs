@@ -140,7 +140,8 @@ fn contention_resolves_the_template_for_pressure() {
         && t.count == 0
         && t.serial_group.is_none()));
     assert!(l.probes.crosscheck);
-    assert_eq!(l.params["reclaim_threads"], "2");
+    // 2 threads on each of the 4 children the template names: 8 run, and the report says 8.
+    assert_eq!(l.params["reclaim_threads"], "8");
     assert_eq!(l.params["proactive_threads"], "2");
 }
 

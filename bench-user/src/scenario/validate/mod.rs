@@ -90,7 +90,10 @@ fn report_params(plan: &Plan, proactive: &[ProactiveSpec]) -> BTreeMap<String, S
         .pressure
         .iter()
         .filter(|p| matches!(p.action, PressureAction::Reclaim { .. }))
-        .fold(0u32, |a, p| a.saturating_add(p.threads));
+        // Threads that really run: each section's count on every memcg it targets.
+        .fold(0u32, |a, p| {
+            a.saturating_add(p.threads.saturating_mul(p.targets.len() as u32))
+        });
     if reclaim_threads > 0 {
         p.insert("reclaim_threads".into(), reclaim_threads.to_string());
     }
