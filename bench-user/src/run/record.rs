@@ -208,7 +208,7 @@ pub(super) fn events(
             schema::Event {
                 kind,
                 memcg: d.memcg.clone(),
-                victim: format!("worker {} (pid {})", d.index, d.pid),
+                victim: format!("{} {} (pid {})", d.role, d.index, d.pid),
                 detail,
             }
         })
@@ -252,6 +252,7 @@ mod tests {
     fn a_sigkilled_worker_is_an_oom_kill_only_when_its_memcg_counted_one() {
         let tree = Tree::new(std::path::Path::new("/sys/fs/cgroup"), "t");
         let death = |memcg: &str, sigkill| crate::workload::memory::Death {
+            role: "worker",
             index: 0,
             pid: 7,
             memcg: memcg.into(),

@@ -43,6 +43,9 @@ pub struct WorkerPool {
 /// A worker that died while it should have been running.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Death {
+    /// "worker" (a memory worker) or "churn helper" (the runner's helper that fills churned
+    /// memcgs).
+    pub role: &'static str,
     pub index: usize,
     pub pid: i32,
     pub memcg: String,
@@ -194,6 +197,10 @@ impl WorkerPool {
                 let memcg = self.configs[i].memcg.clone();
                 let sigkill = how.contains("SIGKILL");
                 self.deaths.push(Death {
+                    role: match self.configs[i].role {
+                        Role::Toucher { .. } => "worker",
+                        Role::ChurnHelper { .. } => "churn helper",
+                    },
                     index: i,
                     pid,
                     memcg: memcg.clone(),
