@@ -79,8 +79,14 @@ fn a_killed_then_panicked_matrix_keeps_finished_cells_and_resume_completes_it() 
         .spawn()
         .unwrap();
     wait_for(400, "cell r0's result", || results(&r0).len() == 1);
-    wait_for(120, "cell r1's QEMU", || r1.join("console.log").is_file());
+    wait_for(120, "cell r1's QEMU", || {
+        r1.join("console.log").is_file() && !children_named(runner.id(), "qemu-system").is_empty()
+    });
     let qemu = children_named(runner.id(), "qemu-system");
+    assert!(
+        !qemu.is_empty(),
+        "the runner has a QEMU child to outlive it"
+    );
     runner.kill().unwrap();
     runner.wait().unwrap();
     for (pid, _) in qemu {
