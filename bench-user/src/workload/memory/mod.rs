@@ -179,15 +179,21 @@ impl WorkerPool {
             if pid <= 0 {
                 continue;
             }
-            let how = match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Signaled(_, Signal::SIGKILL, _)) => {
+            let (how, sigkill) = match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Signaled(_, Signal::SIGKILL, _)) => (
                     "was killed by SIGKILL (the OOM killer? check the memcg's memory.events)"
-                        .to_string()
+                        .to_string(),
+                    true,
+                ),
+                Ok(WaitStatus::Signaled(_, sig, _)) => {
+                    (format!("died from signal {}", sig as i32), false)
                 }
-                Ok(WaitStatus::Signaled(_, sig, _)) => format!("died from signal {}", sig as i32),
                 Ok(WaitStatus::Exited(_, status)) => {
                     let errno = self.shared.slot(i).errno.load(Ordering::SeqCst);
-                    format!("exited with status {status} (errno {errno})")
+                    (
+                        format!("exited with status {status} (errno {errno})"),
+                        false,
+                    )
                 }
                 // Still running (or not ours to wait for).
                 _ => continue,
@@ -195,7 +201,6 @@ impl WorkerPool {
             self.pids[i] = -pid;
             if self.shared.phase() != phase::STOP {
                 let memcg = self.configs[i].memcg.clone();
-                let sigkill = how.contains("SIGKILL");
                 self.deaths.push(Death {
                     role: match self.configs[i].role {
                         Role::Toucher { .. } => "worker",
