@@ -195,7 +195,7 @@ fn kvm_usable() -> bool {
 
 /// The guest command's environment: a plain PATH, where the repository and cache are, the
 /// kernel's identity and probe names, and the host's logging and test switches.
-fn guest_env(k: &kernel::BuiltKernel, accel_name: &str) -> Result<Vec<(String, String)>> {
+fn guest_env(k: &kernel::BuiltKernel) -> Result<Vec<(String, String)>> {
     let mut env: Vec<(String, String)> = vec![
         (
             "PATH".into(),
@@ -214,7 +214,6 @@ fn guest_env(k: &kernel::BuiltKernel, accel_name: &str) -> Result<Vec<(String, S
         ),
         ("ZSWAP_BENCH_KERNEL".into(), k.name.clone()),
         ("ZSWAP_BENCH_KERNEL_KEY".into(), k.key.clone()),
-        ("ZSWAP_BENCH_ACCEL".into(), accel_name.into()),
     ];
     // The manifest's [probes] names travel with the kernel into the guest.
     if let Some(n) = &k.probes {
@@ -264,7 +263,11 @@ fn qemu_command(q: &Qemu) -> Command {
         q.kernel.cmdline
     );
     let mut cmd = Command::new(q.binary);
-    cmd.args(["-accel", q.accel.qemu_name().unwrap_or("tcg")]);
+    let accel = q
+        .accel
+        .qemu_name()
+        .expect("choose_accel resolves to kvm or tcg");
+    cmd.args(["-accel", accel]);
     cmd.args(["-cpu", &q.req.shape.spinlocks.cpu_model(q.accel)]);
     cmd.args([
         "-smp",
@@ -322,9 +325,6 @@ fn qemu_command(q: &Qemu) -> Command {
 pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     let qemu = qemu_binary()?;
     let accel = choose_accel(req.shape.accel)?;
-    let accel_name = accel
-        .qemu_name()
-        .expect("choose_accel resolves to kvm or tcg");
     if req.command.is_empty() {
         bail!("no command to run in the guest");
     }
@@ -350,7 +350,7 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
         None => None,
     };
     let cwd = std::env::current_dir()?.display().to_string();
-    let env = guest_env(&k, accel_name)?;
+    let env = guest_env(&k)?;
     let spec = init::Spec {
         command: req.command.clone(),
         cwd,
