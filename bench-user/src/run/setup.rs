@@ -83,7 +83,7 @@ fn blocking_threads(l: &Plan) -> usize {
     let pressure: usize = l
         .pressure
         .iter()
-        .map(|p| p.targets.len() * p.threads as usize)
+        .map(|p| p.running_threads() as usize)
         .sum();
     pressure + l.proactive_threads.len() + 2
 }

@@ -77,6 +77,13 @@ pub struct Pressure {
     pub action: PressureAction,
 }
 
+impl Pressure {
+    /// Threads this section runs in all: its count on every memcg it targets.
+    pub fn running_threads(&self) -> u32 {
+        self.threads.saturating_mul(self.targets.len() as u32)
+    }
+}
+
 /// One proactive-writeback thread.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProactiveThread {

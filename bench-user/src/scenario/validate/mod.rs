@@ -90,10 +90,7 @@ fn report_params(plan: &Plan, proactive: &[ProactiveSpec]) -> BTreeMap<String, S
         .pressure
         .iter()
         .filter(|p| matches!(p.action, PressureAction::Reclaim { .. }))
-        // Threads that really run: each section's count on every memcg it targets.
-        .fold(0u32, |a, p| {
-            a.saturating_add(p.threads.saturating_mul(p.targets.len() as u32))
-        });
+        .fold(0u32, |a, p| a.saturating_add(p.running_threads()));
     if reclaim_threads > 0 {
         p.insert("reclaim_threads".into(), reclaim_threads.to_string());
     }
