@@ -101,7 +101,9 @@ pub(super) fn vm_cell(
         Err(e) => {
             // The guest died without an exit status (a kernel panic, a killed QEMU): whatever
             // repeats it finished ran on a kernel that then failed, so none may claim numbers.
-            discredit(&out, &format!("the guest run of this cell failed: {e:#}"));
+            if let Err(w) = rewrite_results(&out, |r| discredit(r, &e)) {
+                eprintln!("zswap-bench: could not mark the cell's results failed: {w:#}");
+            }
             return Err(e);
         }
     };
@@ -118,34 +120,36 @@ pub(super) fn vm_cell(
     Ok(outcome.log)
 }
 
-/// Marks every result under `out` failed with `why` (those already failed keep their reason).
-fn discredit(out: &Path, why: &str) {
-    for dir in cgroup::walk(out) {
-        if !dir.join(schema::RESULT_FILE).is_file() {
-            continue;
-        }
-        let marked = ResultFile::read(&dir).and_then(|mut r| {
-            if r.failed.is_none() {
-                r.failed = Some(why.to_string());
-                r.write_atomic(&dir)?;
-            }
-            Ok(())
-        });
-        if let Err(e) = marked {
-            eprintln!("zswap-bench: could not mark {} failed: {e}", dir.display());
-        }
-    }
-}
-
-/// Adds what only the host knows (manifest name, config hash, patches, accelerator) to every
-/// result the guest wrote.
-fn annotate(out: &Path, manifest: &str, o: &crate::vm::GuestOutcome) -> Result<usize> {
+/// Reads every result under `out`, lets `f` change it and writes it back (atomically).
+/// Returns how many there were.
+fn rewrite_results(out: &Path, mut f: impl FnMut(&mut ResultFile)) -> Result<usize> {
     let mut n = 0;
     for dir in cgroup::walk(out) {
         if !dir.join(schema::RESULT_FILE).is_file() {
             continue;
         }
         let mut r = ResultFile::read(&dir)?;
+        f(&mut r);
+        r.write_atomic(&dir)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// A guest run that cannot be trusted discredits every number it produced, also those of
+/// repeats that had finished: no result of it claims numbers (one already failed keeps its
+/// own reason).
+fn discredit(r: &mut ResultFile, e: &anyhow::Error) {
+    if r.failed.is_none() {
+        r.failed = Some(format!("the guest run of this cell failed: {e:#}"));
+    }
+}
+
+/// Adds what only the host knows (manifest name, config hash, patches, accelerator) to every
+/// result the guest wrote.
+fn annotate(out: &Path, manifest: &str, o: &crate::vm::GuestOutcome) -> Result<usize> {
+    let trust = o.ok();
+    rewrite_results(out, |r| {
         r.kernel.manifest = Some(manifest.to_string());
         r.kernel.config_sha256 = Some(o.kernel.config_sha256.clone());
         r.kernel.host_cpus = std::thread::available_parallelism()
@@ -153,27 +157,7 @@ fn annotate(out: &Path, manifest: &str, o: &crate::vm::GuestOutcome) -> Result<u
             .map(|n| n.get() as u32);
         r.kernel.accel = o.accel;
         if !o.kernel.patches.is_empty() {
-            r.kernel.series = Some(schema::Series {
-                name: o.kernel.name.clone(),
-                patches: o
-                    .kernel
-                    .patches
-                    .iter()
-                    .map(|p| schema::Patch {
-                        name: p.name.clone(),
-                        sha256: p.sha256.clone(),
-                    })
-                    .collect(),
-                applied: o
-                    .kernel
-                    .applied
-                    .iter()
-                    .map(|(patch, how)| schema::AppliedPatch {
-                        patch: patch.clone(),
-                        how: how.clone(),
-                    })
-                    .collect(),
-            });
+            r.kernel.series = Some(series(&o.kernel));
         }
         if !o.problems.is_empty() {
             r.warnings.push(format!(
@@ -182,13 +166,31 @@ fn annotate(out: &Path, manifest: &str, o: &crate::vm::GuestOutcome) -> Result<u
                 o.problems.join(" | ")
             ));
         }
-        // A guest that panicked, hung or failed later in the cell discredits every number it
-        // produced, also those of repeats that had finished: no result of it claims numbers.
-        if let (Err(e), None) = (o.ok(), &r.failed) {
-            r.failed = Some(format!("the guest run of this cell failed: {e:#}"));
+        if let Err(e) = &trust {
+            discredit(r, e);
         }
-        r.write_atomic(&dir)?;
-        n += 1;
+    })
+}
+
+/// The series a built kernel carries, as the result records it.
+fn series(k: &crate::kernel::BuiltKernel) -> schema::Series {
+    schema::Series {
+        name: k.name.clone(),
+        patches: k
+            .patches
+            .iter()
+            .map(|p| schema::Patch {
+                name: p.name.clone(),
+                sha256: p.sha256.clone(),
+            })
+            .collect(),
+        applied: k
+            .applied
+            .iter()
+            .map(|(patch, how)| schema::AppliedPatch {
+                patch: patch.clone(),
+                how: how.clone(),
+            })
+            .collect(),
     }
-    Ok(n)
 }
