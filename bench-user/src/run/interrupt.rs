@@ -9,13 +9,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Result, bail};
 use tokio::signal::unix::{SignalKind, signal};
 
+/// Err once a signal asked the run to stop (checked between the steps that can take long).
+pub(super) fn check_interrupt(flag: &AtomicBool) -> Result<()> {
+    if flag.load(Ordering::SeqCst) {
+        bail!("interrupted by a signal");
+    }
+    Ok(())
+}
+
 /// Resolves with an error once SIGINT, SIGTERM or SIGHUP arrives, or at once when the flag
 /// says one already did (before this listener existed). Cancel-safe: drop it to stop listening.
 pub(super) async fn signalled(flag: &AtomicBool) -> Result<()> {
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
-    if !flag.load(Ordering::SeqCst) {
+    if check_interrupt(flag).is_ok() {
         tokio::select! {
             _ = int.recv() => {}
             _ = term.recv() => {}

@@ -17,7 +17,6 @@
 //! measured window's edges), `progress` (the live line) and `record` (the result file's
 //! fields), and `ids` (run ids and directories). This file holds the entry points the CLI calls.
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Result, anyhow, bail};
 
@@ -59,12 +58,4 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
              --host runs it on this machine's kernel (needs root and the cgroup v2 memory controller)"
         ),
     }
-}
-
-/// Err once a signal asked the run to stop (checked between the steps that can take long).
-fn check_interrupt(flag: &AtomicBool) -> Result<()> {
-    if flag.load(Ordering::SeqCst) {
-        bail!("interrupted by a signal");
-    }
-    Ok(())
 }

@@ -11,7 +11,7 @@ use anyhow::Result;
 use bench_results::human::fmt_bytes;
 use bench_results::schema::{self, ProactiveInterface, ResultFile};
 
-use super::check_interrupt;
+use super::interrupt::check_interrupt;
 use super::measure::orchestrate;
 use crate::machine::cgroup::{CGROUP_MOUNT, Tree};
 use crate::machine::state::Guard;

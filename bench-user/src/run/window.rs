@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 use bench_results::schema::{self, ResultFile};
 
-use super::check_interrupt;
+use super::interrupt::check_interrupt;
 use super::load::Pressure;
 use crate::machine::cgroup::Tree;
 use crate::probes::ProbeSession;
