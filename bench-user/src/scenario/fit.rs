@@ -5,7 +5,7 @@
 use bench_results::human::fmt_bytes;
 
 use super::errors::{ScenarioError, ScenarioErrors};
-use super::plan::{MemcgNode, Plan, parent_of};
+use super::plan::{MemcgNode, Plan, parent_of, sat_sum};
 use super::spec::SwapChoice;
 
 /// Machine numbers the fit check needs (from /proc/meminfo and /proc/swaps).
@@ -104,10 +104,6 @@ pub fn check_fit(l: &Plan, m: &MachineMemory) -> Result<Fit, ScenarioErrors> {
     } else {
         Err(ScenarioErrors(errs))
     }
-}
-
-fn sat_sum(it: impl Iterator<Item = u64>) -> u64 {
-    it.fold(0, u64::saturating_add)
 }
 
 /// `b` rounded up to a whole MiB for a suggestion (the largest value stays as it is).

@@ -231,14 +231,21 @@ pub(super) fn parent_of(path: &str) -> Option<&str> {
     path.rsplit_once('/').map(|(p, _)| p)
 }
 
+/// A sum of byte counts taken from the file: saturating, so an absurd total is refused as too
+/// large instead of wrapping around into a small one.
+pub(super) fn sat_sum(it: impl Iterator<Item = u64>) -> u64 {
+    it.fold(0, u64::saturating_add)
+}
+
 /// Bytes held by `workers` in `path` and below (plus churned memcgs under it). Validation needs
 /// this before a `Plan` exists; `Plan::demand_under` is the same sum.
 pub(super) fn demand_under(workers: &[Worker], churn: Option<&Churn>, path: &str) -> u64 {
-    // Saturating: sizes come from the file; an absurd total must not wrap into a small one.
-    let mut d = workers
-        .iter()
-        .filter(|w| is_under(&w.memcg, path))
-        .fold(0u64, |a, w| a.saturating_add(w.size));
+    let mut d = sat_sum(
+        workers
+            .iter()
+            .filter(|w| is_under(&w.memcg, path))
+            .map(|w| w.size),
+    );
     if let Some(c) = churn
         && is_under(&c.parent, path)
     {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use bench_results::human::fmt_bytes;
 
 use super::errors::{Problems, Seg};
-use super::plan::{MemcgNode, Plan, PressureAction, Probes};
+use super::plan::{MemcgNode, Plan, PressureAction, Probes, sat_sum};
 use super::spec::{MemcgSpec, ProactiveSpec, ProbesSpec, Scenario};
 
 mod churn;
@@ -80,11 +80,7 @@ fn report_params(plan: &Plan, proactive: &[ProactiveSpec]) -> BTreeMap<String, S
     p.insert("measure".into(), format!("{:?}", plan.phases.measure));
     p.insert(
         "worker_bytes".into(),
-        fmt_bytes(
-            plan.workers
-                .iter()
-                .fold(0u64, |a, w| a.saturating_add(w.size)),
-        ),
+        fmt_bytes(sat_sum(plan.workers.iter().map(|w| w.size))),
     );
     let reclaim_threads: u32 = plan
         .pressure
