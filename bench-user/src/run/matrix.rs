@@ -251,26 +251,25 @@ fn run_cells(
                 eprintln!("   done in an earlier attempt: kept ({})", dir.display());
                 Ok(dir.clone())
             }
-            earlier => {
-                if let resume::Earlier::Unusable(why) = earlier {
-                    let to = resume::set_aside(&dir)?;
-                    eprintln!(
-                        "   earlier attempt unusable ({why}): set aside as {}",
-                        to.display()
-                    );
-                }
+            resume::Earlier::Unusable(why) => {
+                let to = resume::set_aside(&dir)?;
+                eprintln!(
+                    "   earlier attempt unusable ({why}): set aside as {}",
+                    to.display()
+                );
                 vm_cell(kernel, spath, l, &dir, 1, shape)
             }
+            resume::Earlier::Nothing => vm_cell(kernel, spath, l, &dir, 1, shape),
         };
-        if r.is_ok() {
-            done.push(dir.clone());
-        }
-        if let Err(e) = &r {
-            eprintln!("zswap-bench: cell failed (continuing): {e:#}");
-            failed.push(format!(
-                "{} on {kernel} ({cpus} vCPUs) r{}: {e:#}",
-                l.name, c.repeat
-            ));
+        match &r {
+            Ok(_) => done.push(dir.clone()),
+            Err(e) => {
+                eprintln!("zswap-bench: cell failed (continuing): {e:#}");
+                failed.push(format!(
+                    "{} on {kernel} ({cpus} vCPUs) r{}: {e:#}",
+                    l.name, c.repeat
+                ));
+            }
         }
         status.push(serde_json::json!({
             "kernel": kernel, "scenario": l.name, "cpus": cpus, "repeat": c.repeat, "dir": dir,
