@@ -466,3 +466,118 @@ fn scenarios_are_grouped_separately() {
         c.warnings
     );
 }
+
+/// Major faults per second as given, one run each, on `kernel`.
+fn faults_runs(kernel: &str, faults_per_s: &[u64]) -> Vec<ResultFile> {
+    faults_per_s
+        .iter()
+        .enumerate()
+        .map(|(i, &f)| {
+            let m = MockResult::baseline(at(i)).kernel(kernel);
+            let mut r = m.build();
+            r.workload.major_faults = f * m.duration_s;
+            r
+        })
+        .collect()
+}
+
+fn faults_only() -> CompareOptions {
+    CompareOptions {
+        baseline: Some("baseline".into()),
+        metrics: Some(vec!["workload.major_faults_per_s".into()]),
+        ..Default::default()
+    }
+}
+
+/// The review's case: with ties and unequal repeats the smallest p of the values at hand (1/35)
+/// is below what 4 vs 3 repeats give without ties (2/35 > 0.05). The report calls the change,
+/// and its conclusion says so instead of "No change can be called".
+#[test]
+fn a_change_called_with_ties_is_what_the_conclusion_says() {
+    let mut results = faults_runs("baseline", &[3, 3, 3, 0]);
+    results.extend(faults_runs("ref-percg-lock", &[5, 5, 6]));
+    let c = compare(&results, &faults_only());
+    let d = cell(&c, "workload.major_faults_per_s", "ref-percg-lock")
+        .vs_baseline
+        .unwrap();
+    assert_eq!(c.family.m, 1);
+    assert!((d.p_value - 1.0 / 35.0).abs() < 1e-12, "{d:?}");
+    assert!((d.min_p - 1.0 / 35.0).abs() < 1e-12, "{d:?}");
+    assert_eq!(d.verdict, Some(Verdict::Regression));
+    // The interval agrees: 0 is out of it.
+    assert!(!d.ci.unwrap().contains(0.0), "{d:?}");
+    assert!(
+        c.family.reachable && c.family.underpowered == 0,
+        "{:?}",
+        c.family
+    );
+    assert_eq!(c.family.called, 1);
+    assert_eq!(
+        c.conclusion,
+        "1 of m = 1 judged comparisons called (the smallest p must be < 0.050)."
+    );
+    let t = render_text(&c);
+    let flat = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(!flat.contains("No change can be called"), "{t}");
+    assert!(
+        flat.contains("ref-percg-lock workload.major_faults_per_s regression"),
+        "{t}"
+    );
+    assert!(flat.contains("CI [+2.00, +6.00]"), "{t}");
+}
+
+/// When ties, not the repeats, set the smallest p, the conclusion says so.
+#[test]
+fn ties_that_keep_every_p_high_are_named() {
+    let mut results = faults_runs("baseline", &[0, 0, 0]);
+    results.extend(faults_runs("ref-percg-lock", &[0, 0, 1]));
+    let c = compare(&results, &faults_only());
+    assert!(!c.family.reachable && c.family.best_min_p == Some(1.0));
+    let flat = c
+        .conclusion
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.starts_with(
+            "No change can be called: with 3 repeats per kernel and the ties among their \
+             values the smallest possible p is 1.0,"
+        ),
+        "{flat}"
+    );
+}
+
+/// "exact" is said only where the exact distribution was used: not above 60 runs.
+#[test]
+fn exact_is_said_only_up_to_60_runs() {
+    let c = compare(
+        &fairness_results(DEFAULT_REPEATS),
+        &against("ref-percg-lock"),
+    );
+    assert_eq!(c.family.approximate, 0);
+    assert!(
+        c.method_text
+            .starts_with("exact two-sided Mann-Whitney U per metric")
+    );
+    assert!(
+        c.method_text
+            .contains("CI: exact 95% (Moses), per comparison.")
+    );
+    let c = compare(&fairness_results(31), &against("ref-percg-lock"));
+    assert!(c.family.approximate > 0, "{:?}", c.family);
+    assert!(!c.method_text.contains("exact 95%"), "{}", c.method_text);
+    assert!(
+        c.method_text.starts_with(&format!(
+            "two-sided Mann-Whitney U (exact up to 60 runs in all; the normal approximation, \
+             for p and CI, in the {} comparison(s) with more) per metric",
+            c.family.approximate
+        )),
+        "{}",
+        c.method_text
+    );
+    assert!(c.method_text.contains("CI: 95% (Moses), per comparison."));
+    let d = cell(&c, "fairness.proactive_jain", "ref-nocursor")
+        .vs_baseline
+        .unwrap();
+    assert!(!d.exact && d.min_p <= d.p_value);
+}

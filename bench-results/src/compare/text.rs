@@ -73,10 +73,13 @@ pub fn fmt_p(p: f64) -> String {
 
 pub fn fmt_ci(d: &Difference, unit: MetricUnit) -> String {
     match d.ci {
+        // A bound the test rejects is open: only ever one at 0 (stats::mann_whitney).
         Some(ci) => format!(
-            "[{}, {}]",
+            "{}{}, {}{}",
+            if ci.lo_open { '(' } else { '[' },
             unit.format(ci.lo, true),
-            unit.format(ci.hi, true)
+            unit.format(ci.hi, true),
+            if ci.hi_open { ')' } else { ']' }
         ),
         // 3 vs 3 cannot reach 95 % coverage: there is no such interval.
         None => "none: too few runs".into(),
@@ -207,6 +210,21 @@ mod tests {
             "lock.cursor.{a, b}, lock.global.c, psi.d"
         );
         assert_eq!(compress_names(&[]), "");
+    }
+
+    #[test]
+    fn a_bound_the_test_rejects_is_printed_open() {
+        use crate::stats::{Method, compare_samples};
+        // p = 1/30 rejects a shift of 0, and the interval ends there.
+        let d = compare_samples(&[1.0, 1.0, 0.0, 1.0], &[0.0; 6], 0.0, &Method::default());
+        assert_eq!(fmt_ci(&d.unwrap(), MetricUnit::Count), "[-1, 0)");
+        let d = compare_samples(
+            &[1.0, 2.0, 3.0, 4.0],
+            &[5.0, 6.0, 7.0, 8.0],
+            0.0,
+            &Method::default(),
+        );
+        assert_eq!(fmt_ci(&d.unwrap(), MetricUnit::Count), "[+1, +7]");
     }
 
     #[test]

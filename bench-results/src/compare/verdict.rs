@@ -7,8 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::ScenarioComparison;
+use crate::stats::mann_whitney::EXACT_MAX_N;
 use crate::stats::{
-    Correction, Difference, Direction, Method, Verdict, judge_family, repeats_needed,
+    Correction, Difference, Direction, Method, Verdict, judge_family, min_p, repeats_needed,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,18 +20,22 @@ pub struct Family {
     pub correction: Correction,
     /// α / m: Holm's first step, which the smallest p must pass before anything is called.
     pub first_step: f64,
-    /// Smallest p the repeats of any judged comparison allow, and those repeats (baseline,
-    /// kernel).
+    /// Smallest p the values of any judged comparison allow (ties included), and that
+    /// comparison's repeats (baseline, kernel).
     pub best_min_p: Option<f64>,
     pub best_repeats: Option<(usize, usize)>,
     /// Repeats per kernel with which this family could call a change.
     pub repeats_needed: usize,
-    /// Whether any comparison can pass the first step with the repeats it has.
+    /// Whether any comparison can pass the first step with the values it has.
     pub reachable: bool,
     /// Comparisons called improvement or regression.
     pub called: usize,
-    /// Comparisons whose repeats cannot pass the first step.
+    /// Comparisons whose values (repeats and ties) cannot pass the first step.
     pub underpowered: usize,
+    /// Comparisons of the report (judged or not) whose p and interval use the normal
+    /// approximation (more than 60 values in all) instead of the exact distribution.
+    #[serde(default)]
+    pub approximate: usize,
 }
 
 /// Applies the rule to every judged comparison of `scenarios` and describes the family.
@@ -48,8 +53,14 @@ pub fn judge(scenarios: &mut [ScenarioComparison], method: &Method) -> Family {
         .collect();
     let m = family.len();
     let first_step = method.alpha / m.max(1) as f64;
+    // Holm's first step in Holm's own arithmetic (m · p < α, see `holm`): a comparison whose
+    // smallest possible p fails it can never be called, and one that is called passed it.
+    let passes_first_step = |p: f64| (m as f64 * p).min(1.0) < method.alpha;
     let best = family.iter().map(|(d, _)| d.min_p).min_by(f64::total_cmp);
-    let underpowered = family.iter().filter(|(d, _)| d.min_p >= first_step).count();
+    let underpowered = family
+        .iter()
+        .filter(|(d, _)| !passes_first_step(d.min_p))
+        .count();
     judge_family(&mut family, method);
     let called = family
         .iter()
@@ -65,14 +76,20 @@ pub fn judge(scenarios: &mut [ScenarioComparison], method: &Method) -> Family {
         best_min_p: best,
         best_repeats,
         repeats_needed: repeats_needed(m, method.alpha),
-        reachable: best.is_some_and(|b| b < first_step),
+        reachable: best.is_some_and(passes_first_step),
         called,
         underpowered,
+        approximate: scenarios
+            .iter()
+            .flat_map(|s| s.metrics.iter())
+            .flat_map(|m| m.cells.iter())
+            .filter(|c| c.vs_baseline.is_some_and(|d| !d.exact))
+            .count(),
     }
 }
 
-/// (baseline, kernel) repeats of a judged comparison whose smallest possible p is `min_p`.
-fn repeats_of(scenarios: &[ScenarioComparison], min_p: f64) -> Option<(usize, usize)> {
+/// (baseline, kernel) repeats of a judged comparison whose smallest possible p is `best`.
+fn repeats_of(scenarios: &[ScenarioComparison], best: f64) -> Option<(usize, usize)> {
     scenarios.iter().find_map(|s| {
         s.metrics
             .iter()
@@ -81,7 +98,7 @@ fn repeats_of(scenarios: &[ScenarioComparison], min_p: f64) -> Option<(usize, us
                 let base = m.cells.first()?.values.len();
                 m.cells.iter().skip(1).find_map(|c| {
                     c.vs_baseline
-                        .filter(|d| d.min_p == min_p)
+                        .filter(|d| d.min_p == best)
                         .map(|_| (base, c.values.len()))
                 })
             })
@@ -102,12 +119,25 @@ pub fn method_text(method: &Method, f: &Family) -> String {
     let correction = match method.correction {
         Correction::Holm => "Holm",
     };
+    // "exact" only where the exact distribution was used (every comparison up to 60 runs).
+    let (test, ci) = if f.approximate == 0 {
+        ("exact two-sided Mann-Whitney U".to_string(), "exact ")
+    } else {
+        (
+            format!(
+                "two-sided Mann-Whitney U (exact up to {EXACT_MAX_N} runs in all; the normal \
+                 approximation, for p and CI, in the {} comparison(s) with more)",
+                f.approximate
+            ),
+            "",
+        )
+    };
+    // "per comparison": the interval is not adjusted for the m comparisons, the verdict is.
     format!(
-        "exact two-sided Mann-Whitney U per metric and kernel vs the baseline, \
-         {correction}-corrected over the m = {} judged comparisons here, alpha = {}. Called if \
-         the adjusted p < {} and the Hodges-Lehmann shift >= {:.0}% of the baseline median and >= \
-         the metric's floor; else \"~\". CI: exact {:.0}% (Moses) interval of the shift. \
-         Informational metrics: never judged.",
+        "{test} per metric and kernel vs the baseline, {correction}-corrected over the m = {} \
+         judged comparisons here, alpha = {}. Called if the adjusted p < {} and the \
+         Hodges-Lehmann shift >= {:.0}% of the baseline median and >= the metric's floor; else \
+         \"~\". CI: {ci}{:.0}% (Moses), per comparison. Informational metrics: never judged.",
         f.m,
         method.alpha,
         method.alpha,
@@ -124,15 +154,25 @@ pub fn conclusion(f: &Family) -> String {
             .into();
     }
     if !f.reachable {
+        let best = f.best_min_p.unwrap_or(1.0);
         let repeats = match f.best_repeats {
             Some((b, k)) if b == k => format!("{b} repeats per kernel"),
             Some((b, k)) => format!("{b} (baseline) vs {k} repeats"),
             None => "these repeats".into(),
         };
+        // The smallest p is that of the values at hand; say so when their ties moved it away
+        // from what the repeats alone give.
+        let ties = match f.best_repeats {
+            Some((b, k)) if (best - min_p(b, k)).abs() > 1e-9 * best => {
+                " and the ties among their values"
+            }
+            _ => "",
+        };
         return format!(
-            "No change can be called: with {repeats} the smallest possible p is {}, and Holm \
-             over m = {} comparisons needs p < {}: need >= {} repeats per kernel for alpha = {}.",
-            p2(f.best_min_p.unwrap_or(1.0)),
+            "No change can be called: with {repeats}{ties} the smallest possible p is {}, and \
+             Holm over m = {} comparisons needs p < {}: need >= {} repeats per kernel for alpha \
+             = {}.",
+            p2(best),
             f.m,
             p2(f.first_step),
             f.repeats_needed,
@@ -147,7 +187,8 @@ pub fn conclusion(f: &Family) -> String {
     );
     if f.underpowered > 0 {
         s += &format!(
-            " {} of them have too few repeats to ever pass that (need >= {} per kernel).",
+            " {} of them cannot ever pass that with the repeats and ties they have (without ties: \
+             >= {} repeats per kernel).",
             f.underpowered, f.repeats_needed
         );
     }

@@ -6,13 +6,32 @@
 //!   is then counted over all C(N, n1) splits of the observed midranks (the permutation
 //!   distribution; Lehmann, "Nonparametrics", 1975, ch. 1 §3). Ties are common here (counts that
 //!   are 0 in most runs), and the normal approximation is far off in the tail the Holm-corrected
-//!   rule looks at. Larger samples use the normal approximation with the tie correction.
+//!   rule looks at. Larger samples use the normal approximation with the tie correction
+//!   ([`MannWhitney::exact`] says which).
+//! - Smallest p: the p of the most extreme split of the pooled values under that same
+//!   distribution ([`MannWhitney::min_p`]). Without ties it is 2 / C(N, n1) ([`min_p`]); ties
+//!   move it either way (`[0, 3, 3, 3]` vs `[5, 5, 6]`: 1/35, below 2/35, because only one
+//!   side can be that extreme).
 //! - Estimate: the Hodges–Lehmann shift, the median of all pairwise differences cand − base
 //!   (Hodges & Lehmann 1963): the location difference the U test is about.
-//! - Interval: the exact distribution-free interval for that shift (Moses 1953; Lehmann ch. 2
-//!   §6): order statistics of the pairwise differences cut where the U distribution puts
-//!   (1 − confidence)/2 in each tail. It excludes 0 exactly when the two-sided exact test rejects
-//!   at 1 − confidence (without ties).
+//! - Interval: the distribution-free (Moses 1953; Lehmann ch. 2 §6) interval for that shift,
+//!   by inverting the test: the shifts δ whose test of cand − δ against base does not reject at
+//!   1 − confidence, with the statistic U(δ) = #{c − b > δ} + ½ #{c − b = δ} judged against
+//!   the very null distribution the p-value used (ties included; the normal approximation above
+//!   [`EXACT_MAX_N`]). U(δ) falls as δ grows, so the accepted shifts form an interval, bounded
+//!   by pairwise differences. Without ties this is the classic [D(k), D(n1 n2 + 1 − k)], with
+//!   k from the U distribution's (1 − confidence)/2 tails; with ties the cut comes from the
+//!   distribution of the values at hand, as the p-value's does (the review's
+//!   `[3, 3, 3, 0]` vs `[5, 5, 6]`, p = 1/35, gets [2, 6] at 95 %, where the no-ties cut had
+//!   none). It is per comparison: not adjusted for the multiplicity the verdict's Holm
+//!   correction handles.
+//!
+//!   The interval excludes 0 exactly when the test rejects at 1 − confidence
+//!   ([`rejected_at`]). Its bounds are shown closed, as Moses' are, though the rank test
+//!   itself rejects a shift equal to a bound (U(δ) is a midrank count there); that matters only
+//!   for a bound at 0 — the "no shift" the verdict asks about, reachable only with ties between
+//!   the samples — which is then marked open ([`Interval::lo_open`]), so that "0 in the
+//!   interval" and "not rejected" never disagree.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -33,10 +52,64 @@ pub struct MannWhitney {
     pub p: f64,
     /// True when `p` is exact, false for the normal approximation.
     pub exact: bool,
+    /// The smallest p any split of these pooled values into groups of these sizes gives (the
+    /// most extreme one), under the same distribution as `p`: ties included. Never above `p`.
+    pub min_p: f64,
 }
 
-/// Two-sided Mann–Whitney U test of `a` against `b` (module docs).
-pub fn mann_whitney(a: &[f64], b: &[f64]) -> Option<MannWhitney> {
+/// Whether a two-sided p rejects at `level` (the per-comparison 1 − confidence of the
+/// interval): p <= level, as Moses' interval counts its tails, with room for rounding (3 vs 3
+/// reaches p = 0.1 = 1 − 0.9 exactly). The interval excludes 0 exactly when this holds for the
+/// test's p.
+pub fn rejected_at(p: f64, level: f64) -> bool {
+    p <= level + 1e-12
+}
+
+/// The null distribution of the doubled distance |2U − n1·n2| (twice U: midranks make U a
+/// multiple of 1/2), shared by the p-value, the smallest p and the interval.
+enum Null {
+    /// `tail[t]` = P(|2U − n1 n2| >= t), t = 0..= the largest distance any split reaches.
+    Exact(Rc<Vec<f64>>),
+    /// Normal approximation with the tie-corrected standard deviation of U and a continuity
+    /// correction; `max` is the largest distance any split reaches.
+    Normal { sd: f64, max: u64 },
+}
+
+impl Null {
+    /// Two-sided p of a doubled distance `dist`.
+    fn p(&self, dist: u64) -> f64 {
+        match self {
+            Null::Exact(tail) => usize::try_from(dist)
+                .ok()
+                .and_then(|d| tail.get(d))
+                .copied()
+                .unwrap_or(0.0),
+            Null::Normal { sd, .. } => {
+                let z = (dist as f64 / 2.0 - 0.5).max(0.0) / sd;
+                (2.0 * normal_sf(z)).min(1.0)
+            }
+        }
+    }
+
+    /// The p of the most extreme split.
+    fn min_p(&self) -> f64 {
+        match self {
+            Null::Exact(tail) => tail.last().copied().unwrap_or(1.0),
+            Null::Normal { max, .. } => self.p(*max),
+        }
+    }
+}
+
+/// The test's ingredients for `a` against `b`: the null distribution and the observed doubled
+/// distance of U from its mean.
+struct Ranked {
+    null: Null,
+    dist: u64,
+    u: f64,
+    exact: bool,
+}
+
+fn ranked(a: &[f64], b: &[f64]) -> Option<Ranked> {
     let (n1, n2) = (a.len(), b.len());
     if n1 == 0 || n2 == 0 {
         return None;
@@ -46,39 +119,70 @@ pub fn mann_whitney(a: &[f64], b: &[f64]) -> Option<MannWhitney> {
     // Doubled rank sum of `a` (integers: midranks are multiples of 1/2).
     let w2: u64 = ranks.iter().filter(|r| r.1 == 0).map(|r| r.0).sum();
     let u = w2 as f64 / 2.0 - (n1 * (n1 + 1)) as f64 / 2.0;
+    // Mean of the doubled sum: n1 (N + 1); w2 − mean2 = 2U − n1 n2.
+    let mean2 = (n1 * (n + 1)) as u64;
+    let dist = w2.abs_diff(mean2);
     let tie_term = tie_term(&ranks);
     let (n1f, n2f, nf) = (n1 as f64, n2 as f64, n as f64);
     let var = n1f * n2f / 12.0 * ((nf + 1.0) - tie_term / (nf * (nf - 1.0)));
-    if var <= 0.0 {
-        // Every value equal: no evidence of a difference.
-        return Some(MannWhitney {
-            u,
-            p: 1.0,
-            exact: true,
-        });
-    }
-    if tie_term == 0.0 && n <= EXACT_MAX_N {
-        return Some(MannWhitney {
-            u,
-            p: tie_free_p(n1, n2, u),
-            exact: true,
-        });
-    }
-    if n <= EXACT_MAX_N {
+    let (null, exact) = if var <= 0.0 {
+        // Every value equal: every split is the observed one, no evidence of a difference.
+        (Null::Exact(Rc::new(vec![1.0])), true)
+    } else if tie_term == 0.0 && n <= EXACT_MAX_N {
+        (Null::Exact(tie_free_tail(n1, n2)), true)
+    } else if n <= EXACT_MAX_N {
         let all: Vec<u64> = ranks.iter().map(|r| r.0).collect();
-        return Some(MannWhitney {
-            u,
-            p: exact_p(&all, n1, w2),
-            exact: true,
-        });
-    }
-    let mu = n1f * n2f / 2.0;
-    let z = ((u - mu).abs() - 0.5).max(0.0) / var.sqrt();
-    Some(MannWhitney {
+        (Null::Exact(Rc::new(tied_tail(&all, n1))), true)
+    } else {
+        // The most extreme splits: the n1 smallest or the n1 largest midranks in `a`.
+        let low: u64 = ranks.iter().take(n1).map(|r| r.0).sum();
+        let high: u64 = ranks.iter().rev().take(n1).map(|r| r.0).sum();
+        let max = (mean2 - low).max(high - mean2);
+        (
+            Null::Normal {
+                sd: var.sqrt(),
+                max,
+            },
+            false,
+        )
+    };
+    Some(Ranked {
+        null,
+        dist,
         u,
-        p: (2.0 * normal_sf(z)).min(1.0),
-        exact: false,
+        exact,
     })
+}
+
+impl Ranked {
+    fn test(&self) -> MannWhitney {
+        let p = self.null.p(self.dist);
+        MannWhitney {
+            u: self.u,
+            p,
+            exact: self.exact,
+            min_p: self.null.min_p().min(p),
+        }
+    }
+}
+
+/// Two-sided Mann–Whitney U test of `a` against `b` (module docs).
+pub fn mann_whitney(a: &[f64], b: &[f64]) -> Option<MannWhitney> {
+    ranked(a, b).map(|r| r.test())
+}
+
+/// The test of `cand` against `base` and the interval of the shift cand − base at
+/// `confidence`, from one null distribution (module docs); the interval is `None` when these
+/// values cannot reach that confidence (3 vs 3 reaches 90 % at most).
+pub fn shift_test(
+    base: &[f64],
+    cand: &[f64],
+    confidence: f64,
+) -> Option<(MannWhitney, Option<Interval>)> {
+    let r = ranked(cand, base)?;
+    let test = r.test();
+    let ci = invert(&r.null, base, cand, 1.0 - confidence);
+    Some((test, ci))
 }
 
 /// (2 × midrank, sample index) of the pooled sample, in sorted order.
@@ -118,9 +222,24 @@ fn tie_term(ranks: &[(u64, usize)]) -> f64 {
     term
 }
 
-/// Exact two-sided p of the doubled rank sum `w2` of `n1` values drawn without replacement from
-/// `ranks`: counts of every subset's sum by dynamic programming over the values.
-fn exact_p(ranks: &[u64], n1: usize, w2: u64) -> f64 {
+/// `tail[t]` = share of `counts` (indexed by doubled distance) at distance >= t, cut after the
+/// largest distance with a count.
+fn tail_of(counts: &[f64]) -> Vec<f64> {
+    let last = counts.iter().rposition(|&c| c > 0.0).unwrap_or(0);
+    let total: f64 = counts.iter().sum();
+    let mut tail = vec![0.0; last + 1];
+    let mut acc = 0.0;
+    for t in (0..=last).rev() {
+        acc += counts[t];
+        tail[t] = (acc / total).min(1.0);
+    }
+    tail
+}
+
+/// Exact null tail of the doubled distance for `n1` values drawn without replacement from the
+/// doubled midranks `ranks`: counts of every subset's sum by dynamic programming over the
+/// values.
+fn tied_tail(ranks: &[u64], n1: usize) -> Vec<f64> {
     let n = ranks.len();
     let max_sum: u64 = ranks.iter().sum();
     let width = max_sum as usize + 1;
@@ -139,46 +258,46 @@ fn exact_p(ranks: &[u64], n1: usize, w2: u64) -> f64 {
         }
     }
     let row = &counts[n1 * width..(n1 + 1) * width];
-    let total: f64 = row.iter().sum();
-    // Mean of the doubled sum: n1 (N + 1), an integer, so distances compare exactly.
-    let mean2 = (n1 * (n + 1)) as i64;
-    let observed = (w2 as i64 - mean2).abs();
-    let tail: f64 = row
-        .iter()
-        .enumerate()
-        .filter(|(s, _)| (*s as i64 - mean2).abs() >= observed)
-        .map(|(_, c)| c)
-        .sum();
-    (tail / total).min(1.0)
+    // Mean of the doubled sum: n1 (N + 1), an integer, so distances are exact.
+    let mean2 = n1 * (n + 1);
+    let mut by_dist = vec![0.0; width.max(mean2 + 1)];
+    for (s, &c) in row.iter().enumerate() {
+        by_dist[s.abs_diff(mean2)] += c;
+    }
+    tail_of(&by_dist)
 }
 
-/// Exact two-sided p without ties, from the U distribution of (n1, n2), computed once per
-/// thread and size (the simulation test runs tens of thousands of same-sized tests).
-fn tie_free_p(n1: usize, n2: usize, u: f64) -> f64 {
-    /// P(U = u) for u = 0..=n1·n2, by (n1, n2).
-    type Nulls = HashMap<(usize, usize), Rc<Vec<f64>>>;
+/// Exact two-sided p of the doubled rank sum `w2` of `n1` values drawn from `ranks`.
+#[cfg(test)]
+fn exact_p(ranks: &[u64], n1: usize, w2: u64) -> f64 {
+    let mean2 = (n1 * (ranks.len() + 1)) as u64;
+    let tail = tied_tail(ranks, n1);
+    tail.get(w2.abs_diff(mean2) as usize)
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// Exact null tail without ties, from the U distribution of (n1, n2), computed once per thread
+/// and size (the simulation test runs tens of thousands of same-sized tests).
+fn tie_free_tail(n1: usize, n2: usize) -> Rc<Vec<f64>> {
+    type Tails = HashMap<(usize, usize), Rc<Vec<f64>>>;
     thread_local! {
-        static CACHE: RefCell<Nulls> = RefCell::default();
+        static CACHE: RefCell<Tails> = RefCell::default();
     }
-    let dist = CACHE.with(|c| {
+    CACHE.with(|c| {
         c.borrow_mut()
             .entry((n1, n2))
             .or_insert_with(|| {
                 let d = u_distribution(n1, n2);
-                let total: f64 = d.iter().sum();
-                Rc::new(d.into_iter().map(|x| x / total).collect())
+                let nn = n1 * n2;
+                let mut by_dist = vec![0.0; nn + 1];
+                for (k, c) in d.iter().enumerate() {
+                    by_dist[(2 * k).abs_diff(nn)] += c;
+                }
+                Rc::new(tail_of(&by_dist))
             })
             .clone()
-    });
-    let mean = (n1 * n2) as f64 / 2.0;
-    let observed = (u - mean).abs();
-    let p: f64 = dist
-        .iter()
-        .enumerate()
-        .filter(|(k, _)| (*k as f64 - mean).abs() >= observed - 1e-9)
-        .map(|(_, q)| q)
-        .sum();
-    p.min(1.0)
+    })
 }
 
 /// Number of arrangements giving each U = 0..=n1·n2 under H0 without ties:
@@ -210,9 +329,9 @@ pub fn u_distribution(n1: usize, n2: usize) -> Vec<f64> {
     prev.swap_remove(n2)
 }
 
-/// The smallest two-sided p the exact test can give for these sample sizes: both samples
-/// completely separated, 2 / C(n1 + n2, n1). No correction can call a change whose p cannot go
-/// below its threshold, whatever the data.
+/// The smallest two-sided p the exact test can give for these sample sizes *without ties*: both
+/// samples completely separated, 2 / C(n1 + n2, n1). What repeats to plan for; the smallest p of
+/// samples at hand, ties included, is [`MannWhitney::min_p`].
 pub fn min_p(n1: usize, n2: usize) -> f64 {
     if n1 == 0 || n2 == 0 {
         return 1.0;
@@ -240,33 +359,59 @@ pub fn hodges_lehmann(base: &[f64], cand: &[f64]) -> Option<f64> {
     (!base.is_empty() && !cand.is_empty()).then(|| median_sorted(&pairwise(base, cand)))
 }
 
-/// Exact (Moses) confidence interval of the Hodges–Lehmann shift, at least `confidence`
-/// coverage; `None` when the sample sizes cannot reach it (3 vs 3 reaches 90 % at most).
+/// Confidence interval of the Hodges–Lehmann shift cand − base at `confidence` (module docs);
+/// `None` when the values cannot reach that confidence (3 vs 3 reaches 90 % at most).
 pub fn shift_ci(base: &[f64], cand: &[f64], confidence: f64) -> Option<Interval> {
-    let (n1, n2) = (cand.len(), base.len());
-    if n1 == 0 || n2 == 0 {
+    shift_test(base, cand, confidence)?.1
+}
+
+/// The shifts δ whose test of cand − δ against base is not rejected at `level` under `null`,
+/// as an interval (module docs); `None` when that set is unbounded: no split of these values
+/// reaches `level` (too few of them, or too many ties).
+fn invert(null: &Null, base: &[f64], cand: &[f64], level: f64) -> Option<Interval> {
+    // No split of these values is rejected: no shift is either (3 vs 3 at 95 %).
+    if !rejected_at(null.min_p(), level) {
         return None;
     }
-    let dist = u_distribution(n1, n2);
-    let total: f64 = dist.iter().sum();
-    let tail = (1.0 - confidence) / 2.0;
-    // Largest k with P(U <= k - 1) <= tail: the interval [D(k), D(n1 n2 + 1 - k)].
-    let mut k = 0;
-    let mut cum = 0.0;
-    for c in &dist {
-        cum += c / total;
-        if cum > tail + 1e-12 {
-            break;
-        }
-        k += 1;
-    }
-    if k == 0 {
-        return None;
-    }
+    let nn = (base.len() * cand.len()) as u64;
+    // Twice U(δ) against its accepted band around n1 n2.
+    let accepted = |twice_u: u64| !rejected_at(null.p(twice_u.abs_diff(nn)), level);
     let d = pairwise(base, cand);
+    // Distinct differences ascending: (value, how many, how many are greater).
+    let mut groups: Vec<(f64, u64, u64)> = Vec::new();
+    let mut i = 0;
+    while i < d.len() {
+        let t = d[i..].iter().take_while(|&&x| x == d[i]).count();
+        groups.push((d[i], t as u64, (d.len() - i - t) as u64));
+        i += t;
+    }
+    // Below every difference 2U = 2 n1 n2, above every one 0: accepted there, no bound.
+    if accepted(2 * nn) || accepted(0) {
+        return None;
+    }
+    // Lowest accepted δ: a difference itself (2U = 2 greater + ties) or the gap just above it
+    // (2U = 2 greater), which leaves the bound itself out.
+    let (lo, lo_open) = groups.iter().find_map(|&(e, t, g)| {
+        if accepted(2 * g + t) {
+            Some((e, false))
+        } else {
+            accepted(2 * g).then_some((e, true))
+        }
+    })?;
+    // Highest accepted δ: a difference, or the gap just below it (2U = 2 (greater + ties)).
+    let (hi, hi_open) = groups.iter().rev().find_map(|&(e, t, g)| {
+        if accepted(2 * g + t) {
+            Some((e, false))
+        } else {
+            accepted(2 * (g + t)).then_some((e, true))
+        }
+    })?;
+    // Bounds are shown closed (module docs), except one at 0 that the test rejects.
     Some(Interval {
-        lo: d[k - 1],
-        hi: d[d.len() - k],
+        lo,
+        hi,
+        lo_open: lo_open && lo == 0.0,
+        hi_open: hi_open && hi == 0.0,
     })
 }
 
@@ -396,5 +541,128 @@ mod tests {
         assert_eq!(shift_ci(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0], 0.95), None);
         let ci = shift_ci(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0], 0.90).unwrap();
         assert_eq!((ci.lo, ci.hi), (1.0, 5.0));
+    }
+
+    /// Every split of `pooled` into `n1` values and the rest: (first group, second group).
+    fn splits(pooled: &[f64], n1: usize) -> Vec<(Vec<f64>, Vec<f64>)> {
+        (0u32..1 << pooled.len())
+            .filter(|mask| mask.count_ones() as usize == n1)
+            .map(|mask| {
+                let (a, b): (Vec<_>, Vec<_>) =
+                    (0..pooled.len()).partition(|i| mask & (1 << i) != 0);
+                (
+                    a.iter().map(|&i| pooled[i]).collect(),
+                    b.iter().map(|&i| pooled[i]).collect(),
+                )
+            })
+            .collect()
+    }
+
+    /// Small samples of small integers: ties within and between the groups, unequal sizes.
+    fn tied_cases(count: usize) -> Vec<(Vec<f64>, Vec<f64>)> {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        (0..count)
+            .map(|_| {
+                let (n1, n2) = (rng.random_range(1..=6), rng.random_range(2..=6));
+                let top = rng.random_range(1..=5);
+                let mut draw = |n| {
+                    (0..n)
+                        .map(|_| f64::from(rng.random_range(0..=top)))
+                        .collect()
+                };
+                (draw(n1), draw(n2))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn smallest_p_with_ties_is_that_of_the_most_extreme_split() {
+        // The review's case: [5, 5, 6] against [3, 3, 3, 0]. Doubled midranks 2 (the 0), 6 x3
+        // (the 3s), 11 x2 (the 5s), 14; the candidates' sum 36 is 12 from its mean 24, and no
+        // other of the C(7, 3) = 35 splits is that far (the lowest, 2 + 6 + 6 = 14, is 10 away):
+        // p = 1/35, below the 2/35 two samples of 3 and 4 reach without ties.
+        let m = mann_whitney(&[5.0, 5.0, 6.0], &[3.0, 3.0, 3.0, 0.0]).unwrap();
+        assert!(m.exact);
+        assert!(close(m.p, 1.0 / 35.0, 1e-12), "{m:?}");
+        assert!(close(m.min_p, 1.0 / 35.0, 1e-12), "{m:?}");
+        assert!(m.min_p < min_p(3, 4));
+        // Ties can also raise it: all equal -> 1; separated groups of ties -> as without ties.
+        assert_eq!(mann_whitney(&[2.0; 3], &[2.0; 5]).unwrap().min_p, 1.0);
+        let m = mann_whitney(&[0.0, 0.0, 1.0], &[1.0, 1.0, 1.0]).unwrap();
+        assert!(close(m.min_p, 8.0 / 20.0, 1e-12), "{m:?}");
+        assert!(close(
+            mann_whitney(&[0.0; 3], &[1.0; 3]).unwrap().min_p,
+            0.1,
+            1e-12
+        ));
+        // Against enumeration: the smallest p over every split of the pooled values is the
+        // min_p of every one of them, and no p is below it.
+        for (a, b) in tied_cases(300) {
+            let pooled: Vec<f64> = a.iter().chain(&b).copied().collect();
+            let all = splits(&pooled, a.len());
+            let ps: Vec<MannWhitney> = all
+                .iter()
+                .map(|(x, y)| mann_whitney(x, y).unwrap())
+                .collect();
+            let smallest = ps.iter().map(|m| m.p).fold(1.0, f64::min);
+            for m in &ps {
+                assert!(close(m.min_p, smallest, 1e-12), "{a:?} {b:?}: {m:?}");
+                assert!(m.min_p <= m.p, "{a:?} {b:?}: {m:?}");
+            }
+        }
+        // Above 60 values (normal approximation): still the most extreme split's p.
+        let a: Vec<f64> = (0..40).map(|i| f64::from(i % 4)).collect();
+        let b: Vec<f64> = (0..30).map(|i| f64::from(i % 5)).collect();
+        let m = mann_whitney(&a, &b).unwrap();
+        let mut pooled: Vec<f64> = a.iter().chain(&b).copied().collect();
+        pooled.sort_by(f64::total_cmp);
+        let low = mann_whitney(&pooled[..40], &pooled[40..]).unwrap();
+        let high = mann_whitney(&pooled[30..], &pooled[..30]).unwrap();
+        assert!(!m.exact && m.min_p <= m.p);
+        assert!(close(m.min_p, low.p.min(high.p), 1e-15), "{m:?}");
+    }
+
+    #[test]
+    fn the_interval_excludes_zero_exactly_when_the_test_rejects() {
+        // The review's case: rejected at 5 % (p = 1/35), so 0 is out, though the differences
+        // include 2 and the classic no-ties cut would have been reached at one of them.
+        let (base, cand) = ([3.0, 3.0, 3.0, 0.0], [5.0, 5.0, 6.0]);
+        let ci = shift_ci(&base, &cand, 0.95).unwrap();
+        assert!(!ci.contains(0.0) && ci.contains(2.5), "{ci:?}");
+        // An interval that ends at 0 where the test rejects 0 (p = 1/30): open there. The
+        // no-ties cut gave [-1, 0], closed, though 0 is rejected.
+        let (base, cand) = ([1.0, 1.0, 0.0, 1.0], [0.0; 6]);
+        let m = mann_whitney(&cand, &base).unwrap();
+        assert!(close(m.p, 1.0 / 30.0, 1e-12), "{m:?}");
+        let ci = shift_ci(&base, &cand, 0.95).unwrap();
+        assert_eq!(
+            (ci.lo, ci.hi, ci.lo_open, ci.hi_open),
+            (-1.0, 0.0, false, true)
+        );
+        assert!(!ci.contains(0.0) && ci.contains(-1.0) && ci.contains(-0.5));
+        let mut zero_bounds = 0;
+        for (base, cand) in tied_cases(3_000) {
+            let m = mann_whitney(&cand, &base).unwrap();
+            for confidence in [0.95, 0.9, 0.8] {
+                let level = 1.0 - confidence;
+                let Some(ci) = shift_ci(&base, &cand, confidence) else {
+                    // Unbounded: no split of these values is rejected, so neither is this one.
+                    assert!(!rejected_at(m.min_p, level), "{base:?} {cand:?} {m:?}");
+                    continue;
+                };
+                assert!(ci.lo <= ci.hi, "{base:?} {cand:?} {ci:?}");
+                assert_eq!(
+                    ci.contains(0.0),
+                    !rejected_at(m.p, level),
+                    "{base:?} {cand:?} at {confidence}: {m:?} {ci:?}"
+                );
+                zero_bounds += usize::from(ci.lo == 0.0 || ci.hi == 0.0);
+                let hl = hodges_lehmann(&base, &cand).unwrap();
+                assert!(ci.lo <= hl && hl <= ci.hi, "{base:?} {cand:?} {ci:?}");
+            }
+        }
+        // The cases include bounds at 0, the ones the closed form would get wrong.
+        assert!(zero_bounds > 50, "{zero_bounds}");
     }
 }

@@ -1,8 +1,9 @@
 //! Statistics over repeats: summaries, fairness indices, and the two-sample test and verdict
 //! rule behind `compare`.
 //!
-//! - [`mann_whitney`]: the exact two-sided Mann–Whitney U test (ties included), the
-//!   Hodges–Lehmann shift and its exact (Moses) confidence interval.
+//! - [`mann_whitney`]: the two-sided Mann–Whitney U test (exact up to 60 values, ties
+//!   included), the smallest p the samples allow, the Hodges–Lehmann shift and its (Moses)
+//!   confidence interval from the test's own distribution.
 //! - [`rule`]: the verdict rule: Holm's correction over every judged comparison of a report,
 //!   then an effect-size threshold; everything else is "~".
 //!
@@ -14,7 +15,9 @@ pub mod rule;
 #[cfg(test)]
 mod simulation;
 
-pub use mann_whitney::{MannWhitney, hodges_lehmann, mann_whitney, min_p, shift_ci};
+pub use mann_whitney::{
+    MannWhitney, hodges_lehmann, mann_whitney, min_p, rejected_at, shift_ci, shift_test,
+};
 pub use rule::{
     Correction, DEFAULT_REPEATS, Difference, Direction, Method, Verdict, compare_samples, holm,
     judge_family, repeats_needed,
@@ -120,11 +123,19 @@ pub fn lorenz(xs: &[f64]) -> Option<Vec<(f64, f64)>> {
 pub struct Interval {
     pub lo: f64,
     pub hi: f64,
+    /// The bound itself is outside: `(lo, ...`. Set only for a bound at 0 that the test rejects
+    /// (see [`mann_whitney`]); other bounds are closed, as Moses' are.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lo_open: bool,
+    /// The bound itself is outside: `..., hi)`; as `lo_open`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hi_open: bool,
 }
 
 impl Interval {
     pub fn contains(&self, x: f64) -> bool {
-        self.lo <= x && x <= self.hi
+        (self.lo < x || (self.lo == x && !self.lo_open))
+            && (x < self.hi || (x == self.hi && !self.hi_open))
     }
 }
 

@@ -16,14 +16,15 @@
 //!    own cost, activity counts with no better direction) are shown and never judged, and are
 //!    not part of the family.
 //!
-//! With n repeats per side the exact test cannot go below 2 / C(2n, n) (0.1 for n = 3), so the
-//! rule can call nothing unless that is below α / m; [`repeats_needed`] says how many repeats
-//! would be.
+//! With n repeats per side and no ties the exact test cannot go below 2 / C(2n, n) (0.1 for
+//! n = 3), so the rule can call nothing unless that is below α / m; [`repeats_needed`] says how
+//! many repeats would be. Each comparison also carries the smallest p of its own values, ties
+//! included ([`Difference::min_p`]), which is what decides whether a report can call anything.
 
 use serde::{Deserialize, Serialize};
 
-use super::mann_whitney::{hodges_lehmann, mann_whitney, min_p};
-use super::{Interval, median, shift_ci};
+use super::mann_whitney::{hodges_lehmann, min_p, shift_test};
+use super::{Interval, median};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -107,19 +108,30 @@ pub struct Difference {
     pub shift: f64,
     /// shift / |median(baseline)|; `None` when the baseline median is 0.
     pub relative: Option<f64>,
-    /// Exact interval of the shift at `Method::confidence`, per comparison (not adjusted for
-    /// multiplicity); `None` when the repeats cannot reach that coverage.
+    /// Interval of the shift at `Method::confidence`, per comparison (not adjusted for
+    /// multiplicity), from the test's own null distribution, so that it excludes 0 exactly when
+    /// the unadjusted p rejects at 1 − confidence; `None` when the repeats cannot reach that
+    /// coverage.
     pub ci: Option<Interval>,
     /// Two-sided Mann–Whitney p, unadjusted.
     pub p_value: f64,
-    /// Smallest p these sample sizes allow (no ties).
+    /// Smallest p any split of these pooled values allows (ties included): no correction can
+    /// call this comparison unless its threshold is above it.
     pub min_p: f64,
+    /// `p_value`, `min_p` and `ci` come from the exact distribution (false: the normal
+    /// approximation, above 60 values in all).
+    #[serde(default = "exact_by_default")]
+    pub exact: bool,
     /// |shift| >= max(threshold · |median(baseline)|, floor).
     pub effect_ok: bool,
     /// Holm-adjusted p within the report's family; `None` when not judged.
     pub p_adjusted: Option<f64>,
     /// `None`: not judged (informational metric, or not in a family yet).
     pub verdict: Option<Verdict>,
+}
+
+fn exact_by_default() -> bool {
+    true
 }
 
 /// The per-comparison part of the rule: test, shift, interval, effect size. The verdict needs
@@ -136,13 +148,15 @@ pub fn compare_samples(
     let shift = hodges_lehmann(base, cand)?;
     let relative = (bm != 0.0).then(|| shift / bm.abs());
     let needed = (method.threshold * bm.abs()).max(floor);
+    let (test, ci) = shift_test(base, cand, method.confidence)?;
     Some(Difference {
         diff: cm - bm,
         shift,
         relative,
-        ci: shift_ci(base, cand, method.confidence),
-        p_value: mann_whitney(cand, base)?.p,
-        min_p: min_p(base.len(), cand.len()),
+        ci,
+        p_value: test.p,
+        min_p: test.min_p,
+        exact: test.exact,
         effect_ok: shift != 0.0 && shift.abs() >= needed,
         p_adjusted: None,
         verdict: None,
