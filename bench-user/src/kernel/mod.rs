@@ -12,7 +12,6 @@ pub mod manifest;
 #[cfg(test)]
 mod manifest_fuzz;
 pub mod mirror;
-pub mod selftest;
 pub mod source;
 
 use std::io::{BufRead, BufReader};
