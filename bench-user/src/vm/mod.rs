@@ -3,10 +3,11 @@
 //! as init; run one command; bring back its output and exit status; flag kernel trouble.
 pub mod console;
 pub mod init;
+mod qemu;
 mod supervise;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -138,12 +139,6 @@ pub fn remove_stale_control_dirs() -> usize {
     n
 }
 
-fn qemu_binary() -> Result<PathBuf> {
-    crate::kernel::source::which("qemu-system-x86_64").context(
-        "qemu-system-x86_64 not found; fix: run scripts/setup (installs QEMU 10 from bookworm-backports)",
-    )
-}
-
 /// KVM only when it really works: /dev/kvm, vmx/svm in cpuinfo. (Software KVM backends
 /// without them abort or crawl, see PLATFORM.md.)
 pub fn choose_accel(want: Accel) -> Result<Accel> {
@@ -236,94 +231,9 @@ fn guest_env(k: &kernel::BuiltKernel) -> Result<Vec<(String, String)>> {
     Ok(env)
 }
 
-/// What a QEMU command line is made of.
-struct Qemu<'a> {
-    binary: &'a Path,
-    req: &'a GuestRun,
-    /// Resolved: `Kvm` or `Tcg`.
-    accel: Accel,
-    kernel: &'a kernel::BuiltKernel,
-    /// This program, the guest's init.
-    exe: &'a Path,
-    ctl: &'a Path,
-    shares: &'a [(String, String)],
-    log: &'a Path,
-    swap_img: &'a Path,
-}
-
-/// The QEMU command line: the machine, the consoles (serial to the log file, the command's
-/// output on a virtconsole), the host root read-only over 9p plus the writable shares, the
-/// sparse swap disk, and this program as the kernel's init.
-fn qemu_command(q: &Qemu) -> Command {
-    let append = format!(
-        "console=ttyS0 root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro init={} panic=-1 {}{} {}",
-        q.exe.display(),
-        init::CTL_PARAM,
-        q.ctl.display(),
-        q.kernel.cmdline
-    );
-    let mut cmd = Command::new(q.binary);
-    let accel = q
-        .accel
-        .qemu_name()
-        .expect("choose_accel resolves to kvm or tcg");
-    cmd.args(["-accel", accel]);
-    cmd.args(["-cpu", &q.req.shape.spinlocks.cpu_model(q.accel)]);
-    cmd.args([
-        "-smp",
-        &q.req.shape.cpus.to_string(),
-        "-m",
-        &format!("{}M", q.req.mem >> 20),
-    ]);
-    cmd.args(["-nographic", "-no-reboot", "-nodefaults"]);
-    cmd.args([
-        "-chardev",
-        &format!("file,id=con,path={}", q.log.display()),
-        "-serial",
-        "chardev:con",
-    ]);
-    cmd.args([
-        "-chardev",
-        "stdio,id=out,signal=off",
-        "-device",
-        "virtio-serial-pci",
-        "-device",
-        "virtconsole,chardev=out",
-    ]);
-    cmd.args([
-        "-fsdev",
-        "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap",
-    ]);
-    cmd.args(["-device", "virtio-9p-pci,fsdev=root,mount_tag=/dev/root"]);
-    for (tag, path) in q.shares {
-        cmd.args([
-            "-fsdev",
-            &format!("local,id={tag},path={path},security_model=none,multidevs=remap"),
-        ]);
-        cmd.args([
-            "-device",
-            &format!("virtio-9p-pci,fsdev={tag},mount_tag={tag}"),
-        ]);
-    }
-    cmd.args([
-        "-drive",
-        &format!(
-            "file={},format=raw,if=virtio,cache=unsafe",
-            q.swap_img.display()
-        ),
-    ]);
-    cmd.args([
-        "-kernel",
-        &q.kernel.bzimage.display().to_string(),
-        "-append",
-        &append,
-    ]);
-    cmd
-}
-
 /// Boot, run, power off.
 pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
-    let qemu = qemu_binary()?;
+    let qemu = qemu::qemu_binary()?;
     let accel = choose_accel(req.shape.accel)?;
     if req.command.is_empty() {
         bail!("no command to run in the guest");
@@ -374,7 +284,7 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     if let Some(p) = log.parent() {
         std::fs::create_dir_all(p)?;
     }
-    let cmd = qemu_command(&Qemu {
+    let cmd = qemu::qemu_command(&qemu::Qemu {
         binary: &qemu,
         req,
         accel,
