@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::options::{Accel, GuestShape, SpinlockMode};
+use crate::options::{Accel, GuestShape, NumaMode, SpinlockMode};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -110,6 +110,10 @@ pub struct VmArgs {
     pub kernel: String,
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub cpus: u32,
+    /// Guest NUMA nodes: off, host (as many as the host nodes QEMU runs on), or a count (1 to
+    /// 64, at most --cpus); vCPUs and memory are split evenly.
+    #[arg(long, default_value = "off", value_parser = NumaMode::parse)]
+    pub numa: NumaMode,
     /// Guest memory, e.g. 2G or 1536M.
     #[arg(long, default_value = "2G", value_parser = crate::units::parse_size)]
     pub mem: u64,
@@ -178,6 +182,9 @@ pub struct RunArgs {
     /// are then labelled "overcommitted vCPUs".
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub cpus: u32,
+    /// Guest NUMA nodes (with --kernel): off, host or a count, see `zswap-bench vm --help`.
+    #[arg(long, default_value = "off", value_parser = NumaMode::parse)]
+    pub numa: NumaMode,
     /// Guest spinlocks (with --kernel): native (default) or virt, see `zswap-bench vm --help`.
     #[arg(long, value_enum, default_value = "native")]
     pub spinlocks: SpinlockMode,
@@ -194,6 +201,7 @@ impl From<&VmArgs> for GuestShape {
             cpus: a.cpus,
             accel: a.accel,
             spinlocks: a.spinlocks,
+            numa: a.numa,
         }
     }
 }
@@ -204,6 +212,7 @@ impl From<&RunArgs> for GuestShape {
             cpus: a.cpus,
             accel: a.accel,
             spinlocks: a.spinlocks,
+            numa: a.numa,
         }
     }
 }

@@ -15,6 +15,7 @@ mod run;
 mod scenario;
 mod selftest;
 mod toml_error;
+mod topology;
 mod units;
 mod vm;
 mod workload;

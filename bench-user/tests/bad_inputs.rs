@@ -76,6 +76,29 @@ fn cases() -> Vec<Case> {
         },
         Case {
             area: "cli",
+            what: "`--numa 0`",
+            args: &["vm", "--kernel", "baseline", "--numa", "0", "--", "true"],
+            files: &[],
+            expect: &["invalid value '0' for '--numa <NUMA>'", "use 1 to 64"],
+        },
+        Case {
+            area: "cli",
+            what: "`--numa` that is not off, host or a count",
+            args: &["run", "quick", "--kernel", "baseline", "--numa", "all"],
+            files: &[],
+            expect: &["invalid value 'all' for '--numa <NUMA>'", "off, host"],
+        },
+        Case {
+            area: "cli",
+            what: "more NUMA nodes than vCPUs",
+            args: &[
+                "vm", "--kernel", "baseline", "--cpus", "2", "--numa", "4", "--", "true",
+            ],
+            files: &[],
+            expect: &["--numa 4 with --cpus 2", "fix:"],
+        },
+        Case {
+            area: "cli",
             what: "`--repeat 0`",
             args: &["run", "quick", "--host", "--repeat", "0"],
             files: &[],

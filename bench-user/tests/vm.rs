@@ -100,6 +100,29 @@ fn guest_past_timeout_is_killed() {
     assert_eq!((vm_temp_dirs(), qemu_processes()), before);
 }
 
+#[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
+fn a_numa_guest_has_its_cpus_and_nodes_online() {
+    require_vm();
+    let (code, out, err) = vm_with(
+        "baseline",
+        "300s",
+        &["--cpus", "4", "--numa", "2"],
+        &[
+            "/bin/cat",
+            "/sys/devices/system/cpu/online",
+            "/sys/devices/system/node/online",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    let at = lines.iter().position(|l| *l == "0-3");
+    assert!(
+        at.is_some_and(|i| lines.get(i + 1) == Some(&"0-1")),
+        "expected CPUs 0-3 then nodes 0-1 online:\n{out}"
+    );
+}
+
 /// The VM layer's control directories in the temp dir.
 fn vm_temp_dirs() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(std::env::temp_dir())

@@ -4,6 +4,7 @@
 pub mod console;
 pub mod init;
 mod qemu;
+mod shape;
 mod supervise;
 
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use anyhow::{Context, Result, bail};
 use crate::cli::VmArgs;
 use crate::kernel;
 use crate::options::{Accel, GuestShape};
+pub use qemu::qemu_version;
 
 /// Test-only fault switches (see run/fault.rs). They travel into the guest, where init honours
 /// the second (a crash on request) and the runner both.
@@ -41,6 +43,9 @@ pub struct GuestRun {
     pub log: Option<PathBuf>,
     /// Print the command's output as it comes (else it is only captured).
     pub echo: bool,
+    /// Host CPUs QEMU (and so every vCPU thread) may run on; `None`: wherever the scheduler
+    /// puts it.
+    pub pin: Option<Vec<usize>>,
 }
 
 impl Default for GuestRun {
@@ -55,6 +60,7 @@ impl Default for GuestRun {
             timeout: Duration::from_secs(600),
             log: None,
             echo: true,
+            pin: None,
         }
     }
 }
@@ -238,7 +244,14 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     if req.command.is_empty() {
         bail!("no command to run in the guest");
     }
+    shape::check_numa(&req.shape)?;
     let k = kernel::resolve_bootable(&req.kernel)?;
+    let nodes = shape::guest_nodes(
+        &req.shape,
+        req.pin.as_deref(),
+        crate::topology::Topology::host,
+    )?;
+    let numa = shape::numa_args(nodes, req.shape.cpus, req.mem >> 20)?;
     let exe = std::env::current_exe()?.canonicalize()?;
     remove_stale_control_dirs();
     // The owner's pid is in the name, so a SIGKILLed runner's directory (its swap image can be
@@ -284,7 +297,7 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     if let Some(p) = log.parent() {
         std::fs::create_dir_all(p)?;
     }
-    let cmd = qemu::qemu_command(&qemu::Qemu {
+    let mut cmd = qemu::qemu_command(&qemu::Qemu {
         binary: &qemu,
         req,
         accel,
@@ -294,7 +307,11 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
         shares: &shares,
         log: &log,
         swap_img: &swap_img,
+        numa: &numa,
     });
+    if let Some(cpus) = &req.pin {
+        qemu::pin(&mut cmd, cpus)?;
+    }
     log::debug!("{cmd:?}");
     // Ctrl-C of the host side reaches QEMU too (same process group); the guest's writable
     // state is only in our temp dir.
@@ -353,11 +370,13 @@ pub fn run_cli(a: &VmArgs) -> Result<ExitCode> {
         timeout: a.timeout,
         log: a.log.clone(),
         echo: true,
+        pin: None,
     })?;
     eprintln!(
-        "zswap-bench vm: kernel {} ({}), {} in {:.1}s, exit {}{}; console log {}",
+        "zswap-bench vm: kernel {} ({}, QEMU {}), {} in {:.1}s, exit {}{}; console log {}",
         out.kernel.name,
         out.accel.qemu_name().unwrap_or("?"),
+        qemu_version().unwrap_or_else(|_| "?".into()),
         if out.timed_out {
             "TIMED OUT"
         } else {
