@@ -102,6 +102,28 @@ fn guest_past_timeout_is_killed() {
 
 #[test]
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
+fn too_many_vcpus_are_refused_before_boot() {
+    require_vm();
+    let t0 = std::time::Instant::now();
+    let (code, out, err) = vm_with("baseline", "120s", &["--cpus", "300"], &["/bin/true"]);
+    assert_ne!(code, 0);
+    // Both limits named: the kernel's (from the .config the cache keeps) and QEMU's.
+    assert!(
+        err.contains("--cpus 300: kernel baseline was built with CONFIG_NR_CPUS=256")
+            && err.contains("at most 255 vCPUs")
+            && err.contains("fix: use --cpus 255 or fewer"),
+        "{err}"
+    );
+    // Refused before QEMU: no boot (a TCG boot alone takes seconds), no run summary.
+    assert!(t0.elapsed().as_secs() < 5, "took {:?}", t0.elapsed());
+    assert!(
+        !err.contains("zswap-bench vm: kernel") && out.is_empty(),
+        "{err}"
+    );
+}
+
+#[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn a_numa_guest_has_its_cpus_and_nodes_online() {
     require_vm();
     let (code, out, err) = vm_with(

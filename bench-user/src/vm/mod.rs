@@ -26,6 +26,10 @@ pub const ALLOW_FAULTS_ENV: &str = "ZSWAP_BENCH_ALLOW_FAULTS";
 /// Set in the guest when the host's output is not a terminal: no progress bars.
 pub const NO_PROGRESS_ENV: &str = "ZSWAP_BENCH_NO_PROGRESS";
 
+/// The vCPUs the host gave the guest: init refuses to run the command when a different number
+/// of CPUs came online, so no result is filed under a vCPU count it did not have.
+pub const EXPECT_CPUS_ENV: &str = "ZSWAP_BENCH_EXPECT_CPUS";
+
 /// One guest run.
 #[derive(Debug, Clone)]
 pub struct GuestRun {
@@ -79,6 +83,8 @@ pub struct GuestOutcome {
     /// The accelerator that ran (`Kvm` or `Tcg`, never `Auto`).
     pub accel: Accel,
     pub kernel: kernel::BuiltKernel,
+    /// Why the guest's init did not run the command (e.g. fewer CPUs online than asked).
+    pub init_error: Option<String>,
 }
 
 impl GuestOutcome {
@@ -100,6 +106,12 @@ impl GuestOutcome {
                     .cloned()
                     .collect::<Vec<_>>()
                     .join("\n  ")
+            );
+        }
+        if let Some(why) = &self.init_error {
+            bail!(
+                "the guest did not run the command: {why}; console log: {}",
+                self.log.display()
             );
         }
         if self.exit_code != 0 {
@@ -196,7 +208,7 @@ fn kvm_usable() -> bool {
 
 /// The guest command's environment: a plain PATH, where the repository and cache are, the
 /// kernel's identity and probe names, and the host's logging and test switches.
-fn guest_env(k: &kernel::BuiltKernel) -> Result<Vec<(String, String)>> {
+fn guest_env(k: &kernel::BuiltKernel, cpus: u32) -> Result<Vec<(String, String)>> {
     let mut env: Vec<(String, String)> = vec![
         (
             "PATH".into(),
@@ -215,6 +227,7 @@ fn guest_env(k: &kernel::BuiltKernel) -> Result<Vec<(String, String)>> {
         ),
         ("ZSWAP_BENCH_KERNEL".into(), k.name.clone()),
         ("ZSWAP_BENCH_KERNEL_KEY".into(), k.key.clone()),
+        (EXPECT_CPUS_ENV.into(), cpus.to_string()),
     ];
     // The manifest's [probes] names travel with the kernel into the guest.
     if let Some(n) = &k.probes {
@@ -237,6 +250,31 @@ fn guest_env(k: &kernel::BuiltKernel) -> Result<Vec<(String, String)>> {
     Ok(env)
 }
 
+/// The kernel to boot, once its shape is known to fit it: refused before boot (and, where
+/// the answer does not need the kernel, before a build) when it cannot have the vCPUs asked.
+fn bootable_for(req: &GuestRun) -> Result<kernel::BuiltKernel> {
+    let cpus = req.shape.cpus;
+    shape::check_numa(&req.shape)?;
+    let k = match kernel::find_built(&req.kernel)? {
+        Some(k) => k,
+        None => {
+            // Not built yet: what QEMU cannot boot is refused before a long build.
+            shape::check_cpus(cpus, &req.kernel, None)?;
+            kernel::resolve_bootable(&req.kernel)?
+        }
+    };
+    let nr_cpus = k.nr_cpus()?;
+    if nr_cpus.is_none() {
+        log::warn!(
+            "the .config of kernel {} is unknown (none beside {}, none inside it): its CONFIG_NR_CPUS is not checked before boot; the guest still refuses to run with fewer CPUs than asked",
+            k.name,
+            k.bzimage.display()
+        );
+    }
+    shape::check_cpus(cpus, &k.name, nr_cpus)?;
+    Ok(k)
+}
+
 /// Boot, run, power off.
 pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     let qemu = qemu::qemu_binary()?;
@@ -244,8 +282,7 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     if req.command.is_empty() {
         bail!("no command to run in the guest");
     }
-    shape::check_numa(&req.shape)?;
-    let k = kernel::resolve_bootable(&req.kernel)?;
+    let k = bootable_for(req)?;
     let nodes = shape::guest_nodes(
         &req.shape,
         req.pin.as_deref(),
@@ -273,7 +310,7 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
         None => None,
     };
     let cwd = std::env::current_dir()?.display().to_string();
-    let env = guest_env(&k)?;
+    let env = guest_env(&k, req.shape.cpus)?;
     let spec = init::Spec {
         command: req.command.clone(),
         cwd,
@@ -325,6 +362,9 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     let code = std::fs::read_to_string(ctl_path.join("status"))
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok());
+    let init_error = std::fs::read_to_string(ctl_path.join(init::ERROR_FILE))
+        .ok()
+        .map(|s| s.trim().to_string());
     let exit_code = match code {
         Some(c) => c,
         None if timed_out => 124,
@@ -355,6 +395,7 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
         wall,
         accel,
         kernel: k,
+        init_error,
     })
 }
 
@@ -395,6 +436,9 @@ pub fn run_cli(a: &VmArgs) -> Result<ExitCode> {
             a.timeout
         );
         return Ok(ExitCode::from(124));
+    }
+    if let Some(why) = &out.init_error {
+        eprintln!("zswap-bench vm: error: the guest did not run the command: {why}");
     }
     if !out.problems.is_empty() {
         eprintln!("zswap-bench vm: error: kernel trouble on the console (run marked failed):");

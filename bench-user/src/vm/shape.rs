@@ -1,9 +1,13 @@
-//! Whether a guest shape can boot, decided before anything boots, and the QEMU arguments that
-//! give a guest its NUMA nodes.
+//! Whether a guest shape can boot, decided before anything boots (or builds), and the QEMU
+//! arguments that give a guest its NUMA nodes.
 use anyhow::{Context, Result, bail};
 
 use crate::options::{GuestShape, NumaMode};
 use crate::topology::Topology;
+
+/// QEMU's pc machine (i440fx, the one we boot) takes at most this many vCPUs: its xAPIC ids
+/// are 8 bits and 255 is the broadcast id.
+pub const QEMU_PC_MAX_CPUS: u32 = 255;
 
 /// Linux ignores NUMA nodes of less than 4 MiB, and each node's own structures (page tables,
 /// per-node LRU and memcg state) take more than that: a node smaller than this would leave
@@ -22,6 +26,27 @@ pub fn check_numa(shape: &GuestShape) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `cpus` vCPUs against the kernel's CONFIG_NR_CPUS (`None`: not known) and QEMU's pc machine.
+/// A kernel brings up at most NR_CPUS of them and runs with the rest missing, so a result would
+/// be filed under a vCPU count it did not have.
+pub fn check_cpus(cpus: u32, kernel: &str, nr_cpus: Option<u32>) -> Result<()> {
+    let over_kernel = nr_cpus.filter(|&n| cpus > n);
+    let over_qemu = cpus > QEMU_PC_MAX_CPUS;
+    let most = nr_cpus.unwrap_or(u32::MAX).min(QEMU_PC_MAX_CPUS);
+    match (over_kernel, over_qemu) {
+        (Some(n), true) => bail!(
+            "--cpus {cpus}: kernel {kernel} was built with CONFIG_NR_CPUS={n} and QEMU's pc machine boots at most {QEMU_PC_MAX_CPUS} vCPUs; fix: use --cpus {most} or fewer"
+        ),
+        (Some(n), false) => bail!(
+            "--cpus {cpus}: kernel {kernel} was built with CONFIG_NR_CPUS={n}, so it would bring up only {n} of them; fix: use --cpus {most} or fewer, or build a kernel with a larger CONFIG_NR_CPUS (kernels/config/guest.config)"
+        ),
+        (None, true) => bail!(
+            "--cpus {cpus}: QEMU's pc machine boots at most {QEMU_PC_MAX_CPUS} vCPUs; fix: use --cpus {most} or fewer"
+        ),
+        (None, false) => Ok(()),
+    }
 }
 
 /// The guest's NUMA node count (0: no NUMA description). `Host` counts the host nodes of the
@@ -164,6 +189,44 @@ mod tests {
             e.contains("at least 16 MiB") && e.contains("--mem 64M"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn more_cpus_than_the_kernel_takes_is_refused_naming_both_numbers() {
+        // A kernel as the cache keeps it: its .config beside the bzImage.
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("bzImage"), "not booted").unwrap();
+        std::fs::write(
+            d.path().join("config"),
+            "CONFIG_SMP=y\nCONFIG_NR_CPUS=256\n",
+        )
+        .unwrap();
+        let k = crate::kernel::BuiltKernel::from_image(&d.path().join("bzImage"));
+        let nr = k.nr_cpus().unwrap();
+        assert_eq!(nr, Some(256));
+        let e = check_cpus(300, "baseline", nr).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "--cpus 300: kernel baseline was built with CONFIG_NR_CPUS=256 and QEMU's pc machine boots at most 255 vCPUs; fix: use --cpus 255 or fewer"
+        );
+        let e = check_cpus(16, "small", Some(8)).unwrap_err().to_string();
+        assert!(
+            e.starts_with("--cpus 16: kernel small was built with CONFIG_NR_CPUS=8,")
+                && e.contains("fix: use --cpus 8 or fewer"),
+            "{e}"
+        );
+        let e = check_cpus(256, "baseline", Some(256))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("at most 255 vCPUs") && !e.contains("NR_CPUS"),
+            "{e}"
+        );
+        let e = check_cpus(300, "bzImage", None).unwrap_err().to_string();
+        assert!(e.contains("QEMU's pc machine boots at most 255"), "{e}");
+        check_cpus(255, "baseline", Some(256)).unwrap();
+        check_cpus(8, "small", Some(8)).unwrap();
+        check_cpus(64, "unknown", None).unwrap();
     }
 
     #[test]
