@@ -126,23 +126,27 @@ fn too_many_vcpus_are_refused_before_boot() {
 #[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
 fn a_numa_guest_has_its_cpus_and_nodes_online() {
     require_vm();
-    let (code, out, err) = vm_with(
-        "baseline",
-        "300s",
-        &["--cpus", "4", "--numa", "2"],
-        &[
-            "/bin/cat",
-            "/sys/devices/system/cpu/online",
-            "/sys/devices/system/node/online",
-        ],
-    );
-    assert_eq!(code, 0, "{err}");
-    let lines: Vec<&str> = out.lines().map(str::trim).collect();
-    let at = lines.iter().position(|l| *l == "0-3");
-    assert!(
-        at.is_some_and(|i| lines.get(i + 1) == Some(&"0-1")),
-        "expected CPUs 0-3 then nodes 0-1 online:\n{out}"
-    );
+    // Even (a socket per node) and uneven (a socket per vCPU) splits: both boot without kernel
+    // trouble (a cache shared across nodes would warn) and with every CPU and node online.
+    for (cpus, nodes, cpu_list, node_list) in [("4", "2", "0-3", "0-1"), ("3", "2", "0-2", "0-1")] {
+        let (code, out, err) = vm_with(
+            "baseline",
+            "300s",
+            &["--cpus", cpus, "--numa", nodes],
+            &[
+                "/bin/cat",
+                "/sys/devices/system/cpu/online",
+                "/sys/devices/system/node/online",
+            ],
+        );
+        assert_eq!(code, 0, "--cpus {cpus} --numa {nodes}: {err}");
+        let lines: Vec<&str> = out.lines().map(str::trim).collect();
+        let at = lines.iter().position(|l| *l == cpu_list);
+        assert!(
+            at.is_some_and(|i| lines.get(i + 1) == Some(&node_list)),
+            "expected CPUs {cpu_list} then nodes {node_list} online:\n{out}"
+        );
+    }
 }
 
 /// The VM layer's control directories in the temp dir.

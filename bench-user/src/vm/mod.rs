@@ -289,6 +289,7 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
         crate::topology::Topology::host,
     )?;
     let numa = shape::numa_args(nodes, req.shape.cpus, req.mem >> 20)?;
+    let smp = shape::smp_arg(nodes, req.shape.cpus);
     let exe = std::env::current_exe()?.canonicalize()?;
     remove_stale_control_dirs();
     // The owner's pid is in the name, so a SIGKILLed runner's directory (its swap image can be
@@ -344,6 +345,7 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
         shares: &shares,
         log: &log,
         swap_img: &swap_img,
+        smp: &smp,
         numa: &numa,
     });
     if let Some(cpus) = &req.pin {

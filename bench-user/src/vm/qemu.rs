@@ -98,6 +98,8 @@ pub(super) struct Qemu<'a> {
     pub(super) shares: &'a [(String, String)],
     pub(super) log: &'a Path,
     pub(super) swap_img: &'a Path,
+    /// `-smp` value (see `shape::smp_arg`).
+    pub(super) smp: &'a str,
     /// `-object`/`-numa` pairs of the guest's NUMA nodes (see `shape::numa_args`).
     pub(super) numa: &'a [String],
 }
@@ -120,12 +122,7 @@ pub(super) fn qemu_command(q: &Qemu) -> Command {
         .expect("choose_accel resolves to kvm or tcg");
     cmd.args(["-accel", accel]);
     cmd.args(["-cpu", &q.req.shape.spinlocks.cpu_model(q.accel)]);
-    cmd.args([
-        "-smp",
-        &q.req.shape.cpus.to_string(),
-        "-m",
-        &format!("{}M", q.req.mem >> 20),
-    ]);
+    cmd.args(["-smp", q.smp, "-m", &format!("{}M", q.req.mem >> 20)]);
     cmd.args(q.numa);
     cmd.args(["-nographic", "-no-reboot", "-nodefaults"]);
     cmd.args([

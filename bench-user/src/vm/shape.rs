@@ -77,6 +77,27 @@ pub fn guest_nodes(
     }
 }
 
+/// QEMU's `-smp` value for `cpus` vCPUs in `nodes` NUMA nodes (0: no NUMA). With nodes, each
+/// node is whole sockets, as on a real host: a socket's cores share the last-level cache, and
+/// a cache shared across nodes makes Linux warn at boot (topology_sane: "llc-sibling ... is not
+/// on the same node"), which fails the run as kernel trouble. Nodes that split the vCPUs evenly
+/// are one socket each (cores sharing a cache within the node); otherwise every vCPU is a
+/// socket of its own.
+pub fn smp_arg(nodes: u32, cpus: u32) -> String {
+    if nodes == 0 {
+        return cpus.to_string();
+    }
+    let sockets = if cpus.is_multiple_of(nodes) {
+        nodes
+    } else {
+        cpus
+    };
+    format!(
+        "{cpus},sockets={sockets},cores={},threads=1",
+        cpus / sockets
+    )
+}
+
 /// QEMU arguments for `nodes` guest NUMA nodes (none for 0): one RAM backend and one node per
 /// guest node, the backends summing exactly to the `-m` size (`mem_mib`), vCPUs in contiguous
 /// ranges, both split as evenly as they go (the first nodes take the remainder).
@@ -178,6 +199,16 @@ mod tests {
     #[test]
     fn off_means_no_numa_arguments() {
         assert!(numa_args(0, 8, 2048).unwrap().is_empty());
+        assert_eq!(smp_arg(0, 8), "8");
+    }
+
+    #[test]
+    fn no_socket_spans_two_nodes() {
+        // Even: a socket per node, its cores (QEMU numbers them socket by socket) the node's.
+        assert_eq!(smp_arg(2, 4), "4,sockets=2,cores=2,threads=1");
+        assert_eq!(smp_arg(1, 6), "6,sockets=1,cores=6,threads=1");
+        // Uneven (nodes of 3, 2 and 2 vCPUs): no socket layout fits, so a socket per vCPU.
+        assert_eq!(smp_arg(3, 7), "7,sockets=7,cores=1,threads=1");
     }
 
     #[test]
