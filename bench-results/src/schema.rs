@@ -293,6 +293,11 @@ pub struct KernelInfo {
     /// overcommitted, and lock-holder preemption then inflates lock waits.
     #[serde(default)]
     pub host_cpus: Option<u32>,
+    /// NUMA nodes online in the kernel that ran (`/sys/devices/system/node/online`): zswap's
+    /// pools, the LRU lists and memcg's per-node state are per node, so runs compare only with
+    /// the same count. `None`: a kernel without NUMA, or a result from before this field.
+    #[serde(default)]
+    pub numa_nodes: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -133,6 +133,7 @@ impl MockResult {
                 evidence: "synthetic".into(),
             }),
             host_cpus: Some(2),
+            numa_nodes: Some(1),
         };
         let mut params = BTreeMap::new();
         params.insert("children".into(), self.children.to_string());

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::options::{Accel, GuestShape, SpinlockMode};
+use crate::options::{Accel, GuestShape, NumaMode, SpinlockMode};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -108,8 +108,14 @@ pub struct VmArgs {
     /// Manifest name, manifest path, or a bzImage path.
     #[arg(long)]
     pub kernel: String,
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    /// Guest vCPUs. Parsed up to 1024; the kernel's CONFIG_NR_CPUS and QEMU's pc machine (255)
+    /// are checked before boot.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub cpus: u32,
+    /// Guest NUMA nodes: off, host (as many as the host nodes QEMU runs on), or a count (1 to
+    /// 64, at most --cpus); vCPUs and memory are split evenly.
+    #[arg(long, default_value = "off", value_parser = NumaMode::parse)]
+    pub numa: NumaMode,
     /// Guest memory, e.g. 2G or 1536M.
     #[arg(long, default_value = "2G", value_parser = crate::units::parse_size)]
     pub mem: u64,
@@ -175,9 +181,13 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub accel: Accel,
     /// Guest vCPUs (with --kernel). More than the host's cores is allowed under TCG; results
-    /// are then labelled "overcommitted vCPUs".
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    /// are then labelled "overcommitted vCPUs". Parsed up to 1024; the kernel's CONFIG_NR_CPUS
+    /// and QEMU's pc machine (255) are checked before boot.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub cpus: u32,
+    /// Guest NUMA nodes (with --kernel): off, host or a count, see `zswap-bench vm --help`.
+    #[arg(long, default_value = "off", value_parser = NumaMode::parse)]
+    pub numa: NumaMode,
     /// Guest spinlocks (with --kernel): native (default) or virt, see `zswap-bench vm --help`.
     #[arg(long, value_enum, default_value = "native")]
     pub spinlocks: SpinlockMode,
@@ -194,6 +204,7 @@ impl From<&VmArgs> for GuestShape {
             cpus: a.cpus,
             accel: a.accel,
             spinlocks: a.spinlocks,
+            numa: a.numa,
         }
     }
 }
@@ -204,6 +215,7 @@ impl From<&RunArgs> for GuestShape {
             cpus: a.cpus,
             accel: a.accel,
             spinlocks: a.spinlocks,
+            numa: a.numa,
         }
     }
 }

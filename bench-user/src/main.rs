@@ -13,7 +13,9 @@ mod paths;
 mod probes;
 mod run;
 mod scenario;
+mod selftest;
 mod toml_error;
+mod topology;
 mod units;
 mod vm;
 mod workload;
@@ -63,7 +65,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             KernelCmd::List => kernel::list()?,
             KernelCmd::Path { kernel } => println!("{}", kernel::build(&kernel)?.bzimage.display()),
             KernelCmd::Selftest { kernel, against } => {
-                return kernel::selftest::cli(&kernel, against.as_deref());
+                return selftest::cli(&kernel, against.as_deref());
             }
         },
         Command::Vm(args) => return vm::run_cli(&args),

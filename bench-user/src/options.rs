@@ -1,5 +1,5 @@
 //! Domain options the command line turns into: what a guest looks like (vCPUs, accelerator,
-//! spinlock implementation). The CLI (`cli.rs`) only declares arguments; the VM layer and the
+//! spinlock implementation, NUMA nodes). The CLI (`cli.rs`) only declares arguments; the VM layer and the
 //! runner take these types, so `run`, `vm` and `matrix` agree on one meaning of each flag.
 //!
 //! The accelerator is `bench_results::schema::Accel` itself: the type the result file records,
@@ -32,14 +32,66 @@ impl SpinlockMode {
     }
 }
 
-/// The guest a run boots: the same three flags mean the same thing for `vm`, `run --kernel`
-/// and each matrix cell.
+/// NUMA nodes of a guest. zswap's pools, the LRU lists and memcg's per-node state are per
+/// node, so a guest with one node hides what a big host's nodes do to reclaim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NumaMode {
+    /// No NUMA description: the guest has one node.
+    #[default]
+    Off,
+    /// This many nodes, vCPUs and memory split evenly between them.
+    Nodes(u32),
+    /// As many nodes as the host nodes QEMU's CPUs are on (all of the host's when QEMU is not
+    /// pinned), at most one per vCPU; resolved by the VM layer.
+    Host,
+}
+
+impl NumaMode {
+    /// Most nodes `--numa N` takes: beyond this QEMU and the guest work, but no host we target
+    /// has more and every node needs memory of its own.
+    pub const MAX_NODES: u32 = 64;
+
+    /// `--numa off|host|N` (clap's value parser). Whether N fits the vCPUs is checked with the
+    /// whole shape, before boot.
+    pub fn parse(s: &str) -> Result<NumaMode, String> {
+        match s {
+            "off" => Ok(NumaMode::Off),
+            "host" => Ok(NumaMode::Host),
+            n => match n.parse::<u32>() {
+                Ok(k) if (1..=Self::MAX_NODES).contains(&k) => Ok(NumaMode::Nodes(k)),
+                Ok(k) => Err(format!(
+                    "{k} NUMA nodes: use 1 to {} (or off, or host)",
+                    Self::MAX_NODES
+                )),
+                Err(_) => Err(format!(
+                    "{n:?}: expected off, host or a node count (1 to {})",
+                    Self::MAX_NODES
+                )),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for NumaMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NumaMode::Off => f.write_str("off"),
+            NumaMode::Nodes(n) => write!(f, "{n}"),
+            NumaMode::Host => f.write_str("host"),
+        }
+    }
+}
+
+/// The guest a run boots: the same flags mean the same thing for `vm`, `run --kernel` and each
+/// matrix cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GuestShape {
     pub cpus: u32,
     /// As asked (`Auto` allowed); the VM layer resolves it.
     pub accel: Accel,
     pub spinlocks: SpinlockMode,
+    /// As asked (`Host` allowed); the VM layer resolves it.
+    pub numa: NumaMode,
 }
 
 impl Default for GuestShape {
@@ -48,6 +100,7 @@ impl Default for GuestShape {
             cpus: 2,
             accel: Accel::Auto,
             spinlocks: SpinlockMode::Native,
+            numa: NumaMode::Off,
         }
     }
 }
@@ -67,6 +120,23 @@ mod tests {
         assert_eq!(names, ["auto", "tcg", "kvm"]);
         assert_eq!(Accel::from_str("kvm", false), Ok(Accel::Kvm));
         assert!(Accel::from_str("host", false).is_err());
+    }
+
+    #[test]
+    fn numa_takes_off_host_or_a_node_count() {
+        assert_eq!(NumaMode::parse("off"), Ok(NumaMode::Off));
+        assert_eq!(NumaMode::parse("host"), Ok(NumaMode::Host));
+        assert_eq!(NumaMode::parse("2"), Ok(NumaMode::Nodes(2)));
+        assert_eq!(NumaMode::parse("64"), Ok(NumaMode::Nodes(64)));
+        let e = NumaMode::parse("0").unwrap_err();
+        assert!(e.contains("use 1 to 64"), "{e}");
+        assert!(NumaMode::parse("65").is_err());
+        let e = NumaMode::parse("many").unwrap_err();
+        assert!(e.contains("expected off, host or a node count"), "{e}");
+        assert_eq!(NumaMode::default(), NumaMode::Off);
+        for m in [NumaMode::Off, NumaMode::Host, NumaMode::Nodes(3)] {
+            assert_eq!(NumaMode::parse(&m.to_string()), Ok(m));
+        }
     }
 
     #[test]

@@ -51,6 +51,15 @@ const ROWS: &[(&str, &str, &[&str])] = &[
         &["bench-user/tests/vm.rs::guest_past_timeout_is_killed"],
     ),
     (
+        "a guest asked for more vCPUs than it can have",
+        "refused before boot naming the kernel's CONFIG_NR_CPUS or QEMU's limit; a guest where another number of CPUs came online runs nothing; a result of another vCPU count than asked is marked `failed`",
+        &[
+            "bench-user/tests/vm.rs::too_many_vcpus_are_refused_before_boot",
+            "bench-user/src/vm/init.rs::fewer_cpus_online_than_given_is_refused_naming_both_counts",
+            "bench-user/src/run/vm_cell.rs::a_result_from_another_cpu_count_than_asked_is_discredited",
+        ],
+    ),
+    (
         "kill -9 of the host runner during a VM or a matrix",
         "QEMU dies with it (parent-death signal); finished cells' results stay whole; `cleanup` removes its control directory",
         &[

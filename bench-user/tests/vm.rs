@@ -100,6 +100,55 @@ fn guest_past_timeout_is_killed() {
     assert_eq!((vm_temp_dirs(), qemu_processes()), before);
 }
 
+#[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
+fn too_many_vcpus_are_refused_before_boot() {
+    require_vm();
+    let t0 = std::time::Instant::now();
+    let (code, out, err) = vm_with("baseline", "120s", &["--cpus", "300"], &["/bin/true"]);
+    assert_ne!(code, 0);
+    // Both limits named: the kernel's (from the .config the cache keeps) and QEMU's.
+    assert!(
+        err.contains("--cpus 300: kernel baseline was built with CONFIG_NR_CPUS=256")
+            && err.contains("at most 255 vCPUs")
+            && err.contains("fix: use --cpus 255 or fewer"),
+        "{err}"
+    );
+    // Refused before QEMU: no boot (a TCG boot alone takes seconds), no run summary.
+    assert!(t0.elapsed().as_secs() < 5, "took {:?}", t0.elapsed());
+    assert!(
+        !err.contains("zswap-bench vm: kernel") && out.is_empty(),
+        "{err}"
+    );
+}
+
+#[test]
+#[ignore = "boots guest kernels: scripts/test runs it (ZSWAP_BENCH_VM_TESTS=1, --include-ignored)"]
+fn a_numa_guest_has_its_cpus_and_nodes_online() {
+    require_vm();
+    // Even (a socket per node) and uneven (a socket per vCPU) splits: both boot without kernel
+    // trouble (a cache shared across nodes would warn) and with every CPU and node online.
+    for (cpus, nodes, cpu_list, node_list) in [("4", "2", "0-3", "0-1"), ("3", "2", "0-2", "0-1")] {
+        let (code, out, err) = vm_with(
+            "baseline",
+            "300s",
+            &["--cpus", cpus, "--numa", nodes],
+            &[
+                "/bin/cat",
+                "/sys/devices/system/cpu/online",
+                "/sys/devices/system/node/online",
+            ],
+        );
+        assert_eq!(code, 0, "--cpus {cpus} --numa {nodes}: {err}");
+        let lines: Vec<&str> = out.lines().map(str::trim).collect();
+        let at = lines.iter().position(|l| *l == cpu_list);
+        assert!(
+            at.is_some_and(|i| lines.get(i + 1) == Some(&node_list)),
+            "expected CPUs {cpu_list} then nodes {node_list} online:\n{out}"
+        );
+    }
+}
+
 /// The VM layer's control directories in the temp dir.
 fn vm_temp_dirs() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(std::env::temp_dir())

@@ -8,11 +8,11 @@
 //!   ccache/               compiler cache (switching back to a series is a cache hit)
 //!   kernels/<key>/        bzImage, config, System.map, meta.json, build.log
 pub mod apply;
+mod built_config;
 pub mod manifest;
 #[cfg(test)]
 mod manifest_fuzz;
 pub mod mirror;
-pub mod selftest;
 pub mod source;
 
 use std::io::{BufRead, BufReader};
@@ -432,12 +432,14 @@ pub fn list() -> Result<()> {
     Ok(())
 }
 
-/// A bzImage path, a manifest name or a manifest path -> a bootable kernel (built if needed).
-pub fn resolve_bootable(arg: &str) -> Result<BuiltKernel> {
-    let p = Path::new(arg);
-    if p.is_file() && !arg.ends_with(".toml") {
-        return Ok(BuiltKernel {
-            name: p.file_name().unwrap().to_string_lossy().to_string(),
+impl BuiltKernel {
+    /// A bzImage given by path: no manifest, no cache entry, the file's directory as `dir`.
+    pub fn from_image(p: &Path) -> BuiltKernel {
+        BuiltKernel {
+            name: p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().to_string(),
+            ),
             key: String::new(),
             source_id: format!("file:{}", p.display()),
             patches: vec![],
@@ -448,7 +450,33 @@ pub fn resolve_bootable(arg: &str) -> Result<BuiltKernel> {
             bzimage: p.to_path_buf(),
             dir: p.parent().unwrap_or(Path::new(".")).to_path_buf(),
             probes: None,
-        });
+        }
+    }
+}
+
+/// Is `arg` a bzImage path rather than a manifest name or path?
+fn is_image(arg: &str) -> bool {
+    Path::new(arg).is_file() && !arg.ends_with(".toml")
+}
+
+/// A bzImage path, a manifest name or a manifest path -> a bootable kernel (built if needed).
+pub fn resolve_bootable(arg: &str) -> Result<BuiltKernel> {
+    if is_image(arg) {
+        return Ok(BuiltKernel::from_image(Path::new(arg)));
     }
     build(arg)
+}
+
+/// Like [`resolve_bootable`], but never builds: `None` when the kernel is not in the cache
+/// yet (or its identity is only known after preparing its source: tarball and git sources).
+pub fn find_built(arg: &str) -> Result<Option<BuiltKernel>> {
+    if is_image(arg) {
+        return Ok(Some(BuiltKernel::from_image(Path::new(arg))));
+    }
+    let r = load(arg)?;
+    let probes = r.probes.clone();
+    Ok(find_cached(&paths::cache_dir(), &r)?.map(|mut k| {
+        k.probes = probes;
+        k
+    }))
 }

@@ -245,6 +245,7 @@ fn run_cells(
             cpus: *cpus,
             accel: Accel::Auto,
             spinlocks: m.spinlocks,
+            ..Default::default()
         };
         let r = match resume::earlier(&dir, &l.text, *cpus) {
             resume::Earlier::Done => {

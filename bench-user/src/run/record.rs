@@ -40,7 +40,15 @@ pub fn kernel_info(mem_total: u64) -> KernelInfo {
         mem_bytes: mem_total,
         spinlocks: None,
         host_cpus: None,
+        numa_nodes: numa_nodes(),
     }
+}
+
+/// NUMA nodes online (`/sys/devices/system/node/online`); `None` on a kernel without NUMA.
+fn numa_nodes() -> Option<u32> {
+    let list = std::fs::read_to_string("/sys/devices/system/node/online").ok()?;
+    let nodes = crate::topology::parse_cpulist(&list).ok()?;
+    u32::try_from(nodes.len()).ok()
 }
 
 pub fn scenario_info(l: &Plan) -> ScenarioInfo {

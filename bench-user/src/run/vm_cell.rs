@@ -107,7 +107,7 @@ pub(super) fn vm_cell(
             return Err(e);
         }
     };
-    let annotated = annotate(&out, &kname, &outcome).unwrap_or_else(|e| {
+    let annotated = annotate(&out, &kname, &outcome, &shape).unwrap_or_else(|e| {
         eprintln!("zswap-bench: could not add the kernel identity to the results: {e:#}");
         0
     });
@@ -146,10 +146,26 @@ fn discredit(r: &mut ResultFile, e: &anyhow::Error) {
 }
 
 /// Adds what only the host knows (manifest name, config hash, patches, accelerator) to every
-/// result the guest wrote.
-fn annotate(out: &Path, manifest: &str, o: &crate::vm::GuestOutcome) -> Result<usize> {
+/// result the guest wrote, and discredits those that ran on another vCPU count than `shape`
+/// asked for: they would be filed under a count they did not have.
+fn annotate(
+    out: &Path,
+    manifest: &str,
+    o: &crate::vm::GuestOutcome,
+    shape: &GuestShape,
+) -> Result<usize> {
     let trust = o.ok();
     rewrite_results(out, |r| {
+        if r.kernel.cpus != shape.cpus {
+            discredit(
+                r,
+                &anyhow::anyhow!(
+                    "the guest ran on {} CPUs, not the {} vCPUs asked for",
+                    r.kernel.cpus,
+                    shape.cpus
+                ),
+            );
+        }
         r.kernel.manifest = Some(manifest.to_string());
         r.kernel.config_sha256 = Some(o.kernel.config_sha256.clone());
         r.kernel.host_cpus = std::thread::available_parallelism()
@@ -192,5 +208,50 @@ fn series(k: &crate::kernel::BuiltKernel) -> schema::Series {
                 how: how.clone(),
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bench_results::testing::MockResult;
+
+    /// A guest run that finished cleanly, as far as the VM layer can tell.
+    fn clean_outcome(log: &Path) -> crate::vm::GuestOutcome {
+        crate::vm::GuestOutcome {
+            exit_code: 0,
+            output: String::new(),
+            log: log.to_path_buf(),
+            problems: vec![],
+            timed_out: false,
+            boot_to_command: None,
+            wall: Duration::from_secs(1),
+            accel: schema::Accel::Tcg,
+            kernel: crate::kernel::BuiltKernel::from_image(Path::new("/nonexistent/bzImage")),
+            init_error: None,
+        }
+    }
+
+    #[test]
+    fn a_result_from_another_cpu_count_than_asked_is_discredited() {
+        let d = tempfile::tempdir().unwrap();
+        let (two, four) = (d.path().join("two"), d.path().join("four"));
+        for (dir, cpus) in [(&two, 2), (&four, 4)] {
+            let mut r = MockResult::baseline(0).build();
+            r.kernel.cpus = cpus;
+            r.write_atomic(dir).unwrap();
+        }
+        let shape = GuestShape {
+            cpus: 4,
+            ..Default::default()
+        };
+        let o = clean_outcome(&d.path().join("console.log"));
+        assert_eq!(annotate(d.path(), "baseline", &o, &shape).unwrap(), 2);
+        let failed = ResultFile::read(&two).unwrap().failed.unwrap_or_default();
+        assert!(
+            failed.contains("the guest ran on 2 CPUs, not the 4 vCPUs asked for"),
+            "{failed}"
+        );
+        assert_eq!(ResultFile::read(&four).unwrap().failed, None);
     }
 }

@@ -20,6 +20,10 @@ pub struct Spec {
 
 pub const CTL_PARAM: &str = "zb.ctl=";
 
+/// Written to the control directory when init refuses to run the command; the host reads it
+/// into the run's error.
+pub const ERROR_FILE: &str = "init-error";
+
 fn mount(src: &str, target: &str, fstype: &str, data: Option<&str>) -> Result<(), String> {
     let _ = std::fs::create_dir_all(target);
     nix::mount::mount(
@@ -82,6 +86,36 @@ pub fn main() -> ! {
     }
 }
 
+/// The CPUs that came online against the vCPUs the host gave (`EXPECT_CPUS_ENV`). A kernel
+/// whose CONFIG_NR_CPUS is below the vCPU count, or whose secondary CPUs failed to boot, still
+/// runs: without this its results would be filed under the vCPU count asked for.
+fn check_cpus(spec: &Spec) -> Result<(), String> {
+    let Some((_, want)) = spec.env.iter().find(|(k, _)| k == super::EXPECT_CPUS_ENV) else {
+        return Ok(());
+    };
+    let path = "/sys/devices/system/cpu/online";
+    let online = std::fs::read_to_string(path)
+        .map_err(|e| format!("reading {path}: {e}; the command was not run"))?;
+    cpus_match(want, &online).map_err(|e| format!("{path}: {e}"))
+}
+
+/// `want` vCPUs against a kernel CPU list of the online ones.
+fn cpus_match(want: &str, online: &str) -> Result<(), String> {
+    let want: usize = want
+        .parse()
+        .map_err(|_| format!("{}={want:?} is not a CPU count", super::EXPECT_CPUS_ENV))?;
+    let cpus = crate::topology::parse_cpulist(online).map_err(|e| format!("{e:#}"))?;
+    if cpus.len() != want {
+        return Err(format!(
+            "{} CPUs online ({}), but the host gave the guest {want} vCPUs; the command was not run. fix: boot a kernel whose CONFIG_NR_CPUS is at least {want}, or ask for --cpus {}; the console log says which CPUs failed to come up",
+            cpus.len(),
+            online.trim(),
+            cpus.len()
+        ));
+    }
+    Ok(())
+}
+
 fn run(ctl: &str, say: &mut dyn FnMut(&str)) -> i32 {
     if ctl.is_empty() {
         say("no zb.ctl= on the kernel command line");
@@ -129,6 +163,15 @@ fn run(ctl: &str, say: &mut dyn FnMut(&str)) -> i32 {
     // Delegate the memory controller to children so the runner can build its tree.
     let _ = std::fs::write("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
     let out = std::fs::OpenOptions::new().write(true).open("/dev/hvc0");
+    if let Err(why) = check_cpus(&spec) {
+        say(&why);
+        // The command's output channel too: `zswap-bench vm` shows it where the user looks.
+        if let Ok(mut o) = out.as_ref() {
+            let _ = writeln!(o, "zswap-bench-init: {why}");
+        }
+        let _ = std::fs::write(Path::new(ctl).join(ERROR_FILE), format!("{why}\n"));
+        return 125;
+    }
     let Some((prog, args)) = spec.command.split_first() else {
         say("empty command");
         return 125;
@@ -189,5 +232,29 @@ fn run(ctl: &str, say: &mut dyn FnMut(&str)) -> i32 {
             // ECHILD: nothing left to reap, our child included.
             Err(_) => return 125,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fewer_cpus_online_than_given_is_refused_naming_both_counts() {
+        cpus_match("4", "0-3\n").unwrap();
+        let e = cpus_match("300", "0-255\n").unwrap_err();
+        assert!(
+            e.starts_with("256 CPUs online (0-255), but the host gave the guest 300 vCPUs; the command was not run. fix:"),
+            "{e}"
+        );
+        assert!(
+            cpus_match("2", "0-3").is_err(),
+            "more than given is no match either"
+        );
+        assert!(
+            cpus_match("two", "0-1")
+                .unwrap_err()
+                .contains("not a CPU count")
+        );
     }
 }

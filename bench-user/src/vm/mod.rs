@@ -3,10 +3,12 @@
 //! as init; run one command; bring back its output and exit status; flag kernel trouble.
 pub mod console;
 pub mod init;
+mod qemu;
+mod shape;
 mod supervise;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -14,6 +16,7 @@ use anyhow::{Context, Result, bail};
 use crate::cli::VmArgs;
 use crate::kernel;
 use crate::options::{Accel, GuestShape};
+pub use qemu::qemu_version;
 
 /// Test-only fault switches (see run/fault.rs). They travel into the guest, where init honours
 /// the second (a crash on request) and the runner both.
@@ -22,6 +25,10 @@ pub const ALLOW_FAULTS_ENV: &str = "ZSWAP_BENCH_ALLOW_FAULTS";
 
 /// Set in the guest when the host's output is not a terminal: no progress bars.
 pub const NO_PROGRESS_ENV: &str = "ZSWAP_BENCH_NO_PROGRESS";
+
+/// The vCPUs the host gave the guest: init refuses to run the command when a different number
+/// of CPUs came online, so no result is filed under a vCPU count it did not have.
+pub const EXPECT_CPUS_ENV: &str = "ZSWAP_BENCH_EXPECT_CPUS";
 
 /// One guest run.
 #[derive(Debug, Clone)]
@@ -40,6 +47,9 @@ pub struct GuestRun {
     pub log: Option<PathBuf>,
     /// Print the command's output as it comes (else it is only captured).
     pub echo: bool,
+    /// Host CPUs QEMU (and so every vCPU thread) may run on; `None`: wherever the scheduler
+    /// puts it.
+    pub pin: Option<Vec<usize>>,
 }
 
 impl Default for GuestRun {
@@ -54,6 +64,7 @@ impl Default for GuestRun {
             timeout: Duration::from_secs(600),
             log: None,
             echo: true,
+            pin: None,
         }
     }
 }
@@ -72,6 +83,8 @@ pub struct GuestOutcome {
     /// The accelerator that ran (`Kvm` or `Tcg`, never `Auto`).
     pub accel: Accel,
     pub kernel: kernel::BuiltKernel,
+    /// Why the guest's init did not run the command (e.g. fewer CPUs online than asked).
+    pub init_error: Option<String>,
 }
 
 impl GuestOutcome {
@@ -93,6 +106,12 @@ impl GuestOutcome {
                     .cloned()
                     .collect::<Vec<_>>()
                     .join("\n  ")
+            );
+        }
+        if let Some(why) = &self.init_error {
+            bail!(
+                "the guest did not run the command: {why}; console log: {}",
+                self.log.display()
             );
         }
         if self.exit_code != 0 {
@@ -136,12 +155,6 @@ pub fn remove_stale_control_dirs() -> usize {
         }
     }
     n
-}
-
-fn qemu_binary() -> Result<PathBuf> {
-    crate::kernel::source::which("qemu-system-x86_64").context(
-        "qemu-system-x86_64 not found; fix: run scripts/setup (installs QEMU 10 from bookworm-backports)",
-    )
 }
 
 /// KVM only when it really works: /dev/kvm, vmx/svm in cpuinfo. (Software KVM backends
@@ -195,7 +208,7 @@ fn kvm_usable() -> bool {
 
 /// The guest command's environment: a plain PATH, where the repository and cache are, the
 /// kernel's identity and probe names, and the host's logging and test switches.
-fn guest_env(k: &kernel::BuiltKernel) -> Result<Vec<(String, String)>> {
+fn guest_env(k: &kernel::BuiltKernel, cpus: u32) -> Result<Vec<(String, String)>> {
     let mut env: Vec<(String, String)> = vec![
         (
             "PATH".into(),
@@ -214,6 +227,7 @@ fn guest_env(k: &kernel::BuiltKernel) -> Result<Vec<(String, String)>> {
         ),
         ("ZSWAP_BENCH_KERNEL".into(), k.name.clone()),
         ("ZSWAP_BENCH_KERNEL_KEY".into(), k.key.clone()),
+        (EXPECT_CPUS_ENV.into(), cpus.to_string()),
     ];
     // The manifest's [probes] names travel with the kernel into the guest.
     if let Some(n) = &k.probes {
@@ -236,99 +250,46 @@ fn guest_env(k: &kernel::BuiltKernel) -> Result<Vec<(String, String)>> {
     Ok(env)
 }
 
-/// What a QEMU command line is made of.
-struct Qemu<'a> {
-    binary: &'a Path,
-    req: &'a GuestRun,
-    /// Resolved: `Kvm` or `Tcg`.
-    accel: Accel,
-    kernel: &'a kernel::BuiltKernel,
-    /// This program, the guest's init.
-    exe: &'a Path,
-    ctl: &'a Path,
-    shares: &'a [(String, String)],
-    log: &'a Path,
-    swap_img: &'a Path,
-}
-
-/// The QEMU command line: the machine, the consoles (serial to the log file, the command's
-/// output on a virtconsole), the host root read-only over 9p plus the writable shares, the
-/// sparse swap disk, and this program as the kernel's init.
-fn qemu_command(q: &Qemu) -> Command {
-    let append = format!(
-        "console=ttyS0 root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro init={} panic=-1 {}{} {}",
-        q.exe.display(),
-        init::CTL_PARAM,
-        q.ctl.display(),
-        q.kernel.cmdline
-    );
-    let mut cmd = Command::new(q.binary);
-    let accel = q
-        .accel
-        .qemu_name()
-        .expect("choose_accel resolves to kvm or tcg");
-    cmd.args(["-accel", accel]);
-    cmd.args(["-cpu", &q.req.shape.spinlocks.cpu_model(q.accel)]);
-    cmd.args([
-        "-smp",
-        &q.req.shape.cpus.to_string(),
-        "-m",
-        &format!("{}M", q.req.mem >> 20),
-    ]);
-    cmd.args(["-nographic", "-no-reboot", "-nodefaults"]);
-    cmd.args([
-        "-chardev",
-        &format!("file,id=con,path={}", q.log.display()),
-        "-serial",
-        "chardev:con",
-    ]);
-    cmd.args([
-        "-chardev",
-        "stdio,id=out,signal=off",
-        "-device",
-        "virtio-serial-pci",
-        "-device",
-        "virtconsole,chardev=out",
-    ]);
-    cmd.args([
-        "-fsdev",
-        "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap",
-    ]);
-    cmd.args(["-device", "virtio-9p-pci,fsdev=root,mount_tag=/dev/root"]);
-    for (tag, path) in q.shares {
-        cmd.args([
-            "-fsdev",
-            &format!("local,id={tag},path={path},security_model=none,multidevs=remap"),
-        ]);
-        cmd.args([
-            "-device",
-            &format!("virtio-9p-pci,fsdev={tag},mount_tag={tag}"),
-        ]);
+/// The kernel to boot, once its shape is known to fit it: refused before boot (and, where
+/// the answer does not need the kernel, before a build) when it cannot have the vCPUs asked.
+fn bootable_for(req: &GuestRun) -> Result<kernel::BuiltKernel> {
+    let cpus = req.shape.cpus;
+    shape::check_numa(&req.shape)?;
+    let k = match kernel::find_built(&req.kernel)? {
+        Some(k) => k,
+        None => {
+            // Not built yet: what QEMU cannot boot is refused before a long build.
+            shape::check_cpus(cpus, &req.kernel, None)?;
+            kernel::resolve_bootable(&req.kernel)?
+        }
+    };
+    let nr_cpus = k.nr_cpus()?;
+    if nr_cpus.is_none() {
+        log::warn!(
+            "the .config of kernel {} is unknown (none beside {}, none inside it): its CONFIG_NR_CPUS is not checked before boot; the guest still refuses to run with fewer CPUs than asked",
+            k.name,
+            k.bzimage.display()
+        );
     }
-    cmd.args([
-        "-drive",
-        &format!(
-            "file={},format=raw,if=virtio,cache=unsafe",
-            q.swap_img.display()
-        ),
-    ]);
-    cmd.args([
-        "-kernel",
-        &q.kernel.bzimage.display().to_string(),
-        "-append",
-        &append,
-    ]);
-    cmd
+    shape::check_cpus(cpus, &k.name, nr_cpus)?;
+    Ok(k)
 }
 
 /// Boot, run, power off.
 pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
-    let qemu = qemu_binary()?;
+    let qemu = qemu::qemu_binary()?;
     let accel = choose_accel(req.shape.accel)?;
     if req.command.is_empty() {
         bail!("no command to run in the guest");
     }
-    let k = kernel::resolve_bootable(&req.kernel)?;
+    let k = bootable_for(req)?;
+    let nodes = shape::guest_nodes(
+        &req.shape,
+        req.pin.as_deref(),
+        crate::topology::Topology::host,
+    )?;
+    let numa = shape::numa_args(nodes, req.shape.cpus, req.mem >> 20)?;
+    let smp = shape::smp_arg(nodes, req.shape.cpus);
     let exe = std::env::current_exe()?.canonicalize()?;
     remove_stale_control_dirs();
     // The owner's pid is in the name, so a SIGKILLed runner's directory (its swap image can be
@@ -350,7 +311,7 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
         None => None,
     };
     let cwd = std::env::current_dir()?.display().to_string();
-    let env = guest_env(&k)?;
+    let env = guest_env(&k, req.shape.cpus)?;
     let spec = init::Spec {
         command: req.command.clone(),
         cwd,
@@ -374,7 +335,7 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     if let Some(p) = log.parent() {
         std::fs::create_dir_all(p)?;
     }
-    let cmd = qemu_command(&Qemu {
+    let mut cmd = qemu::qemu_command(&qemu::Qemu {
         binary: &qemu,
         req,
         accel,
@@ -384,7 +345,12 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
         shares: &shares,
         log: &log,
         swap_img: &swap_img,
+        smp: &smp,
+        numa: &numa,
     });
+    if let Some(cpus) = &req.pin {
+        qemu::pin(&mut cmd, cpus)?;
+    }
     log::debug!("{cmd:?}");
     // Ctrl-C of the host side reaches QEMU too (same process group); the guest's writable
     // state is only in our temp dir.
@@ -398,6 +364,9 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
     let code = std::fs::read_to_string(ctl_path.join("status"))
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok());
+    let init_error = std::fs::read_to_string(ctl_path.join(init::ERROR_FILE))
+        .ok()
+        .map(|s| s.trim().to_string());
     let exit_code = match code {
         Some(c) => c,
         None if timed_out => 124,
@@ -428,6 +397,7 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
         wall,
         accel,
         kernel: k,
+        init_error,
     })
 }
 
@@ -443,11 +413,13 @@ pub fn run_cli(a: &VmArgs) -> Result<ExitCode> {
         timeout: a.timeout,
         log: a.log.clone(),
         echo: true,
+        pin: None,
     })?;
     eprintln!(
-        "zswap-bench vm: kernel {} ({}), {} in {:.1}s, exit {}{}; console log {}",
+        "zswap-bench vm: kernel {} ({}, QEMU {}), {} in {:.1}s, exit {}{}; console log {}",
         out.kernel.name,
         out.accel.qemu_name().unwrap_or("?"),
+        qemu_version().unwrap_or_else(|_| "?".into()),
         if out.timed_out {
             "TIMED OUT"
         } else {
@@ -466,6 +438,9 @@ pub fn run_cli(a: &VmArgs) -> Result<ExitCode> {
             a.timeout
         );
         return Ok(ExitCode::from(124));
+    }
+    if let Some(why) = &out.init_error {
+        eprintln!("zswap-bench vm: error: the guest did not run the command: {why}");
     }
     if !out.problems.is_empty() {
         eprintln!("zswap-bench vm: error: kernel trouble on the console (run marked failed):");

@@ -1,14 +1,17 @@
-//! The kernel's own zswap selftest (tools/testing/selftests/cgroup/test_zswap.c), built from the
-//! kernel's own series branch (a series may add tests to it) and run inside that kernel.
-//! `--against K` reports every test that passes on K but not here: a series must not break
-//! what the baseline passes.
+//! `zswap-bench kernel selftest`: the kernel's own zswap selftest
+//! (tools/testing/selftests/cgroup/test_zswap.c), built from the kernel's own series branch (a
+//! series may add tests to it) and run inside that kernel. `--against K` reports every test that
+//! passes on K but not here: a series must not break what the baseline passes.
+//!
+//! A command above both kernel/ and vm/ (it builds with one and boots with the other), so that
+//! kernel/ never reaches up into the VM layer.
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 
-use super::{BuiltKernel, sh, source};
+use crate::kernel::{self, BuiltKernel, sh, source};
 use crate::paths;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +67,7 @@ fn build(k: &BuiltKernel) -> Result<PathBuf> {
     if bin.is_file() {
         return Ok(bin);
     }
-    let r = super::load(&k.name)?;
+    let r = kernel::load(&k.name)?;
     let tree = source::prepare(&paths::cache_dir(), &r)?;
     let tmp = tempfile::tempdir()?;
     let sel = "tools/testing/selftests";
@@ -94,7 +97,7 @@ fn build(k: &BuiltKernel) -> Result<PathBuf> {
 
 /// Run the selftest in `kernel`'s guest; results are cached next to the kernel unless `fresh`.
 pub fn run(kernel: &str, fresh: bool) -> Result<BTreeMap<String, Outcome>> {
-    let k = super::build(kernel)?;
+    let k = kernel::build(kernel)?;
     let tap = k.dir.join("test_zswap.tap");
     if let (false, Ok(t)) = (fresh, std::fs::read_to_string(&tap)) {
         return Ok(parse_tap(&t));
