@@ -22,6 +22,7 @@ mod histogram;
 #[cfg(test)]
 mod hostile_tests;
 mod io;
+mod placement;
 mod probes;
 mod set;
 #[cfg(test)]
@@ -31,6 +32,7 @@ mod write_tests;
 
 pub use histogram::*;
 pub use io::rates;
+pub use placement::{Placement, cpu_list, parse_cpu_list};
 pub use probes::*;
 
 /// Version of the result-file layout written by this crate.
@@ -199,6 +201,9 @@ pub struct ResultFile {
     /// Set when the run did not complete; the rest holds what was measured before the failure.
     #[serde(default)]
     pub failed: Option<String>,
+    /// Where the guest ran on the host (VM runs; `None` for `--host` runs and older files).
+    #[serde(default)]
+    pub placement: Option<Placement>,
 }
 
 /// One event in a run's life (see [`ResultFile::events`]).

@@ -62,19 +62,74 @@ pub enum Command {
         /// the short mailing-list report. JSON always has everything.
         #[arg(long)]
         full: bool,
+        /// Split each kernel's runs by how many cells ran at once (`matrix --jobs`), e.g.
+        /// "baseline jobs=1" vs "baseline jobs=2": does running side by side move the numbers?
+        #[arg(long, value_enum)]
+        split_by: Option<SplitBy>,
     },
     /// Probe overhead figures from a scripts/bench-probes output directory (off-*/on-*/bpftrace-*).
     Overhead { dir: PathBuf },
-    /// Kernels x scenarios x repeats, then compare and plot.
-    Matrix {
-        matrix: PathBuf,
+    /// Kernels x scenarios x repeats, then compare and plot: here, one cell at a time or
+    /// `--jobs N` at once (each pinned to its own host CPUs), or as Slurm job arrays.
+    Matrix(MatrixArgs),
+    /// Run one cell of a matrix plan (what each Slurm array task runs; the index defaults to
+    /// SLURM_ARRAY_TASK_ID).
+    RunCell {
+        /// The plan (`<out>/plan.json`, or its directory).
         #[arg(long)]
-        out: Option<PathBuf>,
-        /// Complete the matrix run in --out: keep cells with a valid result, run the missing
-        /// and failed ones again (earlier attempts are renamed, never deleted).
-        #[arg(long, requires = "out")]
-        resume: bool,
+        plan: PathBuf,
+        #[arg(long)]
+        index: Option<usize>,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct MatrixArgs {
+    /// Matrix file (scenarios/matrix/*.toml). Not needed with --status or --report, nor with
+    /// --resume (the plan in --out names it).
+    #[arg(required_unless_present_any = ["status", "report", "resume"])]
+    pub matrix: Option<PathBuf>,
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Complete the matrix run in --out: keep cells with a valid result, run the missing,
+    /// failed and lost ones again (earlier attempts are renamed, never deleted).
+    #[arg(long, requires = "out")]
+    pub resume: bool,
+    /// Cells at once on this machine: a number, or auto (as many as fit on its cores). Each
+    /// running cell gets its own host cores.
+    #[arg(long, value_parser = clap::value_parser!(crate::options::Jobs))]
+    pub jobs: Option<crate::options::Jobs>,
+    /// Allow --jobs × vCPUs beyond the host's CPUs (results and reports say so).
+    #[arg(long)]
+    pub overcommit: bool,
+    /// Submit the cells as Slurm job arrays instead (the out directory and the kernel cache
+    /// must be on storage every node sees).
+    #[arg(long, conflicts_with_all = ["jobs", "overcommit"])]
+    pub slurm: bool,
+    #[arg(long, requires = "slurm")]
+    pub partition: Option<String>,
+    /// Slurm node features the cells need (e.g. a KVM-capable node class).
+    #[arg(long, requires = "slurm")]
+    pub constraint: Option<String>,
+    /// Passed to every sbatch as is; repeatable (e.g. --sbatch-arg=--time=2:00:00).
+    #[arg(long = "sbatch-arg", requires = "slurm", allow_hyphen_values = true)]
+    pub sbatch_args: Vec<String>,
+    /// Show each cell's state in this out directory (done, running, failed, lost) and exit 0
+    /// only when all are done.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["matrix", "slurm", "resume", "report"])]
+    pub status: Option<PathBuf>,
+    /// With --status: wait until no cell is pending or running.
+    #[arg(long, requires = "status")]
+    pub wait: bool,
+    /// Write the reports and plots of this out directory (the Slurm backend's last job).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["matrix", "slurm", "resume"])]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SplitBy {
+    /// The `--jobs` value each run's matrix ran under.
+    Jobs,
 }
 
 #[derive(Subcommand, Debug)]

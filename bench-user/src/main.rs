@@ -8,6 +8,7 @@ mod cli;
 mod doctor;
 mod kernel;
 mod machine;
+mod matrix;
 mod options;
 mod paths;
 mod probes;
@@ -102,8 +103,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             baseline,
             format,
             full,
+            split_by,
         } => {
-            let files = bench_results::ResultFile::read_all(&results)?;
+            let mut files = bench_results::ResultFile::read_all(&results)?;
+            if split_by == Some(cli::SplitBy::Jobs) {
+                bench_results::compare::split_by_jobs(&mut files);
+            }
             let opts = bench_results::CompareOptions {
                 baseline,
                 ..Default::default()
@@ -126,11 +131,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 bench_results::overhead::render(&bench_results::overhead::collect(&labelled))
             );
         }
-        Command::Matrix {
-            matrix,
-            out,
-            resume,
-        } => return run::matrix(&matrix, out.as_deref(), resume),
+        Command::Matrix(a) => return matrix::cli(&a),
+        Command::RunCell { plan, index } => return matrix::cell::cli(&plan, index),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,7 +10,17 @@ pub use bench_results::schema::Accel;
 /// How guest spinlocks behave. A guest that sees the hypervisor CPUID bit and has no paravirt
 /// spinlocks turns every spinlock into an unfair test-and-set loop (`virt_spin_lock()`), which
 /// contends differently from the queued spinlocks of the machines users deploy on.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(
+    clap::ValueEnum,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Deserialize,
+    serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SpinlockMode {
     /// Hide the hypervisor CPUID bit: native queued spinlocks.
@@ -34,7 +44,8 @@ impl SpinlockMode {
 
 /// NUMA nodes of a guest. zswap's pools, the LRU lists and memcg's per-node state are per
 /// node, so a guest with one node hides what a big host's nodes do to reclaim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum NumaMode {
     /// No NUMA description: the guest has one node.
     #[default]
@@ -44,6 +55,13 @@ pub enum NumaMode {
     /// As many nodes as the host nodes QEMU's CPUs are on (all of the host's when QEMU is not
     /// pinned), at most one per vCPU; resolved by the VM layer.
     Host,
+}
+
+impl std::str::FromStr for NumaMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        NumaMode::parse(s)
+    }
 }
 
 impl NumaMode {
@@ -101,6 +119,28 @@ impl Default for GuestShape {
             accel: Accel::Auto,
             spinlocks: SpinlockMode::Native,
             numa: NumaMode::Off,
+        }
+    }
+}
+
+/// `--jobs`: a number of cells at once, or as many as fit on the host's cores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jobs {
+    N(u32),
+    Auto,
+}
+
+impl std::str::FromStr for Jobs {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Jobs::Auto),
+            n => match n.parse::<u32>() {
+                Ok(k @ 1..=1024) => Ok(Jobs::N(k)),
+                _ => Err(format!(
+                    "{n:?} is not a number of cells: use a whole number from 1 to 1024, or auto"
+                )),
+            },
         }
     }
 }

@@ -20,7 +20,7 @@ pub struct CpuInfo {
     pub node: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Topology {
     /// Online CPUs, ascending.
     pub cpus: Vec<CpuInfo>,
@@ -158,6 +158,13 @@ pub fn parse_cpulist(s: &str) -> Result<Vec<usize>> {
     v.sort_unstable();
     v.dedup();
     Ok(v)
+}
+
+/// This machine's host name (a cluster node's, in a Slurm task).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -14,6 +14,9 @@ const END: &str = "<!-- bad-inputs:end -->";
 
 /// One bad input: where it comes from, the command (`{d}` is a scratch directory holding
 /// `files`), and words its error must contain.
+#[path = "bad_inputs/matrix.rs"]
+mod matrix;
+
 struct Case {
     area: &'static str,
     what: &'static str,
@@ -37,7 +40,7 @@ macro_rules! scenario_case {
 }
 
 fn cases() -> Vec<Case> {
-    vec![
+    let mut v = vec![
         // ---- command line ----
         Case {
             area: "cli",
@@ -429,57 +432,7 @@ fn cases() -> Vec<Case> {
             files: &[("result.json", "[1, 2, 3]")],
             expect: &["result.json"],
         },
-        // ---- matrix files ----
-        Case {
-            area: "matrix",
-            what: "no kernels",
-            args: &["matrix", "{d}/m.toml", "--out", "{d}/o"],
-            files: &[("m.toml", "kernels = []\nscenarios = [\"quick\"]\n")],
-            expect: &["needs at least one kernel"],
-        },
-        Case {
-            area: "matrix",
-            what: "0 vCPUs",
-            args: &["matrix", "{d}/m.toml", "--out", "{d}/o"],
-            files: &[(
-                "m.toml",
-                "kernels = [\"baseline\"]\nscenarios = [\"quick\"]\ncpus = [0]\n",
-            )],
-            expect: &["cpus = 0", "1 to 64"],
-        },
-        Case {
-            area: "matrix",
-            what: "a typo'd key",
-            args: &["matrix", "{d}/m.toml", "--out", "{d}/o"],
-            files: &[(
-                "m.toml",
-                "kernels = [\"baseline\"]\nscenarios = [\"quick\"]\nrepeat = 3\n",
-            )],
-            expect: &["unknown field `repeat`"],
-        },
-        Case {
-            area: "matrix",
-            what: "an unknown scenario",
-            args: &["matrix", "{d}/m.toml", "--out", "{d}/o"],
-            files: &[(
-                "m.toml",
-                "kernels = [\"baseline\"]\nscenarios = [\"no-such\"]\n",
-            )],
-            expect: &["no scenario \"no-such\""],
-        },
-        Case {
-            area: "matrix",
-            what: "an --out that holds a matrix run",
-            args: &["matrix", "{d}/m.toml", "--out", "{d}"],
-            files: &[
-                (
-                    "m.toml",
-                    "kernels = [\"baseline\"]\nscenarios = [\"quick\"]\n",
-                ),
-                ("matrix.json", "[]"),
-            ],
-            expect: &["already holds a matrix run", "--resume"],
-        },
+        // ---- matrix files (bad_inputs/matrix.rs) ----
         // ---- environment ----
         Case {
             area: "environment",
@@ -491,7 +444,9 @@ fn cases() -> Vec<Case> {
             )],
             expect: &["version-99 state file", "newer zswap-bench"],
         },
-    ]
+    ];
+    v.extend(matrix::cases());
+    v
 }
 
 /// Runs one case; returns the first error line (paths normalised) or why the case failed.

@@ -72,7 +72,7 @@ const ROWS: &[(&str, &str, &[&str])] = &[
         "`matrix --resume` keeps valid cells and reruns missing, failed or torn ones; earlier attempts are renamed, never deleted",
         &[
             "bench-user/tests/matrix_vm.rs::a_killed_then_panicked_matrix_keeps_finished_cells_and_resume_completes_it",
-            "bench-user/src/run/resume.rs::only_a_valid_result_of_the_same_cell_counts_as_done",
+            "bench-user/src/matrix/resume.rs::only_a_valid_result_of_the_same_cell_counts_as_done",
         ],
     ),
     (
@@ -95,6 +95,23 @@ const ROWS: &[(&str, &str, &[&str])] = &[
         "the result records an `oom_kill` event with the victim and its memcg (and the memcg's `events.oom_kill`), the run fails cleanly",
         &[
             "bench-user/tests/workload_vm.rs::an_oom_killed_worker_is_an_event_and_the_run_ends_cleanly",
+        ],
+    ),
+    (
+        "a Slurm task cancelled (scancel) or killed mid-cell",
+        "the task leaves a failure record (or Slurm's own ended state says so); `matrix --status` reports the cell failed, never done, never waited for forever; `--resume --slurm` resubmits only failed, lost and missing cells",
+        &[
+            "bench-user/tests/slurm_vm.rs::a_slurm_matrix_survives_a_cancelled_task_and_resume_completes_it",
+            "bench-user/src/matrix/status.rs::records_decide_and_the_scheduler_only_tells_running_from_lost",
+        ],
+    ),
+    (
+        "cells running side by side (`matrix --jobs N`)",
+        "each QEMU is pinned to host CPUs no other running cell has; more vCPUs than the host's CPUs is refused unless `--overcommit`; every result records its CPUs and the cells beside it",
+        &[
+            "bench-user/tests/parallel_vm.rs::two_jobs_run_at_once_on_disjoint_host_cpus_and_say_so",
+            "bench-user/src/matrix/local.rs::whole_cores_first_one_node_per_cell_and_disjoint",
+            "bench-user/src/matrix/local.rs::hyperthreads_only_when_cores_run_out_and_beyond_that_refused_or_shared",
         ],
     ),
     (

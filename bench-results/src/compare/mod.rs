@@ -89,6 +89,10 @@ pub struct KernelIdentity {
     /// Set when the guest had more vCPUs than the host had cores.
     #[serde(default)]
     pub overcommit: Option<String>,
+    /// Set when some of this kernel's runs shared the host with other cells (`matrix --jobs`,
+    /// Slurm): how many, and how.
+    #[serde(default)]
+    pub shared_host: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -237,7 +241,38 @@ fn identities(results: &[ResultFile], warnings: &mut Vec<String>) -> Vec<KernelI
             Some(_) => {}
         }
     }
+    for k in &mut kernels {
+        k.shared_host = shared_host(results.iter().filter(|r| r.kernel.label() == k.label));
+    }
     kernels
+}
+
+/// "3 of 8 runs: ran beside 1 other cell(s) on disjoint host CPUs 1": runs measured while the
+/// host was shared are labelled, so a reader can ask whether that moved the numbers.
+fn shared_host<'a>(runs: impl Iterator<Item = &'a ResultFile>) -> Option<String> {
+    let (mut n, mut notes) = (0, BTreeMap::<String, usize>::new());
+    for r in runs {
+        n += 1;
+        if let Some(note) = r.placement.as_ref().and_then(|p| p.shared_note()) {
+            // One line per kind of sharing, not per CPU set.
+            let kind = note
+                .split(" on disjoint")
+                .next()
+                .unwrap_or(&note)
+                .to_string();
+            *notes.entry(kind).or_default() += 1;
+        }
+    }
+    if notes.is_empty() {
+        return None;
+    }
+    Some(
+        notes
+            .iter()
+            .map(|(note, m)| format!("{m} of {n} runs {note}"))
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
 }
 
 /// One scenario's runs: kernels in order (baseline first), run counts, every metric's cells and
@@ -414,6 +449,20 @@ fn shared_run_ids(results: &[ResultFile]) -> Vec<String> {
         .collect()
 }
 
+/// `compare --split-by jobs`: each kernel's runs become one sample per `--jobs` value they ran
+/// under ("baseline jobs=2"), so the verdict rule can judge whether running cells side by side
+/// moved the numbers (the interference question). Runs without a placement (older files, `run
+/// --host`) are "jobs=?".
+pub fn split_by_jobs(results: &mut [ResultFile]) {
+    for r in results {
+        let tag = match r.placement.as_ref().and_then(|p| p.jobs) {
+            Some(n) => format!("jobs={n}"),
+            None => "jobs=?".into(),
+        };
+        r.kernel.manifest = Some(format!("{} {tag}", r.kernel.label()));
+    }
+}
+
 fn identity(r: &ResultFile) -> KernelIdentity {
     let k = &r.kernel;
     KernelIdentity {
@@ -453,6 +502,7 @@ fn identity(r: &ResultFile) -> KernelIdentity {
             .as_ref()
             .map(|s| s.implementation.describe().to_string()),
         overcommit: k.overcommit_note(),
+        shared_host: None,
     }
 }
 

@@ -45,6 +45,9 @@ pub fn render_full_text(c: &Comparison) -> String {
         if let Some(n) = &k.overcommit {
             desc += &format!("; {n}");
         }
+        if let Some(n) = &k.shared_host {
+            desc += &format!("; {n}");
+        }
         let first = format!("  {} ", col(&k.label, KW));
         wrap_hanging(&mut o, &desc, &first, &" ".repeat(first.len()), w);
         for p in &k.patches {

@@ -467,6 +467,56 @@ fn scenarios_are_grouped_separately() {
     );
 }
 
+#[test]
+fn runs_that_shared_the_host_are_counted_per_kernel() {
+    let mut results = repeats(3, MockResult::percg);
+    let c = compare(&results, &CompareOptions::default());
+    assert!(c.kernels.iter().all(|k| k.shared_host.is_none()));
+    results[0].placement = Some(crate::schema::Placement {
+        backend: "local".into(),
+        host_cpus: vec![1],
+        beside: Some(vec!["quick-baseline-r0".into()]),
+        jobs: Some(2),
+        ..Default::default()
+    });
+    let label = results[0].kernel.label().to_string();
+    let c = compare(&results, &CompareOptions::default());
+    let k = c.kernels.iter().find(|k| k.label == label).unwrap();
+    assert_eq!(
+        k.shared_host.as_deref(),
+        Some("1 of 3 runs ran beside 1 other cell(s)")
+    );
+    assert!(render_text(&c).contains("1 of 3 runs ran beside"));
+}
+
+#[test]
+fn split_by_jobs_makes_one_sample_per_jobs_value() {
+    let mut results = repeats(4, MockResult::percg);
+    let label = results[0].kernel.label().to_string();
+    for (i, r) in results.iter_mut().enumerate() {
+        if i % 2 == 1 {
+            r.placement = Some(crate::schema::Placement {
+                jobs: Some(2),
+                ..Default::default()
+            });
+        }
+    }
+    results[2].placement = Some(crate::schema::Placement {
+        jobs: Some(1),
+        ..Default::default()
+    });
+    split_by_jobs(&mut results);
+    let labels: Vec<&str> = results.iter().map(|r| r.kernel.label()).collect();
+    assert_eq!(
+        labels,
+        [
+            format!("{label} jobs=?"),
+            format!("{label} jobs=2"),
+            format!("{label} jobs=1"),
+            format!("{label} jobs=2")
+        ]
+    );
+}
 /// Major faults per second as given, one run each, on `kernel`.
 fn faults_runs(kernel: &str, faults_per_s: &[u64]) -> Vec<ResultFile> {
     faults_per_s

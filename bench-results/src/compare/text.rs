@@ -122,6 +122,9 @@ pub fn machine_desc(k: &KernelIdentity) -> String {
     if let Some(n) = &k.overcommit {
         d += &format!("; {n}");
     }
+    if let Some(n) = &k.shared_host {
+        d += &format!("; {n}");
+    }
     d
 }
 

@@ -32,6 +32,7 @@ impl ResultFile {
             warnings: Vec::new(),
             events: Vec::new(),
             failed: None,
+            placement: None,
         }
     }
 

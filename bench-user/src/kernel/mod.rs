@@ -467,6 +467,45 @@ pub fn resolve_bootable(arg: &str) -> Result<BuiltKernel> {
     build(arg)
 }
 
+/// sha256 (hex) of a file, e.g. a bzImage for its content address.
+pub fn file_sha256(p: &Path) -> Result<String> {
+    let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+    Ok(manifest::sha256_hex(&bytes))
+}
+
+/// The kernel a matrix plan names, from this machine's cache only (never built here: a cluster
+/// node must not start a 20-minute build, or boot another build under the same name). `arg` is
+/// the manifest name or path (its `[probes]` names travel with the kernel), `key` the cache key
+/// and `sha256` the bzImage's.
+pub fn verify_cached(arg: &str, key: &str, sha256: &str) -> Result<BuiltKernel> {
+    let dir = paths::cache_dir().join("kernels").join(key);
+    if !dir.join("bzImage").is_file() {
+        bail!(
+            "kernel {arg} (cache key {key}) is not in this machine's kernel cache {}; fix: put the cache where every node sees it (ZSWAP_BENCH_CACHE on shared storage), or build it here with `zswap-bench kernel build {arg}`",
+            paths::cache_dir().display()
+        );
+    }
+    let mut k = read_meta(&dir).with_context(|| {
+        format!(
+            "the cache entry {} is damaged; fix: remove it and run `zswap-bench kernel build {arg}`",
+            dir.display()
+        )
+    })?;
+    let found = file_sha256(&k.bzimage)?;
+    if found != sha256 {
+        bail!(
+            "kernel {arg} (cache key {key}): {} has sha256 {found}, the plan wants {sha256}; fix: this cache holds another build under the same key: remove {} and rebuild, or plan the matrix again",
+            k.bzimage.display(),
+            dir.display()
+        );
+    }
+    // The manifest's probe names are not part of the build; read them as `build` does.
+    if let Ok(r) = load(arg) {
+        k.probes = r.probes;
+    }
+    Ok(k)
+}
+
 /// Like [`resolve_bootable`], but never builds: `None` when the kernel is not in the cache
 /// yet (or its identity is only known after preparing its source: tarball and git sources).
 pub fn find_built(arg: &str) -> Result<Option<BuiltKernel>> {

@@ -10,12 +10,12 @@
 //! measure (probes attached, counters and time series recorded; proactive writeback and churn
 //! run only here, so their counts and return codes describe exactly the measured window).
 //!
-//! The rooms: `matrix` (kernels × scenarios × vCPUs × repeats, and the reports per block),
-//! `vm_cell` (one run in a VM, seen from the host), `host` (the run on this machine: checks,
+//! The rooms: `vm_cell` (one run in a VM, seen from the host), `host` (the run on this machine: checks,
 //! repeats, teardown), `setup` (the set-up phase), `measure` (warm-up and the measured phase)
 //! with `load` (pressure, proactive and churn threads), `window` (the quiet snapshots at the
 //! measured window's edges), `progress` (the live line) and `record` (the result file's
-//! fields), and `ids` (run ids and directories). This file holds the entry points the CLI calls.
+//! fields), and `ids` (run ids and directories); `vm_cell` and `ids` also serve the matrix
+//! (`crate::matrix`), which sits above this module. This file holds the entry points the CLI calls.
 use std::process::ExitCode;
 
 use anyhow::{Result, anyhow, bail};
@@ -25,19 +25,15 @@ use crate::scenario;
 
 mod fault;
 mod host;
-mod ids;
+pub(crate) mod ids;
 mod interrupt;
 mod load;
-mod matrix;
 mod measure;
 mod progress;
 mod record;
-mod resume;
 mod setup;
-mod vm_cell;
+pub(crate) mod vm_cell;
 mod window;
-
-pub use matrix::matrix;
 
 pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let path = scenario::resolve_path(&args.scenario).map_err(|e| anyhow!(e))?;

@@ -15,7 +15,7 @@ use crate::options::GuestShape;
 use crate::scenario::Plan;
 
 /// Manifest name of a `--kernel` argument (a path's file stem).
-pub(super) fn kernel_name(kernel: &str) -> String {
+pub(crate) fn kernel_name(kernel: &str) -> String {
     Path::new(kernel)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -42,20 +42,30 @@ pub(super) fn run_vm(
         &out,
         repeats,
         GuestShape::from(args),
+        &CellRun::default(),
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a matrix cell adds to a plain `run --kernel`: the kernel already resolved (and checked
+/// against the plan's content address), and the host CPUs QEMU may use.
+#[derive(Debug, Default)]
+pub(crate) struct CellRun {
+    pub built: Option<crate::kernel::BuiltKernel>,
+    pub pin: Option<Vec<usize>>,
 }
 
 /// Boots `kernel`, runs the scenario inside with `--host`, and adds the kernel identity to the
 /// results. Err when the guest run cannot be trusted (exit status, timeout, kernel trouble); the
 /// results it wrote stay in `out`.
-pub(super) fn vm_cell(
+pub(crate) fn vm_cell(
     kernel: &str,
     scenario_path: &Path,
     l: &Plan,
     out: &Path,
     repeats: u32,
     shape: GuestShape,
+    cell: &CellRun,
 ) -> Result<PathBuf> {
     let exe = std::env::current_exe().context("finding this executable")?;
     let scen = std::fs::canonicalize(scenario_path)
@@ -89,6 +99,8 @@ pub(super) fn vm_cell(
         swap: l.swap.size.max(256 << 20),
         shape,
         timeout,
+        built: cell.built.clone(),
+        pin: cell.pin.clone(),
         ..Default::default()
     };
     eprintln!(
@@ -122,7 +134,7 @@ pub(super) fn vm_cell(
 
 /// Reads every result under `out`, lets `f` change it and writes it back (atomically).
 /// Returns how many there were.
-fn rewrite_results(out: &Path, mut f: impl FnMut(&mut ResultFile)) -> Result<usize> {
+pub(crate) fn rewrite_results(out: &Path, mut f: impl FnMut(&mut ResultFile)) -> Result<usize> {
     let mut n = 0;
     for dir in cgroup::walk(out) {
         if !dir.join(schema::RESULT_FILE).is_file() {

@@ -47,6 +47,9 @@ pub struct GuestRun {
     pub log: Option<PathBuf>,
     /// Print the command's output as it comes (else it is only captured).
     pub echo: bool,
+    /// The kernel, already resolved (a matrix cell checks it against its plan first); `None`
+    /// resolves `kernel`.
+    pub built: Option<kernel::BuiltKernel>,
     /// Host CPUs QEMU (and so every vCPU thread) may run on; `None`: wherever the scheduler
     /// puts it.
     pub pin: Option<Vec<usize>>,
@@ -64,6 +67,7 @@ impl Default for GuestRun {
             timeout: Duration::from_secs(600),
             log: None,
             echo: true,
+            built: None,
             pin: None,
         }
     }
@@ -255,7 +259,11 @@ fn guest_env(k: &kernel::BuiltKernel, cpus: u32) -> Result<Vec<(String, String)>
 fn bootable_for(req: &GuestRun) -> Result<kernel::BuiltKernel> {
     let cpus = req.shape.cpus;
     shape::check_numa(&req.shape)?;
-    let k = match kernel::find_built(&req.kernel)? {
+    let found = match &req.built {
+        Some(k) => Some(k.clone()),
+        None => kernel::find_built(&req.kernel)?,
+    };
+    let k = match found {
         Some(k) => k,
         None => {
             // Not built yet: what QEMU cannot boot is refused before a long build.
@@ -413,7 +421,7 @@ pub fn run_cli(a: &VmArgs) -> Result<ExitCode> {
         timeout: a.timeout,
         log: a.log.clone(),
         echo: true,
-        pin: None,
+        ..Default::default()
     })?;
     eprintln!(
         "zswap-bench vm: kernel {} ({}, QEMU {}), {} in {:.1}s, exit {}{}; console log {}",

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use bench_results::schema::ResultFile;
+use serde::{Deserialize, Serialize};
 
 /// What a cell's directory holds from an earlier attempt.
 #[derive(Debug, PartialEq)]
@@ -23,6 +24,9 @@ pub enum Earlier {
 pub fn earlier(dir: &Path, toml: &str, cpus: u32) -> Earlier {
     if !dir.exists() {
         return Earlier::Nothing;
+    }
+    if let Some(f) = read_failure(dir) {
+        return Earlier::Unusable(format!("the cell failed: {}", f.first_line()));
     }
     let files = match ResultFile::read_all(&[dir.to_path_buf()]) {
         Ok(f) => f,
@@ -56,6 +60,56 @@ pub fn set_aside(dir: &Path) -> Result<PathBuf> {
         }
     }
     unreachable!("attempt numbers are unbounded")
+}
+
+/// A cell's failure record (`matrix::cell` writes it when a cell fails, also on SIGTERM).
+pub const FAILURE_FILE: &str = "cell-failure.json";
+
+/// `cell-failure.json`: why a cell has no usable result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Failure {
+    pub cell: usize,
+    pub error: String,
+    pub host: String,
+    pub unix_time: u64,
+}
+
+impl Failure {
+    pub fn first_line(&self) -> &str {
+        self.error.lines().next().unwrap_or("")
+    }
+}
+
+/// Writes `cell-failure.json` (atomically; a failure to write it is said, not fatal: the error
+/// itself is still returned to the caller).
+pub fn record_failure(dir: &Path, cell: usize, e: &anyhow::Error) {
+    let f = Failure {
+        cell,
+        error: format!("{e:#}"),
+        host: crate::topology::hostname(),
+        unix_time: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    };
+    let write = || -> Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let tmp = dir.join(format!(".{FAILURE_FILE}.tmp"));
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&f)?)?;
+        std::fs::rename(&tmp, dir.join(FAILURE_FILE))?;
+        Ok(())
+    };
+    if let Err(w) = write() {
+        eprintln!(
+            "zswap-bench: could not write {} in {}: {w:#}",
+            FAILURE_FILE,
+            dir.display()
+        );
+    }
+}
+
+/// The failure record of a cell directory, if it has one.
+pub fn read_failure(dir: &Path) -> Option<Failure> {
+    serde_json::from_slice(&std::fs::read(dir.join(FAILURE_FILE)).ok()?).ok()
 }
 
 #[cfg(test)]

@@ -1,0 +1,431 @@
+//! `zswap-bench matrix`: kernels × scenarios × vCPU counts × repeats, one VM boot per cell, in
+//! an order that interleaves kernels so drift of the machine does not favour one; a failed cell
+//! is recorded and the rest still run. At the end, one comparison report and plot set per
+//! (scenario, vCPU count) block, and scaling plots when there is more than one block.
+//!
+//! The rooms: `plan` (the cells, written to `<out>/plan.json` before any boots), `cell` (one
+//! cell, whichever backend runs it; `run-cell`), `resume` (what an earlier attempt left), `local` (this
+//! machine, `--jobs N` at once, each cell pinned), `slurm` (job arrays), `status` (what state each
+//! cell is in), `report` (reports and plots from the out directory alone). Every backend runs a
+//! cell through `cell::run_cell`.
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::cli::MatrixArgs;
+use crate::options::{Accel, Jobs, NumaMode, SpinlockMode};
+use crate::run::ids::{self, utc_stamp};
+use crate::scenario::{self, Plan};
+
+pub mod cell;
+pub mod local;
+pub mod plan;
+pub mod report;
+pub mod resume;
+pub mod slurm;
+pub mod status;
+
+pub use slurm::SlurmOptions;
+
+/// A matrix file: kernels x scenarios x repeats.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixFile {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Manifest names (kernels/<name>.toml) or paths.
+    pub kernels: Vec<String>,
+    /// Scenario names (scenarios/<name>.toml) or paths.
+    pub scenarios: Vec<String>,
+    #[serde(default = "one")]
+    pub repeats: u32,
+    /// Kernel the others are compared against (default: "baseline" if listed, else the first).
+    #[serde(default)]
+    pub baseline: Option<String>,
+    /// Guest vCPU counts: every scenario runs at each (default [2]).
+    #[serde(default = "two_cpus")]
+    pub cpus: Vec<u32>,
+    #[serde(default)]
+    pub spinlocks: SpinlockMode,
+    /// "auto" (default; KVM where it works, else TCG), "kvm" or "tcg". Under `--slurm`, auto
+    /// means kvm: a cluster node without KVM fails its cells instead of silently running them
+    /// under TCG.
+    #[serde(default = "auto")]
+    pub accel: Accel,
+    /// Guest NUMA nodes: "off" (default), "host" (mirror the host nodes of the cell's CPUs) or a
+    /// count.
+    #[serde(default, deserialize_with = "numa_from_toml")]
+    pub numa: NumaMode,
+    /// Further (scenarios × cpus) blocks, for sweeps that are not a full cross product, e.g.
+    /// thread counts at 2 vCPUs plus vCPU counts at one thread count.
+    #[serde(default, rename = "sweep")]
+    pub sweeps: Vec<Sweep>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    pub scenarios: Vec<String>,
+    pub cpus: Vec<u32>,
+}
+
+fn numa_from_toml<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NumaMode, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Count(u32),
+        Word(String),
+    }
+    match <Raw as serde::Deserialize>::deserialize(d)? {
+        Raw::Count(n) => n.to_string().parse(),
+        Raw::Word(w) => w.parse(),
+    }
+    .map_err(|e: String| serde::de::Error::custom(format!("numa = {e}")))
+}
+
+fn auto() -> Accel {
+    Accel::Auto
+}
+
+fn two_cpus() -> Vec<u32> {
+    vec![2]
+}
+
+impl MatrixFile {
+    /// (scenario, cpus) blocks in run order, each scenario × vCPU count once.
+    pub fn blocks(&self) -> Vec<(String, u32)> {
+        let mut v: Vec<(String, u32)> = vec![];
+        let all = std::iter::once((&self.scenarios, &self.cpus))
+            .chain(self.sweeps.iter().map(|s| (&s.scenarios, &s.cpus)));
+        for (scen, cpus) in all {
+            for s in scen {
+                for c in cpus {
+                    if !v.contains(&(s.clone(), *c)) {
+                        v.push((s.clone(), *c));
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// The name results and out directories carry: `name`, else the file's stem.
+    pub fn name_or(&self, path: &Path) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "matrix".into())
+        })
+    }
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// One boot of the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cell {
+    pub kernel: usize,
+    pub scenario: usize,
+    pub repeat: u32,
+}
+
+/// Run order: repeat rounds outermost, so every kernel's k-th repeat happens in the same stretch
+/// of time, and the kernel order rotates each round, so slow drift of the machine (thermal,
+/// page cache, a noisy neighbour) does not line up with one kernel.
+pub fn schedule(kernels: usize, scenarios: usize, repeats: u32) -> Vec<Cell> {
+    let mut v = Vec::new();
+    for r in 0..repeats {
+        for s in 0..scenarios {
+            for i in 0..kernels {
+                v.push(Cell {
+                    kernel: (i + r as usize) % kernels,
+                    scenario: s,
+                    repeat: r,
+                });
+            }
+        }
+    }
+    v
+}
+
+/// A block's scenario (path and validated contents) and vCPU count.
+pub type Block = (PathBuf, Plan, u32);
+
+/// What `zswap-bench matrix` was asked to do.
+#[derive(Debug, Default)]
+pub struct MatrixRequest<'a> {
+    /// The matrix file; with `--resume` it may come from the plan in `out`.
+    pub path: Option<&'a Path>,
+    pub out: Option<&'a Path>,
+    pub resume: bool,
+    pub jobs: Option<Jobs>,
+    pub overcommit: bool,
+    /// `Some` for the Slurm backend.
+    pub slurm: Option<SlurmOptions>,
+}
+
+/// Plans the matrix into its out directory (default: a new `results/matrix-<name>-<time>`), then
+/// runs it here or submits it to Slurm. `resume` completes an earlier run in `out`: cells with a
+/// valid result are kept, the rest run again (see `resume`).
+pub fn matrix(req: &MatrixRequest) -> Result<ExitCode> {
+    if req.resume && req.out.is_none() {
+        bail!("--resume completes an earlier matrix run: name its directory with --out DIR");
+    }
+    let earlier_file = match (req.path, req.out) {
+        (None, Some(out)) if req.resume => Some(plan::MatrixPlan::read(out)?.0.matrix_file),
+        _ => None,
+    };
+    let Some(path) = req.path.or(earlier_file.as_deref()) else {
+        bail!("name the matrix file (e.g. scenarios/matrix/default.toml)");
+    };
+    let m = read(path)?;
+    // Every scenario is validated before the first VM boots.
+    let mut blocks: Vec<Block> = Vec::new();
+    for (s, cpus) in &m.blocks() {
+        let p = scenario::resolve_path(s).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        let l = scenario::load(&p)?;
+        blocks.push((p, l, *cpus));
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let out = match req.out {
+        Some(o) => o.to_path_buf(),
+        None => crate::paths::repo_root().join("results").join(format!(
+            "matrix-{}-{}",
+            m.name_or(path),
+            utc_stamp(now)
+        )),
+    };
+    if !req.resume && (out.join("matrix.json").exists() || out.join(plan::PLAN_FILE).exists()) {
+        bail!(
+            "{} already holds a matrix run; fix: add --resume to complete it (only missing or failed cells run again), or choose another --out",
+            out.display()
+        );
+    }
+    if req.slurm.is_none() {
+        let max_cpus = blocks.iter().map(|b| b.2).max().unwrap_or(1);
+        local::place(req.jobs.unwrap_or(Jobs::N(1)), max_cpus, req.overcommit)?;
+    }
+    ids::ensure_writable(&out)?;
+    // Under Slurm, "auto" would let a node without KVM fall back to TCG unseen.
+    let accel = match (m.accel, &req.slurm) {
+        (Accel::Auto, Some(_)) => Accel::Kvm,
+        (a, _) => a,
+    };
+    let plan = plan::MatrixPlan::new(path, &m, &blocks, accel)?;
+    plan.write(&out)?;
+    match &req.slurm {
+        Some(o) => submit(&plan, &out, o),
+        None => run_here(&plan, &out, req.jobs.unwrap_or(Jobs::N(1)), req.overcommit),
+    }
+}
+
+fn run_here(plan: &plan::MatrixPlan, out: &Path, jobs: Jobs, overcommit: bool) -> Result<ExitCode> {
+    let t0 = Instant::now();
+    local::run(plan, out, jobs, overcommit)?;
+    let failed = report::report_dir(plan, out)?;
+    eprintln!(
+        "matrix done in {:.0} min: {} of {} cells ok; everything under {}",
+        t0.elapsed().as_secs_f64() / 60.0,
+        plan.cells.len() - failed.len(),
+        plan.cells.len(),
+        out.display()
+    );
+    if !failed.is_empty() {
+        for f in &failed {
+            eprintln!("  failed: {f}");
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn submit(plan: &plan::MatrixPlan, out: &Path, o: &SlurmOptions) -> Result<ExitCode> {
+    let sub = slurm::submit(plan, out, o)?;
+    let cells: usize = sub.arrays.values().map(Vec::len).sum();
+    println!(
+        "submitted {cells} cell(s) of matrix {} in {} array job(s) ({}), report job {}",
+        plan.name,
+        sub.arrays.len(),
+        sub.arrays.keys().cloned().collect::<Vec<_>>().join(", "),
+        sub.report_job.as_deref().unwrap_or("-")
+    );
+    println!(
+        "follow it: zswap-bench matrix --status {} [--wait]; results, failure records and Slurm logs land in that directory",
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `matrix --status DIR [--wait]`: each cell's state; exit 0 when all are done.
+pub fn status(out: &Path, wait: bool) -> Result<ExitCode> {
+    let (plan, dir) = plan::MatrixPlan::read(out)?;
+    let slurm = dir.join(slurm::SUBMISSIONS_FILE).exists();
+    loop {
+        let view = if slurm {
+            Some(slurm::view(&dir)?)
+        } else {
+            None
+        };
+        let states = status::cell_states(&plan, &dir, view.as_ref());
+        let settled = states.iter().all(status::CellState::is_final);
+        if settled || !wait {
+            let (text, all_done) = status::render(&plan, &states);
+            print!("{text}");
+            if let Some(w) = local_wall_secs(&dir) {
+                println!(
+                    "wall time of the local run: {w:.0} s (first cell's start to last cell's end, matrix.json)"
+                );
+            }
+            return Ok(if all_done {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_secs(3));
+    }
+}
+
+/// First start to last end of the cells a local run recorded in `matrix.json`.
+fn local_wall_secs(dir: &Path) -> Option<f64> {
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("matrix.json")).ok()?).ok()?;
+    let cells = v.as_array()?;
+    let start = cells
+        .iter()
+        .filter_map(|c| c["started_unix_ms"].as_u64())
+        .min()?;
+    let end = cells
+        .iter()
+        .filter_map(|c| c["ended_unix_ms"].as_u64())
+        .max()?;
+    Some(end.saturating_sub(start) as f64 / 1000.0)
+}
+
+/// `matrix --report DIR`: the reports and plots from an out directory (the Slurm backend's
+/// final job runs this).
+pub fn report(out: &Path) -> Result<ExitCode> {
+    let (plan, dir) = plan::MatrixPlan::read(out)?;
+    let failed = report::report_dir(&plan, &dir)?;
+    for f in &failed {
+        eprintln!("  not in the report: {f}");
+    }
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Reads and checks a matrix file (the scenarios it names are loaded by the caller).
+fn read(path: &Path) -> Result<MatrixFile> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let m: MatrixFile = toml::from_str(&text).map_err(|e| {
+        anyhow!(
+            "{}\n  fix: see scenarios/matrix/*.toml for the format",
+            crate::toml_error::describe(path, &text, &e)
+        )
+    })?;
+    if m.kernels.is_empty() || m.scenarios.is_empty() || m.repeats == 0 || m.cpus.is_empty() {
+        bail!(
+            "{}: needs at least one kernel, one scenario, one cpus value and repeats >= 1",
+            path.display()
+        );
+    }
+    if let Some(c) = m.blocks().iter().map(|b| b.1).find(|c| *c == 0 || *c > 255) {
+        bail!("{}: cpus = {c}: use 1 to 255 vCPUs", path.display());
+    }
+    if m.accel == Accel::Host {
+        bail!("{}: accel = \"host\": use auto, kvm or tcg", path.display());
+    }
+    Ok(m)
+}
+
+/// Names of results and reports carry the vCPU count only when the matrix has more than one.
+pub fn cpu_tag(several_cpus: bool, cpus: u32) -> String {
+    if several_cpus {
+        format!("-c{cpus}")
+    } else {
+        String::new()
+    }
+}
+
+/// `zswap-bench matrix ...`
+pub fn cli(a: &MatrixArgs) -> Result<ExitCode> {
+    if let Some(d) = &a.status {
+        return status(d, a.wait);
+    }
+    if let Some(d) = &a.report {
+        return report(d);
+    }
+    matrix(&MatrixRequest {
+        path: a.matrix.as_deref(),
+        out: a.out.as_deref(),
+        resume: a.resume,
+        jobs: a.jobs,
+        overcommit: a.overcommit,
+        slurm: a.slurm.then(|| SlurmOptions {
+            partition: a.partition.clone(),
+            constraint: a.constraint.clone(),
+            sbatch_args: a.sbatch_args.clone(),
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matrix_order_interleaves_and_rotates() {
+        let s = schedule(3, 2, 2);
+        assert_eq!(s.len(), 12);
+        let round0: Vec<usize> = s[..3].iter().map(|c| c.kernel).collect();
+        let round1: Vec<usize> = s[6..9].iter().map(|c| c.kernel).collect();
+        assert_eq!(round0, [0, 1, 2]);
+        assert_eq!(round1, [1, 2, 0], "kernel order rotates per repeat round");
+        assert!(s[..6].iter().all(|c| c.repeat == 0) && s[6..].iter().all(|c| c.repeat == 1));
+        // Every (kernel, scenario, repeat) exactly once.
+        let mut all: Vec<(usize, usize, u32)> =
+            s.iter().map(|c| (c.kernel, c.scenario, c.repeat)).collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 12);
+    }
+
+    #[test]
+    fn sweeps_add_blocks_without_repeating_any() {
+        let m: MatrixFile = toml::from_str(
+            "kernels = [\"a\"]\nscenarios = [\"s4\", \"s8\"]\n[[sweep]]\nscenarios = [\"s8\"]\ncpus = [2, 4]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            m.blocks(),
+            vec![("s4".into(), 2), ("s8".into(), 2), ("s8".into(), 4)]
+        );
+        assert_eq!(m.spinlocks, SpinlockMode::Native);
+    }
+
+    #[test]
+    fn shipped_matrix_files_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/matrix");
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let m: MatrixFile = toml::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            for (s, _) in &m.blocks() {
+                let sp =
+                    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../scenarios/{s}.toml"));
+                scenario::load(&sp).unwrap();
+            }
+            assert!(!m.kernels.is_empty());
+        }
+    }
+}
