@@ -31,8 +31,8 @@ mod tests;
 mod write_tests;
 
 pub use histogram::*;
-pub use io::rates;
-pub use placement::{Placement, cpu_list, parse_cpu_list};
+pub use io::{rates, write_file_atomic};
+pub use placement::{Placement, cpu_list};
 pub use probes::*;
 
 /// Version of the result-file layout written by this crate.

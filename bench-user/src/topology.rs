@@ -167,6 +167,18 @@ pub fn hostname() -> String {
         .unwrap_or_default()
 }
 
+/// The CPUs this process may run on (what QEMU inherits when it is not pinned).
+pub fn own_affinity() -> Vec<u32> {
+    nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+        .map(|set| {
+            (0..nix::sched::CpuSet::count())
+                .filter(|&c| set.is_set(c).unwrap_or(false))
+                .map(|c| c as u32)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -304,7 +304,7 @@ fn find_result_files(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), SchemaError
 /// Temp file in `dir`, fsync, rename over `name`, fsync `dir`. On any error the temp file is
 /// removed (a full disk must not leave a torn `.result.json.tmp.*` behind) and the error names
 /// the target and what to do.
-fn write_file_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, SchemaError> {
+pub fn write_file_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, SchemaError> {
     let fail = |path: &Path, cause: std::io::Error| SchemaError::Write {
         path: path.to_path_buf(),
         fix: write_fix(&cause),

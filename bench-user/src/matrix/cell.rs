@@ -104,34 +104,18 @@ fn boot(plan: &MatrixPlan, i: usize, dir: &Path, seat: &Seat) -> Result<()> {
 /// What only the host knows about where the cell ran.
 fn fill_placement(p: &mut Placement, pin: Option<&[usize]>) {
     let topo = crate::topology::Topology::host().unwrap_or_default();
-    let cpus: Vec<u32> = match pin {
-        Some(c) => c.iter().map(|&c| c as u32).collect(),
-        None => own_affinity(),
+    let cpus: Vec<usize> = match pin {
+        Some(c) => c.to_vec(),
+        None => crate::topology::own_affinity()
+            .into_iter()
+            .map(|c| c as usize)
+            .collect(),
     };
-    p.host_nodes = topo
-        .cpus
-        .iter()
-        .filter(|c| cpus.contains(&(c.cpu as u32)))
-        .map(|c| c.node)
-        .collect();
-    p.host_nodes.sort_unstable();
-    p.host_nodes.dedup();
-    p.host_cpus = cpus;
+    p.host_nodes = topo.nodes_of(&cpus);
+    p.host_cpus = cpus.into_iter().map(|c| c as u32).collect();
     p.host_cpu_model = topo.model;
     p.host = crate::topology::hostname();
     p.qemu_version = crate::vm::qemu_version().unwrap_or_else(|e| format!("unknown ({e})"));
-}
-
-/// The CPUs this process may run on (what QEMU inherits when it is not pinned).
-pub fn own_affinity() -> Vec<u32> {
-    nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
-        .map(|set| {
-            (0..nix::sched::CpuSet::count())
-                .filter(|&c| set.is_set(c).unwrap_or(false))
-                .map(|c| c as u32)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// `zswap-bench run-cell --plan FILE [--index N]`: one cell, as a Slurm array task runs it. A
@@ -182,8 +166,8 @@ pub fn cli(plan_path: &std::path::Path, index: Option<usize>) -> Result<ExitCode
     let job = std::env::var("SLURM_ARRAY_JOB_ID").ok();
     // Slurm confines a task to its CPUs only with an affinity or cgroup task plugin; with
     // task/none the task may run anywhere, and the result must not claim otherwise.
-    let confined =
-        crate::topology::Topology::host().is_ok_and(|t| own_affinity().len() < t.cpus.len());
+    let confined = crate::topology::Topology::host()
+        .is_ok_and(|t| crate::topology::own_affinity().len() < t.cpus.len());
     let seat = Seat {
         pin: None,
         placement: bench_results::schema::Placement {

@@ -13,11 +13,11 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use bench_results::schema::Placement;
 
-use super::cell::{Ended, Seat, own_affinity, run_cell};
+use super::cell::{Ended, Seat, run_cell};
 use super::plan::MatrixPlan;
 use crate::options::Jobs;
 use crate::run::vm_cell::rewrite_results;
-use crate::topology::Topology;
+use crate::topology::{Topology, own_affinity};
 
 /// A unit of host CPUs handed to one cell: a whole core, or one hyperthread.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,8 +161,9 @@ impl Cpus {
     }
 }
 
-/// When each started cell ran (its directory, start, end once it ended).
-type Interval = (String, Instant, Option<Instant>);
+/// When a started cell ran: its start, and its end once it ended. Cells start in plan order,
+/// so `intervals[i]` is cell `i`'s.
+type Interval = (Instant, Option<Instant>);
 
 struct State {
     next: usize,
@@ -242,8 +243,7 @@ fn worker(
                 st = wake.wait(st).unwrap_or_else(|p| p.into_inner());
             };
             st.next += 1;
-            st.intervals
-                .push((plan.cells[i].dir.clone(), Instant::now(), None));
+            st.intervals.push((Instant::now(), None));
             let pin = st.cpus.cpus_of(&units);
             let cell_cpus = plan.blocks[plan.cells[i].block].cpus as usize;
             let placement = Placement {
@@ -280,20 +280,15 @@ fn worker(
         st.cpus.give_back(&units);
         let end = Instant::now();
         let me = &plan.cells[i].dir;
-        let start = st
-            .intervals
-            .iter()
-            .find(|v| &v.0 == me)
-            .map_or(end, |v| v.1);
+        let start = st.intervals[i].0;
         let beside: Vec<String> = st
             .intervals
             .iter()
-            .filter(|(d, s, e)| d != me && *s < end && e.is_none_or(|e| e > start))
-            .map(|v| v.0.clone())
+            .enumerate()
+            .filter(|(k, (s, e))| *k != i && *s < end && e.is_none_or(|e| e > start))
+            .map(|(k, _)| plan.cells[k].dir.clone())
             .collect();
-        if let Some(v) = st.intervals.iter_mut().find(|v| &v.0 == me) {
-            v.2 = Some(end);
-        }
+        st.intervals[i].1 = Some(end);
         let dir = out.join(me);
         match &r {
             Ok(Ended::Ran(_)) => {
@@ -324,7 +319,7 @@ fn worker(
             "ended_unix_ms": unix_ms(),
         }));
         let status = serde_json::to_vec_pretty(&st.status).unwrap_or_default();
-        if let Err(e) = write_atomic(&out.join("matrix.json"), &status) {
+        if let Err(e) = bench_results::schema::write_file_atomic(out, "matrix.json", &status) {
             eprintln!("zswap-bench: writing matrix.json: {e:#}");
         }
         drop(st);
@@ -340,13 +335,6 @@ fn unix_ms() -> u64 {
 
 fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn write_atomic(p: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = p.with_extension("json.tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, p)?;
-    Ok(())
 }
 
 #[cfg(test)]

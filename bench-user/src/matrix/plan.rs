@@ -131,12 +131,10 @@ impl MatrixPlan {
 
     /// Writes `<out>/plan.json` atomically (a node must never read half a plan).
     pub fn write(&self, out: &Path) -> Result<PathBuf> {
-        let p = out.join(PLAN_FILE);
-        let tmp = out.join(format!(".{PLAN_FILE}.tmp"));
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &p).with_context(|| format!("writing {}", p.display()))?;
-        Ok(p)
+        let bytes = serde_json::to_vec_pretty(self)?;
+        Ok(bench_results::schema::write_file_atomic(
+            out, PLAN_FILE, &bytes,
+        )?)
     }
 
     /// Reads a plan written by `write`; `path` is the file or its directory.

@@ -92,10 +92,8 @@ pub fn record_failure(dir: &Path, cell: usize, e: &anyhow::Error) {
             .map_or(0, |d| d.as_secs()),
     };
     let write = || -> Result<()> {
-        std::fs::create_dir_all(dir)?;
-        let tmp = dir.join(format!(".{FAILURE_FILE}.tmp"));
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&f)?)?;
-        std::fs::rename(&tmp, dir.join(FAILURE_FILE))?;
+        let bytes = serde_json::to_vec_pretty(&f)?;
+        bench_results::schema::write_file_atomic(dir, FAILURE_FILE, &bytes)?;
         Ok(())
     };
     if let Err(w) = write() {

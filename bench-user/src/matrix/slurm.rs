@@ -53,10 +53,8 @@ impl Submissions {
     }
 
     fn write(&self, out: &Path) -> Result<()> {
-        let p = out.join(SUBMISSIONS_FILE);
-        let tmp = out.join(format!(".{SUBMISSIONS_FILE}.tmp"));
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)?;
-        std::fs::rename(&tmp, &p).with_context(|| format!("writing {}", p.display()))?;
+        let bytes = serde_json::to_vec_pretty(self)?;
+        bench_results::schema::write_file_atomic(out, SUBMISSIONS_FILE, &bytes)?;
         Ok(())
     }
 
@@ -129,7 +127,7 @@ fn pending_range_has(id: &str, cell: usize) -> bool {
         return false;
     };
     let inner = inner.split('%').next().unwrap_or(inner);
-    bench_results::schema::parse_cpu_list(inner).is_some_and(|v| v.contains(&(cell as u32)))
+    crate::topology::parse_cpulist(inner).is_ok_and(|v| v.contains(&cell))
 }
 
 /// Submits the cells of `plan` that are not done (all of them on a first run), then the report
