@@ -53,6 +53,9 @@ pub const G_LRU_REMOVED_RETRY: &str = "LRU_REMOVED_RETRY";
 pub const G_LEARN_MEMCG_LOCKS: &str = "LEARN_MEMCG_LOCKS";
 /// Address of the global cursor lock (zswap_shrink_lock), 0 if the kernel has none.
 pub const G_ADDR_GLOBAL_CURSOR_LOCK: &str = "ADDR_GLOBAL_CURSOR_LOCK";
+/// The cursor lock a design declares it takes exactly once per cursor call (lock_kind::GLOBAL or
+/// PER_MEMCG; 0 = none declared, acquisitions need the walk-step evidence).
+pub const G_DECLARED_CURSOR_LOCK: &str = "DECLARED_CURSOR_LOCK";
 /// The thread group whose syscalls trigger the kernel-variable reader.
 pub const G_KVAR_TGID: &str = "KVAR_TGID";
 

@@ -33,6 +33,7 @@ global!(LEARN_MEMCG_LOCKS);
 // Address of the `root_mem_cgroup` pointer variable (kallsyms), 0 if unknown.
 global!(ADDR_ROOT_MEMCG_PTR);
 global!(ADDR_GLOBAL_CURSOR_LOCK);
+global!(DECLARED_CURSOR_LOCK);
 global!(KVAR_TGID);
 
 #[inline(always)]

@@ -8,11 +8,17 @@
 //! held there was taken by this call: one acquisition, held for at most the call's duration
 //! minus the time it spun. A design that never takes a lock never shows it held, which is how
 //! "never taken" is told apart from "never contended".
+//!
+//! That walk step runs inside the lock's critical section, millions of times a run, so it
+//! lengthens the holds and waits it helps report. A design whose manifest declares that it takes
+//! its cursor lock exactly once per cursor call needs no evidence per step: the loader leaves the
+//! walk-step program off (unless asked) and sets DECLARED_CURSOR_LOCK, and each call is one
+//! acquisition of that lock.
 use aya_ebpf::{
     macros::{fentry, fexit},
     programs::{FEntryContext, FExitContext},
 };
-use bench_common::{LockHold, counter, hist_id, lock_id};
+use bench_common::{LockHold, counter, hist_id, lock_id, lock_kind};
 
 use crate::common::*;
 
@@ -70,7 +76,14 @@ pub fn fexit_cursor_iter(_ctx: FExitContext) -> u32 {
     let _ = CURSOR_STATE.remove(&t);
     let hold = now().saturating_sub(st.t0).saturating_sub(st.spin_ns);
     if st.steps == 0 {
-        return 0; // returned before walking: no evidence either way
+        // No walk-step evidence: either the per-step program is off and the design declared
+        // its lock, or the call returned before walking (no evidence either way).
+        match g(&DECLARED_CURSOR_LOCK) as u32 {
+            lock_kind::GLOBAL => account_hold(g(&ADDR_GLOBAL_CURSOR_LOCK), hold),
+            lock_kind::PER_MEMCG => account_hold(st.memcg_lock, hold),
+            _ => {}
+        }
+        return 0;
     }
     if st.held_global != 0 {
         account_hold(g(&ADDR_GLOBAL_CURSOR_LOCK), hold);

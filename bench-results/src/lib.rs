@@ -10,6 +10,7 @@ pub mod plot;
 pub mod scaling;
 pub mod schema;
 pub mod stats;
+pub mod tables;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

@@ -539,6 +539,28 @@ pub struct ProactiveThread {
     #[serde(default)]
     pub bytes_achieved: Option<u64>,
     pub latency: Histogram,
+    /// The first calls one by one, in order (at most [`PER_CALL_MAX`]): how soon a small
+    /// budget starts writing back, and what each call wrote. Empty in files older than the field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_call: Vec<ProactiveCall>,
+}
+
+/// Calls kept one by one per proactive thread.
+pub const PER_CALL_MAX: usize = 4096;
+
+/// One proactive write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProactiveCall {
+    /// Start, from the thread's start (the measured phase's start).
+    pub start_ns: u64,
+    pub ns: u64,
+    /// The outcome, keyed as in `returns` ("0", "-EAGAIN", ...).
+    pub ret: String,
+    /// Bytes written back during the call: the target's memory.stat zswpwb_proactive_b before
+    /// and after. `None` when another proactive thread works in the same subtree (the delta
+    /// would not be this call's) or the kernel has no such key.
+    #[serde(default)]
+    pub written: Option<u64>,
 }
 
 /// One time-series sample. `t_ns` counts from the start of the measured phase. Counter values

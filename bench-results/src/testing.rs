@@ -254,6 +254,7 @@ impl MockResult {
                 bytes_requested: self.proactive_calls * (2 << 20),
                 bytes_achieved: Some(pro_pages.iter().sum::<u64>() * bytes_per_page),
                 latency: Histogram::from_values(Unit::Ns, lat),
+                per_call: vec![],
             }];
         }
 

@@ -67,6 +67,17 @@ pub enum Command {
         #[arg(long, value_enum)]
         split_by: Option<SplitBy>,
     },
+    /// A markdown table the documentation quotes, from result files alone (README.md's
+    /// generated blocks name the command that made each one; a test re-runs them).
+    Table {
+        #[arg(value_enum)]
+        kind: bench_results::tables::Kind,
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// Only the runs of this scenario (directories often hold several).
+        #[arg(long)]
+        scenario: Option<String>,
+    },
     /// Probe overhead figures from a scripts/bench-probes output directory (off-*/on-*/bpftrace-*).
     Overhead { dir: PathBuf },
     /// Kernels x scenarios x repeats, then compare and plot: here, one cell at a time or
@@ -130,6 +141,8 @@ pub struct MatrixArgs {
 pub enum SplitBy {
     /// The `--jobs` value each run's matrix ran under.
     Jobs,
+    /// Whether the walk-step probe was attached (`--walk-steps`): the observer effect.
+    WalkSteps,
 }
 
 #[derive(Subcommand, Debug)]
@@ -216,6 +229,10 @@ pub struct ProbeArgs {
     /// Also watch contention on this lock (kallsyms name); repeatable.
     #[arg(long = "watch-lock", value_name = "SYMBOL")]
     pub watch_lock: Vec<String>,
+    /// Attach the walk-step probe even where the kernel's manifest declares one cursor-lock
+    /// acquisition per call (per-step evidence, at a cost inside the lock).
+    #[arg(long)]
+    pub walk_steps: bool,
 }
 
 #[derive(Args, Debug)]
@@ -249,6 +266,11 @@ pub struct RunArgs {
     /// Run without eBPF probes (the workload alone; for overhead comparisons).
     #[arg(long)]
     pub no_probes: bool,
+    /// Attach the walk-step probe (css_next_descendant_pre) even where the kernel's manifest
+    /// declares one cursor-lock acquisition per call: per-step evidence of the held lock, at the
+    /// cost of a program inside the critical section (see README, observer effect).
+    #[arg(long, conflicts_with = "no_probes")]
+    pub walk_steps: bool,
 }
 
 // The flags a guest is booted with, as the domain type the VM layer takes (the arrow points

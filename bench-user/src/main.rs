@@ -106,8 +106,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             split_by,
         } => {
             let mut files = bench_results::ResultFile::read_all(&results)?;
-            if split_by == Some(cli::SplitBy::Jobs) {
-                bench_results::compare::split_by_jobs(&mut files);
+            match split_by {
+                Some(cli::SplitBy::Jobs) => bench_results::compare::split_by_jobs(&mut files),
+                Some(cli::SplitBy::WalkSteps) => {
+                    bench_results::compare::split_by_walk_steps(&mut files)
+                }
+                None => {}
             }
             let opts = bench_results::CompareOptions {
                 baseline,
@@ -115,6 +119,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let c = bench_results::compare(&files, &opts);
             print!("{}", bench_results::render(&c, format, full));
+        }
+        Command::Table {
+            kind,
+            results,
+            scenario,
+        } => {
+            if kind == bench_results::tables::Kind::Jobs {
+                print!("{}", matrix::jobs_table(&results)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let files: Vec<_> = bench_results::ResultFile::read_all(&results)?
+                .into_iter()
+                .filter(|r| scenario.as_ref().is_none_or(|s| r.scenario.name == *s))
+                .collect();
+            let t = bench_results::tables::render(kind, &files).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: {e}",
+                    results
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
+            })?;
+            print!("{t}");
         }
         Command::Overhead { dir } => {
             let mut labelled = vec![];

@@ -73,9 +73,11 @@ macro_rules! metric {
 mod cursor;
 pub mod exercise;
 mod fairness;
+mod per_call;
 pub use cursor::{GLOBAL_CURSOR_LOCK, is_cursor_lock, locks};
 pub use exercise::Exercise;
 pub use fairness::{Fairness, parent_of, proactive_fairness, proactive_target, writeback_fairness};
+pub use per_call::{per_call_thread, written_per_call};
 
 /// Every metric `compare` reports, in report order.
 pub fn all() -> Vec<Metric> {
@@ -84,6 +86,7 @@ pub fn all() -> Vec<Metric> {
     v.extend(reclaim());
     v.extend(proactive());
     v.extend(fairness::metrics());
+    v.extend(per_call::metrics());
     v.extend(system());
     v.extend(tool());
     v
@@ -121,6 +124,10 @@ fn reclaim() -> Vec<Metric> {
             "lockless cursor: restarts per iterator call",
             |r| {
                 let c = probed(r, &r.probes.cursor_iter, "cursor_iter")?;
+                // Restarts are counted at the walk step; without it the 0 would be no claim.
+                if !crate::compare::walk_steps_on(r) {
+                    return Err(unavailable(r, "cursor_iter.walk_steps"));
+                }
                 ratio(c.restarts as f64, c.calls as f64)
             }
         )

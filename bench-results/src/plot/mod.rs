@@ -23,6 +23,7 @@ mod draw;
 mod extras;
 mod fairness;
 mod latency;
+mod per_call;
 mod series;
 #[cfg(test)]
 mod tests;
@@ -264,6 +265,14 @@ pub fn figures(results: &[ResultFile]) -> Vec<(String, Figure)> {
         add("first-child-share", fairness::first_child_share(s, k));
         add("lorenz", fairness::lorenz(s, k));
         add("jain-over-time", series::jain_over_time(s, k));
+        add(
+            "proactive-written-per-call",
+            per_call::written_per_call_chart(s, k),
+        );
+        add(
+            "proactive-written-so-far",
+            per_call::written_so_far_chart(s, k),
+        );
         add(
             "proactive-latency-cdf",
             latency::proactive_latency_cdf(s, k),

@@ -200,10 +200,11 @@ pub fn judge_family(family: &mut [(&mut Difference, Direction)], method: &Method
     }
 }
 
-/// Repeats per kernel of `scenarios/matrix/default.toml` (a test checks the file says the
-/// same). Its reports judge about 28 (fairness) and 52 (contention) comparisons, so the smallest
-/// p must be below 0.05 / 52 ≈ 0.00096: 7 repeats reach 2 / C(14, 7) = 0.00058. One more so that
-/// a failed run still leaves 8 vs 7 (0.00031), and for power (the simulation test).
+/// Repeats per kernel of `scenarios/matrix/default.toml` and `full.toml` (a test checks the
+/// files say the same). The full matrix's reports judge about 28 (fairness) and 52 (contention)
+/// comparisons, so the smallest p must be below 0.05 / 52 ≈ 0.00096: 7 repeats reach
+/// 2 / C(14, 7) = 0.00058. One more so that a failed run still leaves 8 vs 7 (0.00031), and for
+/// power (the simulation test).
 pub const DEFAULT_REPEATS: usize = 8;
 
 /// Smallest n such that n vs n repeats can give p < α / m (the first Holm step over m

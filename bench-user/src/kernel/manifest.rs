@@ -373,6 +373,14 @@ impl Manifest {
             config_fragment.push_str(o);
             config_fragment.push('\n');
         }
+        if let Some(p) = &self.probes
+            && p.cursor_lock_once_per_call
+            && p.cursor_lock.is_none()
+        {
+            bail!(
+                "{ctx}: [probes] cursor_lock_once_per_call = true says which lock is taken once per call, but no cursor_lock names it; fix: add cursor_lock = \"zswap_shrink_lock\" or \"mem_cgroup.zswap_wb_iter.lock\", or drop the key"
+            );
+        }
         Ok(Resolved {
             name: self.name,
             description: self.description,

@@ -69,7 +69,7 @@ fn boot(plan: &MatrixPlan, i: usize, dir: &Path, seat: &Seat) -> Result<()> {
     let block = &plan.blocks[cell.block];
     let k = &plan.kernels[cell.kernel];
     let built = crate::kernel::verify_cached(&k.arg, &k.key, &k.bzimage_sha256)?;
-    let l = crate::scenario::load(&block.scenario_path)?;
+    let mut l = crate::scenario::load(&block.scenario_path)?;
     if l.text != block.scenario_toml {
         bail!(
             "{} changed since the plan was written; fix: `zswap-bench matrix {} --out {} --resume` plans the changed cells again",
@@ -78,6 +78,7 @@ fn boot(plan: &MatrixPlan, i: usize, dir: &Path, seat: &Seat) -> Result<()> {
             dir.parent().unwrap_or(dir).display()
         );
     }
+    l.probes.walk_steps |= block.walk_steps;
     let shape = GuestShape {
         cpus: block.cpus,
         accel: plan.accel,

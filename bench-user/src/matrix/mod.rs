@@ -68,7 +68,26 @@ pub struct MatrixFile {
 #[serde(deny_unknown_fields)]
 pub struct Sweep {
     pub scenarios: Vec<String>,
+    #[serde(default = "two_cpus")]
     pub cpus: Vec<u32>,
+    /// The kernels this block runs on (default: all of the matrix's `kernels`), so one matrix
+    /// can ask each scenario only what it answers.
+    #[serde(default)]
+    pub kernels: Option<Vec<String>>,
+    /// Run these cells with the walk-step probe on (`run --walk-steps`): the observer-effect
+    /// measurement. Their results are reported apart from the same scenario's other cells.
+    #[serde(default)]
+    pub walk_steps: bool,
+}
+
+/// One block of cells: a scenario at a vCPU count, on some kernels, with one probe set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockSpec {
+    pub scenario: String,
+    pub cpus: u32,
+    /// Indices into `MatrixFile::kernels`.
+    pub kernels: Vec<usize>,
+    pub walk_steps: bool,
 }
 
 fn numa_from_toml<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NumaMode, D::Error> {
@@ -94,21 +113,57 @@ fn two_cpus() -> Vec<u32> {
 }
 
 impl MatrixFile {
-    /// (scenario, cpus) blocks in run order, each scenario × vCPU count once.
-    pub fn blocks(&self) -> Vec<(String, u32)> {
-        let mut v: Vec<(String, u32)> = vec![];
-        let all = std::iter::once((&self.scenarios, &self.cpus))
-            .chain(self.sweeps.iter().map(|s| (&s.scenarios, &s.cpus)));
-        for (scen, cpus) in all {
+    /// Blocks in run order, each (scenario, vCPU count, probe set) once; a block named twice
+    /// runs on the union of its kernels. Err names a sweep kernel the matrix does not list.
+    pub fn blocks(&self) -> Result<Vec<BlockSpec>, String> {
+        let mut v: Vec<BlockSpec> = vec![];
+        let all_kernels: Vec<usize> = (0..self.kernels.len()).collect();
+        let main = (&self.scenarios, &self.cpus, all_kernels.clone(), false);
+        let mut all = vec![main];
+        for (i, s) in self.sweeps.iter().enumerate() {
+            let ks = match &s.kernels {
+                None => all_kernels.clone(),
+                Some(names) => names
+                    .iter()
+                    .map(|n| {
+                        self.kernels.iter().position(|k| k == n).ok_or_else(|| {
+                            format!(
+                                "sweep {}: kernel {n:?} is not in kernels = {:?}; fix: add it there or name one of those",
+                                i + 1,
+                                self.kernels
+                            )
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+            };
+            all.push((&s.scenarios, &s.cpus, ks, s.walk_steps));
+        }
+        for (scen, cpus, ks, walk) in all {
             for s in scen {
                 for c in cpus {
-                    if !v.contains(&(s.clone(), *c)) {
-                        v.push((s.clone(), *c));
+                    let same = |b: &&mut BlockSpec| {
+                        b.scenario == *s && b.cpus == *c && b.walk_steps == walk
+                    };
+                    match v.iter_mut().find(|b| same(b)) {
+                        Some(b) => {
+                            for k in &ks {
+                                if !b.kernels.contains(k) {
+                                    b.kernels.push(*k);
+                                }
+                            }
+                            b.kernels.sort_unstable();
+                        }
+                        None => v.push(BlockSpec {
+                            scenario: s.clone(),
+                            cpus: *c,
+                            kernels: ks.clone(),
+                            walk_steps: walk,
+                        }),
                     }
                 }
             }
         }
-        v
+        Ok(v)
     }
 
     /// The name results and out directories carry: `name`, else the file's stem.
@@ -136,13 +191,14 @@ pub struct Cell {
 /// Run order: repeat rounds outermost, so every kernel's k-th repeat happens in the same stretch
 /// of time, and the kernel order rotates each round, so slow drift of the machine (thermal,
 /// page cache, a noisy neighbour) does not line up with one kernel.
-pub fn schedule(kernels: usize, scenarios: usize, repeats: u32) -> Vec<Cell> {
+/// `blocks[s]` lists the kernels block `s` runs on.
+pub fn schedule(blocks: &[Vec<usize>], repeats: u32) -> Vec<Cell> {
     let mut v = Vec::new();
     for r in 0..repeats {
-        for s in 0..scenarios {
-            for i in 0..kernels {
+        for (s, ks) in blocks.iter().enumerate() {
+            for i in 0..ks.len() {
                 v.push(Cell {
-                    kernel: (i + r as usize) % kernels,
+                    kernel: ks[(i + r as usize) % ks.len()],
                     scenario: s,
                     repeat: r,
                 });
@@ -152,8 +208,9 @@ pub fn schedule(kernels: usize, scenarios: usize, repeats: u32) -> Vec<Cell> {
     v
 }
 
-/// A block's scenario (path and validated contents) and vCPU count.
-pub type Block = (PathBuf, Plan, u32);
+/// A block's scenario (path and validated contents, `probes.walk_steps` set for a walk-steps
+/// block), vCPU count and kernels.
+pub type Block = (PathBuf, Plan, u32, Vec<usize>);
 
 /// What `zswap-bench matrix` was asked to do.
 #[derive(Debug, Default)]
@@ -185,10 +242,12 @@ pub fn matrix(req: &MatrixRequest) -> Result<ExitCode> {
     let m = read(path)?;
     // Every scenario is validated before the first VM boots.
     let mut blocks: Vec<Block> = Vec::new();
-    for (s, cpus) in &m.blocks() {
-        let p = scenario::resolve_path(s).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-        let l = scenario::load(&p)?;
-        blocks.push((p, l, *cpus));
+    for b in m.blocks().map_err(|e| anyhow!("{}: {e}", path.display()))? {
+        let p =
+            scenario::resolve_path(&b.scenario).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        let mut l = scenario::load(&p)?;
+        l.probes.walk_steps |= b.walk_steps;
+        blocks.push((p, l, b.cpus, b.kernels));
     }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -293,6 +352,41 @@ pub fn status(out: &Path, wait: bool) -> Result<ExitCode> {
     }
 }
 
+/// `table jobs DIR...`: each local matrix run's wall time by the `--jobs` it ran under (from its
+/// results' placement), one row per value with the runs in the order given and their median.
+pub fn jobs_table(dirs: &[PathBuf]) -> Result<String> {
+    let mut by_jobs: std::collections::BTreeMap<u32, Vec<f64>> = Default::default();
+    for d in dirs {
+        let wall = local_wall_secs(d).ok_or_else(|| {
+            anyhow!(
+                "{}: no wall time (matrix.json of a local matrix run); fix: name the out directory of `zswap-bench matrix`",
+                d.display()
+            )
+        })?;
+        let jobs = bench_results::ResultFile::read_all(std::slice::from_ref(d))?
+            .iter()
+            .find_map(|r| r.placement.as_ref().and_then(|p| p.jobs))
+            .ok_or_else(|| anyhow!("{}: its results do not record --jobs", d.display()))?;
+        by_jobs.entry(jobs).or_default().push(wall);
+    }
+    let most = by_jobs.values().map(Vec::len).max().unwrap_or(0);
+    let mut header = vec!["`--jobs`".to_string()];
+    header.extend((1..=most).map(|i| format!("run {i}")));
+    header.push("median".into());
+    let rows: Vec<Vec<String>> = by_jobs
+        .iter()
+        .map(|(j, w)| {
+            let mut row = vec![j.to_string()];
+            row.extend((0..most).map(|i| w.get(i).map_or("–".into(), |s| format!("{s:.0} s"))));
+            let med = bench_results::stats::median(w).unwrap_or(f64::NAN);
+            row.push(format!("{med:.0} s"));
+            row
+        })
+        .collect();
+    let h: Vec<&str> = header.iter().map(String::as_str).collect();
+    Ok(bench_results::tables::table(&h, &rows))
+}
+
 /// First start to last end of the cells a local run recorded in `matrix.json`.
 fn local_wall_secs(dir: &Path) -> Option<f64> {
     let v: serde_json::Value =
@@ -340,7 +434,13 @@ fn read(path: &Path) -> Result<MatrixFile> {
             path.display()
         );
     }
-    if let Some(c) = m.blocks().iter().map(|b| b.1).find(|c| *c == 0 || *c > 255) {
+    if let Some(c) = m
+        .blocks()
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?
+        .iter()
+        .map(|b| b.cpus)
+        .find(|c| *c == 0 || *c > 255)
+    {
         bail!("{}: cpus = {c}: use 1 to 255 vCPUs", path.display());
     }
     if m.accel == Accel::Host {
@@ -386,7 +486,7 @@ mod tests {
 
     #[test]
     fn matrix_order_interleaves_and_rotates() {
-        let s = schedule(3, 2, 2);
+        let s = schedule(&[vec![0, 1, 2], vec![0, 1, 2]], 2);
         assert_eq!(s.len(), 12);
         let round0: Vec<usize> = s[..3].iter().map(|c| c.kernel).collect();
         let round1: Vec<usize> = s[6..9].iter().map(|c| c.kernel).collect();
@@ -407,8 +507,14 @@ mod tests {
             "kernels = [\"a\"]\nscenarios = [\"s4\", \"s8\"]\n[[sweep]]\nscenarios = [\"s8\"]\ncpus = [2, 4]\n",
         )
         .unwrap();
+        let got: Vec<(String, u32)> = m
+            .blocks()
+            .unwrap()
+            .into_iter()
+            .map(|b| (b.scenario, b.cpus))
+            .collect();
         assert_eq!(
-            m.blocks(),
+            got,
             vec![("s4".into(), 2), ("s8".into(), 2), ("s8".into(), 4)]
         );
         assert_eq!(m.spinlocks, SpinlockMode::Native);
@@ -420,7 +526,8 @@ mod tests {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
             let m: MatrixFile = toml::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-            for (s, _) in &m.blocks() {
+            for b in &m.blocks().unwrap() {
+                let s = &b.scenario;
                 let sp =
                     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../scenarios/{s}.toml"));
                 scenario::load(&sp).unwrap();

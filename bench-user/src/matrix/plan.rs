@@ -59,6 +59,17 @@ pub struct PlannedBlock {
     /// The scenario's text when the plan was written: a cell refuses to run another.
     pub scenario_toml: String,
     pub cpus: u32,
+    /// The cells run with `--walk-steps` (reported apart from the same scenario's others).
+    #[serde(default)]
+    pub walk_steps: bool,
+}
+
+impl PlannedBlock {
+    /// What a block adds to its scenario's name in directory and report names.
+    pub fn tag(&self, several_cpus: bool) -> String {
+        let walk = if self.walk_steps { "-walk-steps" } else { "" };
+        format!("{}{walk}", cpu_tag(several_cpus, self.cpus))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -75,6 +86,7 @@ impl MatrixPlan {
     /// built (or found in the cache) first.
     pub fn new(path: &Path, m: &MatrixFile, blocks: &[Block], accel: Accel) -> Result<MatrixPlan> {
         let several_cpus = blocks.iter().any(|b| b.2 != blocks[0].2);
+        let kernel_sets: Vec<Vec<usize>> = blocks.iter().map(|b| b.3.clone()).collect();
         let mut kernels = vec![];
         for k in &m.kernels {
             eprintln!("kernel {k}: building or finding it in the cache");
@@ -88,14 +100,15 @@ impl MatrixPlan {
         }
         let blocks: Vec<PlannedBlock> = blocks
             .iter()
-            .map(|(p, l, cpus)| PlannedBlock {
+            .map(|(p, l, cpus, _)| PlannedBlock {
                 scenario_path: p.canonicalize().unwrap_or_else(|_| p.clone()),
                 scenario_name: l.name.clone(),
                 scenario_toml: l.text.clone(),
                 cpus: *cpus,
+                walk_steps: l.probes.walk_steps,
             })
             .collect();
-        let cells = schedule(m.kernels.len(), blocks.len(), m.repeats)
+        let cells = schedule(&kernel_sets, m.repeats)
             .into_iter()
             .map(|c| {
                 let b = &blocks[c.scenario];
@@ -107,7 +120,7 @@ impl MatrixPlan {
                         "{}-{}{}-r{}",
                         b.scenario_name,
                         kernel_name(&m.kernels[c.kernel]),
-                        cpu_tag(several_cpus, b.cpus),
+                        b.tag(several_cpus),
                         c.repeat
                     ),
                 }
@@ -225,6 +238,7 @@ pub(crate) mod tests {
                 scenario_name: "quick".into(),
                 scenario_toml: "x".into(),
                 cpus: 1,
+                walk_steps: false,
             }],
             cells: vec![PlannedCell {
                 kernel: 0,

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use bench_results::schema::ResultFile;
 
-use super::cpu_tag;
 use super::plan::MatrixPlan;
 use super::status::{CellState, cell_states};
 
@@ -19,7 +18,7 @@ pub fn report_dir(plan: &MatrixPlan, out: &Path) -> Result<Vec<String>> {
     let mut failed = vec![];
     for (i, s) in states.iter().enumerate() {
         match s {
-            CellState::Done => done.push(out.join(&plan.cells[i].dir)),
+            CellState::Done => done.push((plan.cells[i].block, out.join(&plan.cells[i].dir))),
             other => failed.push(format!(
                 "{} ({}): {}",
                 plan.cells[i].dir,
@@ -35,7 +34,12 @@ pub fn report_dir(plan: &MatrixPlan, out: &Path) -> Result<Vec<String>> {
 /// Compares and plots per scenario (results of different scenarios are never pooled).
 /// `failed` cells are listed at the end of every report: a reader must see what is missing
 /// from the comparison, not infer it from smaller sample counts.
-fn write(plan: &MatrixPlan, out: &Path, done: &[PathBuf], failed: &[String]) -> Result<()> {
+fn write(
+    plan: &MatrixPlan,
+    out: &Path,
+    done: &[(usize, PathBuf)],
+    failed: &[String],
+) -> Result<()> {
     let failed_note = if failed.is_empty() {
         String::new()
     } else {
@@ -52,18 +56,28 @@ fn write(plan: &MatrixPlan, out: &Path, done: &[PathBuf], failed: &[String]) -> 
         eprintln!("zswap-bench: no cell finished, so there is nothing to compare or plot");
         return Ok(());
     }
-    let files = ResultFile::read_all(done)
-        .context("reading the finished cells' results back for the report")?;
-    // Runs of one scenario at different vCPU counts are never pooled either.
-    for b in &plan.blocks {
-        let tag = cpu_tag(plan.several_cpus, b.cpus);
-        let group: Vec<ResultFile> = files
+    let mut files = vec![];
+    // Runs of one scenario at different vCPU counts, or with another probe set, are never
+    // pooled either: each block is reported from its own cells.
+    for (bi, b) in plan.blocks.iter().enumerate() {
+        let tag = b.tag(plan.several_cpus);
+        let dirs: Vec<PathBuf> = done
             .iter()
-            .filter(|f| {
-                f.scenario.name == b.scenario_name && f.kernel.cpus == b.cpus && f.failed.is_none()
-            })
-            .cloned()
+            .filter(|(i, _)| *i == bi)
+            .map(|(_, d)| d.clone())
             .collect();
+        if dirs.is_empty() {
+            continue;
+        }
+        let group: Vec<ResultFile> = ResultFile::read_all(&dirs)
+            .context("reading the finished cells' results back for the report")?
+            .into_iter()
+            .filter(|f| f.failed.is_none())
+            .collect();
+        // The scaling plots draw the default probe set only.
+        if !b.walk_steps {
+            files.extend(group.iter().cloned());
+        }
         if group.is_empty() {
             continue;
         }
@@ -95,12 +109,7 @@ fn write(plan: &MatrixPlan, out: &Path, done: &[PathBuf], failed: &[String]) -> 
         eprintln!("report: {}", rp.display());
     }
     if plan.blocks.len() > 1 {
-        let ok: Vec<ResultFile> = files
-            .iter()
-            .filter(|f| f.failed.is_none())
-            .cloned()
-            .collect();
-        match bench_results::plot_scaling(&ok, &out.join("plots-scaling")) {
+        match bench_results::plot_scaling(&files, &out.join("plots-scaling")) {
             Ok(p) => eprintln!(
                 "{} scaling plot(s) in {}",
                 p.len(),

@@ -14,6 +14,7 @@ pub fn run(args: &ProbeArgs) -> Result<()> {
     let mut s = ProbeSession::attach(&ProbeOptions {
         crosscheck: args.crosscheck,
         extra_locks: args.watch_lock.clone(),
+        walk_steps: args.walk_steps,
     })?;
     // Scripts wait for this line before starting the load they want measured.
     eprintln!("zswap-bench probe: attached");

@@ -126,8 +126,8 @@ fn turn_on(a: &mut Attacher, which: u32) -> Result<()> {
     Ok(())
 }
 
-/// Decide and attach everything lock-related. `cursor` = the cursor iterator and its walk
-/// step are live (they carry the acquisition evidence).
+/// Decide and attach everything lock-related. `cursor` = the cursor iterator, whether its walk
+/// step is live (the acquisition evidence), and whether the design declared its lock instead.
 // Eight inputs, each a different source the decision reads (BTF, kallsyms, the names of this
 // kernel's locks, the user's extra locks, what else went live); a struct would only rename them.
 #[allow(clippy::too_many_arguments)]
@@ -138,7 +138,7 @@ pub fn attach(
     per_memcg: Option<(u64, String)>,
     global_name: &str,
     extra_locks: &[String],
-    cursor: (Option<&str>, bool),
+    cursor: (Option<&str>, bool, bool),
     crosscheck: bool,
 ) -> Result<LockPlan> {
     let mut lp = LockPlan {
@@ -215,7 +215,16 @@ pub fn attach(
         .serve("locks.sleeping", sleeping_candidates())
         .map(|h| hooks_str(&h));
     lp.hold = match cursor {
-        (Some(f), true) => {
+        (Some(f), _, true) => {
+            a.note(
+                "locks.acquisitions",
+                Mechanism::Fentry,
+                format!("{f} calls, each one acquisition of the lock the manifest declares (cursor_lock_once_per_call); hold <= call duration - spin wait; --walk-steps checks the declaration per step"),
+                None,
+            );
+            true
+        }
+        (Some(f), true, false) => {
             a.note(
                 "locks.acquisitions",
                 Mechanism::Fentry,
@@ -224,7 +233,7 @@ pub fn attach(
             );
             true
         }
-        (Some(f), false) => {
+        (Some(f), false, false) => {
             a.note(
                 "locks.acquisitions",
                 Mechanism::None,
@@ -235,7 +244,7 @@ pub fn attach(
             );
             false
         }
-        (None, _) => {
+        (None, ..) => {
             a.note("locks.acquisitions", Mechanism::None, String::new(), Some("no cursor function: the kernel takes zswap_shrink_lock inline in shrink_worker, where no cheap probe sees acquisitions".into()));
             false
         }

@@ -41,6 +41,10 @@ pub struct ProbeOptions {
     /// More locks to watch by kallsyms name (any spinlock/mutex/rwsem the kernel reports on
     /// lock:contention_*), e.g. to compare against a well-known lock or to test attribution.
     pub extra_locks: Vec<String>,
+    /// Attach the walk-step probe (css_next_descendant_pre) even where the design declares one
+    /// cursor-lock acquisition per call: per-step evidence of which lock is held, at the cost of
+    /// a program inside the critical section.
+    pub walk_steps: bool,
 }
 
 /// What the plan decided, for the reader.
@@ -57,6 +61,8 @@ pub struct Live {
     pub proactive: Option<String>,
     pub cursor_iter: Option<String>,
     pub cursor_restarts: bool,
+    /// Acquisitions come from the design's declaration, not from walk-step evidence.
+    pub declared_lock: bool,
     pub locks: bool,
     pub lru_names: Vec<(String, u64)>,
     /// Unit of the proactive entry point's budget argument (v1/v3/v4: pages).
@@ -106,7 +112,9 @@ impl ProbeSession {
         }
         // Which names this kernel's version of the series uses (manifest [probes] first).
         let series = profiles::resolve(&kbtf, profiles::from_env()?.as_ref());
-        let g = Globals::resolve(&kbtf, &ksyms, &series);
+        // A declared lock replaces the per-step evidence unless that was asked for.
+        let declared = series.declared_lock_kind().filter(|_| !opts.walk_steps);
+        let g = Globals::resolve(&kbtf, &ksyms, &series, declared);
         let mut loader = EbpfLoader::new();
         loader.btf(Some(&abtf));
         for (name, v) in g.values() {
@@ -360,7 +368,18 @@ impl ProbeSession {
             },
         );
         live.cursor_iter = a.serve("cursor_iter", cands).map(|h| h[0].target());
-        if live.cursor_iter.is_some() {
+        if let (Some(f), Some(_)) = (&live.cursor_iter, declared) {
+            a.note(
+                "cursor_iter.walk_steps",
+                Mechanism::None,
+                String::new(),
+                Some(format!(
+                    "off: the manifest declares one {} acquisition per {f} call, so the per-step program (which would run inside that lock) is not needed; --walk-steps attaches it",
+                    series.cursor_lock.join(", ")
+                )),
+            );
+            live.declared_lock = true;
+        } else if live.cursor_iter.is_some() {
             let p = pres(kfunc::CSS_NEXT_DESCENDANT_PRE);
             let c = if p.in_btf && p.in_kallsyms {
                 Candidate {
@@ -398,7 +417,11 @@ impl ProbeSession {
             g.cursor_lock.clone(),
             &g.global_lock,
             &opts.extra_locks,
-            (live.cursor_iter.as_deref(), live.cursor_restarts),
+            (
+                live.cursor_iter.as_deref(),
+                live.cursor_restarts,
+                live.declared_lock,
+            ),
             opts.crosscheck,
         )?;
         live.locks = lp.any();
@@ -508,7 +531,12 @@ struct Globals {
 }
 
 impl Globals {
-    fn resolve(b: &KernelBtf, k: &Kallsyms, series: &profiles::Resolved) -> Self {
+    fn resolve(
+        b: &KernelBtf,
+        k: &Kallsyms,
+        series: &profiles::Resolved,
+        declared: Option<u32>,
+    ) -> Self {
         let mut v = vec![];
         let mut set = |n: &'static str, x: Option<u64>| v.push((n, x.unwrap_or(0)));
         set(
@@ -569,6 +597,7 @@ impl Globals {
         set(names::G_ADDR_ROOT_MEMCG_PTR, k.addr(kfunc::ROOT_MEM_CGROUP));
         set(names::G_ADDR_SHRINK_WORKER, k.addr(kfunc::SHRINK_WORKER));
         set(names::G_ADDR_GLOBAL_CURSOR_LOCK, k.addr(&global_lock));
+        set(names::G_DECLARED_CURSOR_LOCK, declared.map(u64::from));
         set(names::G_KVAR_TGID, Some(u64::from(std::process::id())));
         Globals {
             v,

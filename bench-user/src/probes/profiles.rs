@@ -47,6 +47,11 @@ pub struct ProbeNames {
     /// The cursor lock: a global symbol ("zswap_shrink_lock") or a member path of struct
     /// mem_cgroup ("mem_cgroup.zswap_wb_iter.lock").
     pub cursor_lock: Option<String>,
+    /// The design takes `cursor_lock` exactly once per cursor call (a fact of the design the
+    /// manifest vouches for). Acquisitions are then the cursor calls, and the walk-step probe,
+    /// which would run inside the lock, stays off unless asked for (`--walk-steps`).
+    #[serde(default)]
+    pub cursor_lock_once_per_call: bool,
     /// memory.stat key counting proactive writeback, and its unit.
     pub proactive_stat: Option<String>,
     pub proactive_stat_unit: Option<Unit>,
@@ -69,11 +74,26 @@ pub struct Resolved {
     /// variants, or no series): its absence is then not evidence of inlining.
     pub cursor_optional: bool,
     pub cursor_lock: Vec<String>,
+    /// `cursor_lock` holds exactly one lock, taken once per cursor call (manifest).
+    pub lock_once_per_call: bool,
     pub proactive_stat: (String, Unit),
     pub interface: Option<String>,
 }
 
 impl Resolved {
+    /// The lock kind (bench_common::lock_kind) a design declares it takes once per cursor call.
+    pub fn declared_lock_kind(&self) -> Option<u32> {
+        let l = self
+            .cursor_lock
+            .first()
+            .filter(|_| self.lock_once_per_call)?;
+        Some(if member_path(l).is_some() {
+            bench_common::lock_kind::PER_MEMCG
+        } else {
+            bench_common::lock_kind::GLOBAL
+        })
+    }
+
     /// The per-memcg cursor lock: (offset in struct mem_cgroup, member path below it) as this
     /// version names it, else any zswap struct member of mem_cgroup with a spinlock `lock` (a
     /// design we do not know by name).
@@ -220,6 +240,7 @@ fn from_profile(p: &Profile, evidence: String) -> Resolved {
         cursor_iter: p.cursor_iter.iter().map(|s| s.to_string()).collect(),
         cursor_optional: p.name == "reference",
         cursor_lock: p.cursor_lock.iter().map(|s| s.to_string()).collect(),
+        lock_once_per_call: false,
         proactive_stat: (p.stat.0.into(), p.stat.1),
         interface: Some(p.interface.into()),
     }
@@ -239,6 +260,7 @@ pub fn resolve(k: &dyn Kernel, manifest: Option<&ProbeNames>) -> Resolved {
             cursor_iter: every_cursor_iter(),
             cursor_optional: true,
             cursor_lock: vec![GLOBAL_LOCK.into(), PER_MEMCG_LOCK.into()],
+            lock_once_per_call: false,
             proactive_stat: ("zswpwb_proactive_b".into(), Unit::Bytes),
             interface: None,
         },
@@ -289,6 +311,7 @@ fn apply_manifest(r: &mut Resolved, m: &ProbeNames) {
     }
     if let Some(l) = &m.cursor_lock {
         r.cursor_lock = vec![l.clone()];
+        r.lock_once_per_call = m.cursor_lock_once_per_call;
         named.push("cursor_lock");
     }
     if let Some(s) = &m.proactive_stat {

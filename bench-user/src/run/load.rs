@@ -90,6 +90,19 @@ pub(super) struct MeasuredLoad {
     churn_task: Option<Joined<Vec<String>>>,
 }
 
+/// Whether `t` is the only proactive thread working in its target's subtree (above or below
+/// it): then the target's proactive-writeback stat changes by what this thread wrote back.
+pub(super) fn alone_in_subtree(l: &Plan, t: &crate::scenario::ProactiveThread) -> bool {
+    l.proactive_threads
+        .iter()
+        .filter(|o| {
+            crate::scenario::is_under(&o.target, &t.target)
+                || crate::scenario::is_under(&t.target, &o.target)
+        })
+        .count()
+        == 1
+}
+
 impl MeasuredLoad {
     /// Starts a thread per proactive-writeback target (none when the kernel has no interface)
     /// and the churn thread; they run until `stop`.
@@ -115,6 +128,7 @@ impl MeasuredLoad {
                     serial: t
                         .serial_group
                         .map(|g| Arc::clone(serial.entry(g).or_default())),
+                    stat: alone_in_subtree(l, t).then(|| tree.dir(&t.target).join("memory.stat")),
                 };
                 let stop = measure_stop.clone();
                 let calls = Arc::clone(&calls);

@@ -42,6 +42,9 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     if args.no_probes {
         plan.probes.enabled = false;
     }
+    if args.walk_steps {
+        plan.probes.walk_steps = true;
+    }
     let repeats = args.repeat.unwrap_or(plan.repeats);
     if repeats == 0 {
         bail!("--repeat 0 runs nothing; use 1 or more");

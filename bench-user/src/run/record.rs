@@ -10,7 +10,7 @@ use sha2::Digest;
 
 use super::window::{Pair, Totals};
 use crate::machine::cgroup::Tree;
-use crate::scenario::{self, Plan};
+use crate::scenario::Plan;
 use crate::workload::counters;
 use crate::workload::proactive;
 
@@ -99,20 +99,12 @@ pub(super) fn proactive_records(
     l.proactive_threads
         .iter()
         .map(|t| {
-            let overlapping = l
-                .proactive_threads
-                .iter()
-                .filter(|o| {
-                    scenario::is_under(&o.target, &t.target)
-                        || scenario::is_under(&t.target, &o.target)
-                })
-                .count();
             let path = tree.cgroup_path(&t.target);
-            let achieved = if overlapping == 1 {
+            let achieved = if super::load::alone_in_subtree(l, t) {
                 c.memcg
                     .iter()
                     .find(|m| m.path == path)
-                    .and_then(|m| m.stat_delta.get("zswpwb_proactive_b"))
+                    .and_then(|m| m.stat_delta.get(proactive::WRITTEN_KEY))
                     .map(|&b| b.max(0) as u64)
             } else {
                 None
@@ -320,7 +312,10 @@ mod tests {
         name_removed(&mut p, &[(208, "/zb/churn/churn-3".into())]);
         let w = p.writeback.unwrap();
         assert_eq!(w.per_memcg[0].cgroup, "/zb/churn/churn-3 (removed)");
-        assert!(scenario::is_under(&w.per_memcg[0].cgroup, "/zb/churn"));
+        assert!(crate::scenario::is_under(
+            &w.per_memcg[0].cgroup,
+            "/zb/churn"
+        ));
         assert_eq!(w.per_memcg[1].cgroup, "/zb/steady");
         assert_eq!(w.per_memcg[2].cgroup, "cgroup#9 (removed)");
     }

@@ -68,6 +68,14 @@ pub(crate) fn vm_cell(
     cell: &CellRun,
 ) -> Result<PathBuf> {
     let exe = std::env::current_exe().context("finding this executable")?;
+    // The guest runs this same file by path: a rebuild while a matrix runs replaces it, and
+    // every later cell would fail with a bare "No such file or directory".
+    if exe.to_string_lossy().ends_with(" (deleted)") || !exe.is_file() {
+        anyhow::bail!(
+            "this zswap-bench executable ({}) was replaced or removed since it started (a rebuild while it ran?), so the guest cannot run it; fix: run long matrices from a copy of the binary that stays put, and complete this one with `--resume`",
+            exe.display()
+        );
+    }
     let scen = std::fs::canonicalize(scenario_path)
         .with_context(|| format!("resolving {}", scenario_path.display()))?;
     let kname = kernel_name(kernel);
@@ -94,6 +102,7 @@ pub(crate) fn vm_cell(
         ]
         .into_iter()
         .chain((!l.probes.enabled).then(|| "--no-probes".to_string()))
+        .chain((l.probes.enabled && l.probes.walk_steps).then(|| "--walk-steps".to_string()))
         .collect(),
         out_dir: Some(out.clone()),
         swap: l.swap.size.max(256 << 20),

@@ -126,6 +126,7 @@ async fn attach_probes(l: &Plan, res: &mut ResultFile) -> Option<ProbeSession> {
         crate::probes::ProbeOptions {
             crosscheck: popts.crosscheck,
             extra_locks: popts.watch_locks.clone(),
+            walk_steps: popts.walk_steps,
         },
     );
     // Loading and attaching takes seconds under TCG (BTF parse, verifier): on the blocking

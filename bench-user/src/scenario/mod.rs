@@ -31,7 +31,7 @@ mod tests;
 // What the rest of the crate names; the other types are reached through `Plan`'s fields.
 pub use errors::{ScenarioError, ScenarioErrors};
 pub use fit::{MachineMemory, check_fit};
-pub use plan::{MemcgNode, Plan, PressureAction, Swap, is_under};
+pub use plan::{MemcgNode, Plan, PressureAction, ProactiveThread, Swap, is_under};
 use spec::Scenario;
 pub use spec::{Pattern, SwapChoice};
 pub use values::{Limit, PAGE};

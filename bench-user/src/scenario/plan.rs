@@ -166,6 +166,8 @@ pub struct Probes {
     pub enabled: bool,
     pub crosscheck: bool,
     pub watch_locks: Vec<String>,
+    /// The walk-step probe even where the design declares its cursor lock (`--walk-steps`).
+    pub walk_steps: bool,
 }
 
 /// A parsed, validated scenario: everything the runner does, with concrete values.

@@ -51,7 +51,8 @@ fn quick_plan_has_concrete_values() {
         Probes {
             enabled: true,
             crosscheck: false,
-            watch_locks: vec![]
+            watch_locks: vec![],
+            walk_steps: false,
         }
     );
     let paths: Vec<&str> = l.memcgs.iter().map(|m| m.path.as_str()).collect();

@@ -55,6 +55,10 @@ pub struct ProbesSpec {
     /// Extra locks to watch by kallsyms name.
     #[serde(default)]
     pub watch_locks: Vec<String>,
+    /// Attach the walk-step probe even where the kernel declares one cursor-lock acquisition
+    /// per call (as `--walk-steps`).
+    #[serde(default)]
+    pub walk_steps: bool,
 }
 
 impl Default for ProbesSpec {
@@ -63,6 +67,7 @@ impl Default for ProbesSpec {
             enabled: true,
             crosscheck: false,
             watch_locks: vec![],
+            walk_steps: false,
         }
     }
 }

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bench_results::schema::{Histogram, ProactiveInterface, ProactiveThread, Unit, ret};
+use bench_results::schema::{
+    Histogram, PER_CALL_MAX, ProactiveCall, ProactiveInterface, ProactiveThread, Unit, ret,
+};
 
 use super::Stop;
 use crate::machine::write_ctl;
@@ -181,6 +183,8 @@ pub struct Recorder {
     pub latency: Histogram,
     /// Calls cut short by the end of the phase (not counted above).
     pub interrupted_at_stop: u64,
+    /// The first PER_CALL_MAX calls one by one.
+    pub per_call: Vec<ProactiveCall>,
 }
 
 impl Default for Recorder {
@@ -191,21 +195,40 @@ impl Default for Recorder {
             bytes_requested: 0,
             latency: Histogram::empty(Unit::Ns),
             interrupted_at_stop: 0,
+            per_call: Vec::new(),
         }
     }
 }
 
 impl Recorder {
-    pub fn record(&mut self, bytes: u64, took: Duration, r: &std::io::Result<()>, stopping: bool) {
+    /// `when` = (start from the thread's start, duration); `written` = bytes the call wrote
+    /// back, where they can be told.
+    pub fn record_call(
+        &mut self,
+        bytes: u64,
+        when: (Duration, Duration),
+        r: &std::io::Result<()>,
+        stopping: bool,
+        written: Option<u64>,
+    ) {
         let key = outcome_key(r);
         if stopping && key == ret::EINTR {
             self.interrupted_at_stop += 1;
             return;
         }
+        let ns = when.1.as_nanos().max(1) as u64;
         self.calls += 1;
         self.bytes_requested += bytes;
+        if self.per_call.len() < PER_CALL_MAX {
+            self.per_call.push(ProactiveCall {
+                start_ns: when.0.as_nanos() as u64,
+                ns,
+                ret: key.clone(),
+                written,
+            });
+        }
         *self.returns.entry(key).or_default() += 1;
-        self.latency.record(took.as_nanos().max(1) as u64);
+        self.latency.record(ns);
     }
 
     pub fn into_schema(
@@ -222,6 +245,7 @@ impl Recorder {
             bytes_requested: self.bytes_requested,
             bytes_achieved,
             latency: self.latency,
+            per_call: self.per_call,
         }
     }
 }
@@ -237,6 +261,21 @@ pub struct Job {
     pub count: u64,
     /// Threads sharing a lock never overlap (sequential-on-one).
     pub serial: Option<Arc<Mutex<()>>>,
+    /// The target's memory.stat, read around each call, when this thread is the only proactive
+    /// one in its subtree (so the stat's change is this call's writeback).
+    pub stat: Option<PathBuf>,
+}
+
+/// memory.stat key counting proactive writeback in bytes (the reference series and v5).
+pub const WRITTEN_KEY: &str = "zswpwb_proactive_b";
+
+/// The proactive-writeback bytes in a memory.stat, if it has the key.
+fn written_so_far(stat: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(stat).ok()?;
+    let v = crate::workload::counters::parse_kv(&text)
+        .get(WRITTEN_KEY)
+        .copied()?;
+    u64::try_from(v).ok()
 }
 
 /// Runs the calls until `count` is reached or `stop`; returns the record.
@@ -247,16 +286,32 @@ pub fn run_thread(job: &Job, stop: &Stop) -> Recorder {
     };
     let path = job.dir.join(file);
     let mut n = 0;
+    let start = Instant::now();
+    // Only the first PER_CALL_MAX calls are kept one by one, so only they pay for the reads.
+    let stat = |n: u64| {
+        job.stat
+            .as_deref()
+            .filter(|_| (n as usize) < PER_CALL_MAX)
+            .and_then(written_so_far)
+    };
     while !stop.stopped() && (job.count == 0 || n < job.count) {
         let guard = job
             .serial
             .as_ref()
             .map(|m| m.lock().unwrap_or_else(|e| e.into_inner()));
+        let before = stat(n);
         let t0 = Instant::now();
         let r = write_ctl(&path, &text);
         let took = t0.elapsed();
+        let written = before.zip(stat(n)).map(|(b, a)| a.saturating_sub(b));
         drop(guard);
-        rec.record(job.budget, took, &r, stop.stopped());
+        rec.record_call(
+            job.budget,
+            (t0.duration_since(start), took),
+            &r,
+            stop.stopped(),
+            written,
+        );
         n += 1;
         if !job.interval.is_zero() && !stop.sleep(job.interval) {
             break;
@@ -386,11 +441,22 @@ mod tests {
         // An errno the table does not name keeps its number.
         assert_eq!(outcome_key(&e(libc::EPERM)), "-1");
         let mut r = Recorder::default();
-        r.record(4096, Duration::from_micros(50), &Ok(()), false);
-        r.record(4096, Duration::from_micros(70), &e(libc::EAGAIN), false);
-        r.record(4096, Duration::from_micros(90), &e(libc::EINTR), true);
+        let at = |us| (Duration::from_micros(us * 10), Duration::from_micros(us));
+        r.record_call(4096, at(50), &Ok(()), false, Some(8192));
+        r.record_call(4096, at(70), &e(libc::EAGAIN), false, Some(0));
+        r.record_call(4096, at(90), &e(libc::EINTR), true, None);
         assert_eq!(r.calls, 2);
         assert_eq!(r.interrupted_at_stop, 1);
+        // Each counted call one by one, in order, with what it wrote back.
+        let calls: Vec<(u64, &str, Option<u64>)> = r
+            .per_call
+            .iter()
+            .map(|c| (c.start_ns, c.ret.as_str(), c.written))
+            .collect();
+        assert_eq!(
+            calls,
+            [(500_000, "0", Some(8192)), (700_000, "-EAGAIN", Some(0))]
+        );
         let t = r.into_schema("/zb/p".into(), "sequential-on-one", None);
         assert_eq!(t.returns["0"], 1);
         assert_eq!(t.returns["-EAGAIN"], 1);
@@ -415,6 +481,7 @@ mod tests {
             interval: Duration::ZERO,
             count: 5,
             serial: Some(Arc::new(Mutex::new(()))),
+            stat: None,
         };
         let rec = run_thread(&job, &Stop::new());
         assert_eq!(rec.calls, 5);

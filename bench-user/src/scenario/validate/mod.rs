@@ -68,6 +68,7 @@ fn probes(ps: &ProbesSpec) -> Probes {
         enabled: ps.enabled,
         crosscheck: ps.crosscheck,
         watch_locks: ps.watch_locks.clone(),
+        walk_steps: ps.walk_steps,
     }
 }
 
