@@ -77,6 +77,12 @@ pub enum Command {
         /// Only the runs of this scenario (directories often hold several).
         #[arg(long)]
         scenario: Option<String>,
+        /// The kernel the verdicts table compares against.
+        #[arg(long)]
+        baseline: Option<String>,
+        /// As compare's --split-by.
+        #[arg(long, value_enum)]
+        split_by: Option<SplitBy>,
     },
     /// Probe overhead figures from a scripts/bench-probes output directory (off-*/on-*/bpftrace-*).
     Overhead { dir: PathBuf },

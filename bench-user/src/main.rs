@@ -106,13 +106,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             split_by,
         } => {
             let mut files = bench_results::ResultFile::read_all(&results)?;
-            match split_by {
-                Some(cli::SplitBy::Jobs) => bench_results::compare::split_by_jobs(&mut files),
-                Some(cli::SplitBy::WalkSteps) => {
-                    bench_results::compare::split_by_walk_steps(&mut files)
-                }
-                None => {}
-            }
+            split(split_by, &mut files);
             let opts = bench_results::CompareOptions {
                 baseline,
                 ..Default::default()
@@ -124,16 +118,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             kind,
             results,
             scenario,
+            baseline,
+            split_by,
         } => {
             if kind == bench_results::tables::Kind::Jobs {
                 print!("{}", matrix::jobs_table(&results)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            let files: Vec<_> = bench_results::ResultFile::read_all(&results)?
+            let mut files: Vec<_> = bench_results::ResultFile::read_all(&results)?
                 .into_iter()
                 .filter(|r| scenario.as_ref().is_none_or(|s| r.scenario.name == *s))
                 .collect();
-            let t = bench_results::tables::render(kind, &files).map_err(|e| {
+            split(split_by, &mut files);
+            let t = bench_results::tables::render(kind, &files, baseline).map_err(|e| {
                 anyhow::anyhow!(
                     "{}: {e}",
                     results
@@ -164,4 +161,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::RunCell { plan, index } => return matrix::cell::cli(&plan, index),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--split-by`: relabel each kernel's runs by what they were split by.
+fn split(by: Option<cli::SplitBy>, files: &mut [bench_results::ResultFile]) {
+    match by {
+        Some(cli::SplitBy::Jobs) => bench_results::compare::split_by_jobs(files),
+        Some(cli::SplitBy::WalkSteps) => bench_results::compare::split_by_walk_steps(files),
+        None => {}
+    }
 }

@@ -30,7 +30,7 @@ fn blocks(text: &str, doc: &str) -> Vec<Block> {
         let open = at + i;
         let line_end = open + text[open..].find("-->").expect("marker closes") + 3;
         let cmd = text[open + START.len()..line_end - 3].trim();
-        let args: Vec<String> = cmd.split_whitespace().map(String::from).collect();
+        let args = words(cmd);
         assert_eq!(
             args.first().map(String::as_str),
             Some("zswap-bench"),
@@ -48,6 +48,38 @@ fn blocks(text: &str, doc: &str) -> Vec<Block> {
             fenced,
         });
         at = end + END.len();
+    }
+    out
+}
+
+/// Words of a command, with "double quotes" keeping spaces inside one word (no other shell
+/// syntax: the command is run directly, never by a shell).
+fn words(cmd: &str) -> Vec<String> {
+    let mut out = vec![];
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for ch in cmd.chars() {
+        match ch {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    assert!(!quoted, "unbalanced quote in {cmd:?}");
+    if any {
+        out.push(cur);
     }
     out
 }
@@ -112,4 +144,8 @@ fn a_block_is_found_with_its_command_and_fence() {
     assert_eq!(b[0].args, ["table", "fairness", "results/r"]);
     assert!(b[0].fenced && !b[1].fenced);
     assert_eq!(&t[b[1].body.clone()], "| a |\n");
+    assert_eq!(
+        words(r#"compare a --baseline "baseline jobs=1" --full"#),
+        ["compare", "a", "--baseline", "baseline jobs=1", "--full"]
+    );
 }

@@ -14,6 +14,7 @@ mod observer;
 mod runs;
 mod scaling;
 mod shrinker;
+mod verdicts;
 
 /// What a table shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,13 +30,20 @@ pub enum Kind {
     GlobalShrinker,
     /// Per design and sweep point: median [min-max] of the scaling figures.
     Scaling,
+    /// Every judged comparison against the baseline: medians, shift and interval, p, verdict.
+    Verdicts,
     /// Wall time per `--jobs` value: matrix output directories (made by the binary, which
     /// reads their matrix.json).
     Jobs,
 }
 
 /// The table of `kind` from `results` (those of one scenario: the caller filters), or why not.
-pub fn render(kind: Kind, results: &[ResultFile]) -> Result<String, String> {
+/// `baseline`: the kernel the verdicts table compares against (compare's default otherwise).
+pub fn render(
+    kind: Kind,
+    results: &[ResultFile],
+    baseline: Option<String>,
+) -> Result<String, String> {
     let ok: Vec<&ResultFile> = results.iter().filter(|r| r.failed.is_none()).collect();
     if ok.is_empty() {
         return Err("no completed run among the result files".into());
@@ -46,6 +54,7 @@ pub fn render(kind: Kind, results: &[ResultFile]) -> Result<String, String> {
         Kind::WalkSteps => observer::walk_steps(&ok),
         Kind::GlobalShrinker => shrinker::global_shrinker(&ok),
         Kind::Scaling => scaling::scaling(results),
+        Kind::Verdicts => verdicts::verdicts(results, baseline),
         Kind::Jobs => {
             Err("the jobs table is made from matrix directories, not result files".into())
         }

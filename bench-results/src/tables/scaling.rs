@@ -13,49 +13,38 @@ pub(super) fn scaling(results: &[ResultFile]) -> Result<String, String> {
         return Err("no scaling sweep in these results (scenarios named <family>-t<threads> at two or more thread or vCPU counts)".into());
     }
     let mut metrics: Vec<String> = vec![];
-    // (sweep, fixed, x, kernel) -> metric -> cell
-    let mut cells: BTreeMap<(u8, u32, u32, String), BTreeMap<String, String>> = BTreeMap::new();
-    let mut order: Vec<(u8, u32, u32, String)> = vec![];
+    // (vCPUs, threads, kernel) -> metric -> cell. A point both sweeps share (e.g. 8 threads at
+    // 2 vCPUs) is one row.
+    let mut cells: BTreeMap<(u32, u32, String), BTreeMap<String, String>> = BTreeMap::new();
+    let mut over: BTreeMap<(u32, u32, String), bool> = BTreeMap::new();
     for p in &data.points {
         if !metrics.contains(&p.metric) {
             metrics.push(p.metric.clone());
         }
         let key = key_of(p);
-        if !order.contains(&key) {
-            order.push(key.clone());
-        }
+        *over.entry(key.clone()).or_default() |= p.overcommitted.is_some();
         cells
             .entry(key)
             .or_default()
             .insert(p.metric.clone(), cell(p));
     }
+    // Gaps: at one point, or (x = None) at every point of that kernel in that sweep.
     for g in &data.missing {
-        if let Some(x) = g.x {
-            let sweep = if g.sweep == Axis::Threads { 0 } else { 1 };
-            for k in order.clone() {
-                if k.0 == sweep && k.2 == x && k.3 == g.kernel {
-                    cells
-                        .entry(k)
-                        .or_default()
-                        .entry(g.metric.clone())
-                        .or_insert_with(|| format!("n/a: {}", short(&g.reason)));
-                }
+        let why = format!("n/a: {}", short(&g.reason));
+        for (k, row) in cells.iter_mut() {
+            let x = if g.sweep == Axis::Threads { k.1 } else { k.0 };
+            if k.2 == g.kernel && g.x.is_none_or(|gx| gx == x) {
+                row.entry(g.metric.clone()).or_insert_with(|| why.clone());
             }
         }
     }
-    order.sort();
-    let rows: Vec<Vec<String>> = order
+    let rows: Vec<Vec<String>> = cells
         .iter()
-        .map(|k| {
-            let (threads, vcpus) = if k.0 == 0 { (k.2, k.1) } else { (k.1, k.2) };
-            let over = data
-                .points
-                .iter()
-                .find(|p| key_of(p) == *k && p.overcommitted.is_some())
-                .map_or("", |_| " (overcommitted)");
-            let mut row = vec![k.3.clone(), format!("{threads} × {vcpus}{over}")];
+        .map(|(k, vals)| {
+            let o = if over[k] { " (overcommitted)" } else { "" };
+            let mut row = vec![k.2.clone(), format!("{} × {}{o}", k.1, k.0)];
             for m in &metrics {
-                row.push(cells[k].get(m).cloned().unwrap_or_else(|| "–".into()));
+                row.push(vals.get(m).cloned().unwrap_or_else(|| "–".into()));
             }
             row
         })
@@ -66,12 +55,12 @@ pub(super) fn scaling(results: &[ResultFile]) -> Result<String, String> {
         + "\nmedian [min–max] over the repeats at each point (n in scaling.json); descriptions, not verdicts.\n")
 }
 
-fn key_of(p: &ScalingPoint) -> (u8, u32, u32, String) {
-    let (sweep, fixed) = match p.sweep {
-        Axis::Threads => (0, p.fixed_vcpus.unwrap_or(0)),
-        Axis::Vcpus => (1, p.fixed_threads.unwrap_or(0)),
-    };
-    (sweep, fixed, p.x, p.kernel.clone())
+/// (vCPUs, threads, kernel) of a point.
+fn key_of(p: &ScalingPoint) -> (u32, u32, String) {
+    match p.sweep {
+        Axis::Threads => (p.fixed_vcpus.unwrap_or(0), p.x, p.kernel.clone()),
+        Axis::Vcpus => (p.x, p.fixed_threads.unwrap_or(0), p.kernel.clone()),
+    }
 }
 
 fn cell(p: &ScalingPoint) -> String {
@@ -80,10 +69,10 @@ fn cell(p: &ScalingPoint) -> String {
 
 /// The first clause of a reason: tables have no room for the whole sentence.
 fn short(reason: &str) -> String {
-    reason
-        .split([':', ';', '('])
+    let r = reason.trim_start_matches("n/a: ");
+    r.split([':', ';', '('])
         .next()
-        .unwrap_or(reason)
+        .unwrap_or(r)
         .trim()
         .to_string()
 }

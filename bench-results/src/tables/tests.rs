@@ -29,7 +29,7 @@ fn fairness_table_has_a_row_per_kernel_and_the_call_thirds() {
             &[0, 0, 0, 0, 8192, 8192],
         ));
     }
-    let t = render(Kind::Fairness, &runs).unwrap();
+    let t = render(Kind::Fairness, &runs, None).unwrap();
     let rows: Vec<&str> = t.lines().filter(|l| l.starts_with("| ref-")).collect();
     assert_eq!(rows.len(), 2, "{t}");
     // No cursor writes from the first call; the cursor design only in its last third.
@@ -55,7 +55,7 @@ fn contention_table_lists_each_run_and_the_cross_check() {
             note: String::new(),
         });
     }
-    let t = render(Kind::ContentionRuns, &runs).unwrap();
+    let t = render(Kind::ContentionRuns, &runs, None).unwrap();
     let row = t
         .lines()
         .find(|l| l.starts_with("| ref-percg-lock"))
@@ -99,7 +99,7 @@ fn walk_steps_table_judges_on_against_off_per_kernel() {
         m.lock_contended_per_s *= 2.0;
         runs.push(walk(m.build(), true));
     }
-    let t = render(Kind::WalkSteps, &runs).unwrap();
+    let t = render(Kind::WalkSteps, &runs, None).unwrap();
     let row = t
         .lines()
         .find(|l| l.contains("lock.cursor.contended_per_s"))
@@ -111,7 +111,7 @@ fn walk_steps_table_judges_on_against_off_per_kernel() {
         .filter(|r| !crate::compare::walk_steps_on(r))
         .collect();
     assert!(
-        render(Kind::WalkSteps, &off)
+        render(Kind::WalkSteps, &off, None)
             .unwrap_err()
             .contains("on and off")
     );
@@ -121,5 +121,5 @@ fn walk_steps_table_judges_on_against_off_per_kernel() {
 fn an_empty_set_is_an_error_not_an_empty_table() {
     let mut r = MockResult::percg(0).build();
     r.failed = Some("boom".into());
-    assert!(render(Kind::Fairness, &[r]).is_err());
+    assert!(render(Kind::Fairness, &[r], None).is_err());
 }

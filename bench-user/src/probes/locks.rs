@@ -27,8 +27,11 @@ pub struct LockPlan {
     pub spin: Option<String>,
     /// "tp_btf:btf:contention_begin" etc.; `None` = sleeping-lock waits not measurable.
     pub sleeping: Option<String>,
-    /// Acquisitions/hold time measured (cursor function + walk step live).
+    /// Acquisitions/hold time measured (cursor function + walk step live, or a declared lock).
     pub hold: bool,
+    /// Acquisitions come from the manifest's declaration (one lock per cursor call), not from
+    /// walk-step evidence: a lock "never taken" is then so by that declaration.
+    pub declared: bool,
     /// A second, independent count of watched slow-path entries is attached.
     pub spin_xcheck: bool,
 }
@@ -222,6 +225,7 @@ pub fn attach(
                 format!("{f} calls, each one acquisition of the lock the manifest declares (cursor_lock_once_per_call); hold <= call duration - spin wait; --walk-steps checks the declaration per step"),
                 None,
             );
+            lp.declared = true;
             true
         }
         (Some(f), true, false) => {

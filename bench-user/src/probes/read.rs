@@ -496,6 +496,9 @@ fn never_taken(
         }
         let reason = match (&cursor_calls, lp.hold) {
             (Some((f, 0)), true) => format!("n/a: not exercised: {f} never ran"),
+            (Some((f, calls)), true) if lp.declared => format!(
+                "n/a: never taken: the manifest declares another lock as the one each of {calls} {f} calls takes (walk steps off; --walk-steps checks it), and nothing waited on it"
+            ),
             (Some((f, calls)), true) => format!(
                 "n/a: never taken: none of {calls} {f} calls held it, and nothing waited on it"
             ),
@@ -581,6 +584,22 @@ mod tests {
         assert!(na[0].name.contains("zswap_wb_iter.lock"));
         assert!(
             na[0].reason.starts_with("n/a: never taken: none of 900"),
+            "{}",
+            na[0].reason
+        );
+        // Walk steps off, the global lock declared: "never taken" rests on the declaration,
+        // and the reason says so.
+        let mut v = vec![
+            lock("zswap_shrink_lock", LockKind::Global, 3, Some(900)),
+            lock("/zb/parent", LockKind::PerMemcg, 0, Some(0)),
+        ];
+        let declared = LockPlan {
+            declared: true,
+            ..plan(true)
+        };
+        let na = never_taken(&mut v, &declared, Some(("f".into(), 900)));
+        assert!(
+            na[0].reason.contains("the manifest declares another lock"),
             "{}",
             na[0].reason
         );
