@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::{self, Exercise, MetricUnit};
-use crate::schema::{AppliedPatch, ProbeWindow, ResultFile};
+use crate::schema::{AppliedPatch, ProbeWindow, ResultFile, walk_steps_on};
 use crate::stats::{Difference, Direction, Method, Summary, compare_samples};
 
 mod mail;
@@ -453,17 +453,6 @@ fn shared_run_ids(results: &[ResultFile]) -> Vec<String> {
 /// under ("baseline jobs=2"), so the verdict rule can judge whether running cells side by side
 /// moved the numbers (the interference question). Runs without a placement (older files, `run
 /// --host`) are "jobs=?".
-/// Whether the run had the per-step cursor probe (`css_next_descendant_pre`) attached: the
-/// probe plan's `cursor_iter.walk_steps` entry (results from before the declared-lock path had
-/// it wherever a cursor function was live).
-pub fn walk_steps_on(r: &ResultFile) -> bool {
-    r.probe_plan.iter().any(|e| {
-        e.metric == "cursor_iter.walk_steps"
-            && e.mechanism != crate::schema::Mechanism::None
-            && e.status == crate::schema::PlanStatus::Live
-    })
-}
-
 /// `compare --split-by walk-steps`: one sample per kernel and walk-step probe setting, for the
 /// observer-effect comparison (the same cells with the per-step probe on and off).
 pub fn split_by_walk_steps(results: &mut [ResultFile]) {

@@ -77,7 +77,7 @@ mod per_call;
 pub use cursor::{GLOBAL_CURSOR_LOCK, is_cursor_lock, locks};
 pub use exercise::Exercise;
 pub use fairness::{Fairness, parent_of, proactive_fairness, proactive_target, writeback_fairness};
-pub use per_call::{per_call_thread, written_per_call};
+pub use per_call::{per_call_coverage, per_call_thread, written_per_call};
 
 /// Every metric `compare` reports, in report order.
 pub fn all() -> Vec<Metric> {
@@ -125,7 +125,7 @@ fn reclaim() -> Vec<Metric> {
             |r| {
                 let c = probed(r, &r.probes.cursor_iter, "cursor_iter")?;
                 // Restarts are counted at the walk step; without it the 0 would be no claim.
-                if !crate::compare::walk_steps_on(r) {
+                if !crate::schema::walk_steps_on(r) {
                     return Err(unavailable(r, "cursor_iter.walk_steps"));
                 }
                 ratio(c.restarts as f64, c.calls as f64)

@@ -60,9 +60,29 @@ pub fn written_per_call(r: &ResultFile) -> Result<Vec<u64>, String> {
         .collect())
 }
 
+/// The first call that wrote back: its memory.stat delta is above 0, or it returned 0 (met its
+/// budget, so it wrote at least that much). The return settles it where the memcg's stats were
+/// flushed after the call had ended (memory.stat flushes only past a batch of updates, else
+/// every 2 s), which moves bytes to a later call's delta but never to an earlier one.
 fn calls_to_first_writeback(r: &ResultFile) -> Value {
-    let w = written_per_call(r)?;
-    Ok(w.iter().position(|&b| b > 0).unwrap_or(w.len()) as f64)
+    let t = per_call_thread(r)?;
+    let n = t.per_call.len();
+    Ok(t.per_call
+        .iter()
+        .position(|c| c.written.unwrap_or(0) > 0 || c.ret == crate::schema::ret::OK)
+        .unwrap_or(n) as f64)
+}
+
+/// Bytes the per-call deltas add up to, over the thread's whole-phase figure
+/// (`bytes_achieved`): 1 when every byte was seen inside a call; below 1 when the last
+/// flush came after the last call.
+pub fn per_call_coverage(r: &ResultFile) -> Result<f64, String> {
+    let t = per_call_thread(r)?;
+    let sum: u64 = t.per_call.iter().filter_map(|c| c.written).sum();
+    match t.bytes_achieved {
+        Some(total) if total > 0 => Ok(sum as f64 / total as f64),
+        _ => Err("no whole-phase proactive writeback figure to check the calls against".into()),
+    }
 }
 
 #[cfg(test)]
@@ -80,7 +100,7 @@ mod tests {
             .map(|(i, &w)| ProactiveCall {
                 start_ns: i as u64 * 1000,
                 ns: 10,
-                ret: if w.unwrap_or(0) > 0 { "0" } else { "-EAGAIN" }.into(),
+                ret: "-EAGAIN".into(),
                 written: w,
             })
             .collect();
@@ -91,6 +111,10 @@ mod tests {
     fn first_writeback_counts_the_calls_before_it() {
         let r = with_calls(&[Some(0), Some(0), Some(4096), Some(0)]);
         assert_eq!(calls_to_first_writeback(&r), Ok(2.0));
+        // A call that met its budget wrote back even if its stat delta came late.
+        let mut late = with_calls(&[Some(0), Some(0), Some(0), Some(8192)]);
+        late.proactive_writes.per_thread[0].per_call[1].ret = "0".into();
+        assert_eq!(calls_to_first_writeback(&late), Ok(1.0));
         let share = metrics()[1].extract;
         assert_eq!(share(&r), Ok(0.75));
         // None wrote anything: all of them, not 0.

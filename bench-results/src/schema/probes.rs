@@ -218,3 +218,14 @@ pub struct SelfCost {
     pub run_count: u64,
     pub run_time_ns: u64,
 }
+
+/// Whether the run had the per-step cursor probe (`css_next_descendant_pre`) attached: the
+/// probe plan's `cursor_iter.walk_steps` entry (results from before the declared-lock path had
+/// it wherever a cursor function was live).
+pub fn walk_steps_on(r: &super::ResultFile) -> bool {
+    r.probe_plan.iter().any(|e| {
+        e.metric == "cursor_iter.walk_steps"
+            && e.mechanism != Mechanism::None
+            && e.status == PlanStatus::Live
+    })
+}

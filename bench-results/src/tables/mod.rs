@@ -52,7 +52,7 @@ pub fn render(
         Kind::Fairness => Ok(runs::fairness(&ok)),
         Kind::ContentionRuns => Ok(runs::contention(&ok)),
         Kind::WalkSteps => observer::walk_steps(&ok),
-        Kind::GlobalShrinker => shrinker::global_shrinker(&ok),
+        Kind::GlobalShrinker => shrinker::global_shrinker(&ok, baseline.as_deref()),
         Kind::Scaling => scaling::scaling(results),
         Kind::Verdicts => verdicts::verdicts(results, baseline),
         Kind::Jobs => {

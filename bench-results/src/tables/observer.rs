@@ -3,8 +3,9 @@
 //! the verdict rule on what the spin slow-path hook alone sees and on throughput.
 
 use super::{by_kernel, table};
-use crate::compare::{CompareOptions, compare, walk_steps_on};
+use crate::compare::{CompareOptions, compare};
 use crate::schema::ResultFile;
+use crate::schema::walk_steps_on;
 
 /// What the slow-path hook sees without the walk step, and the workers' throughput.
 pub const JUDGED: [&str; 4] = [
@@ -43,7 +44,11 @@ pub(super) fn walk_steps(results: &[&ResultFile]) -> Result<String, String> {
                 ..Default::default()
             },
         );
-        notes.push(format!("{k}: {}", c.conclusion));
+        notes.push(format!(
+            "{k}: {} {}",
+            c.conclusion,
+            declaration_check(&split)
+        ));
         for s in &c.scenarios {
             let on = s
                 .kernels
@@ -110,4 +115,28 @@ pub(super) fn walk_steps(results: &[&ResultFile]) -> Result<String, String> {
         s += &format!("\n{n}\n");
     }
     Ok(s)
+}
+
+/// With the per-step probe on, the walk step sees which lock each cursor call held: where the
+/// manifest declares one lock per call, every call should be one acquisition of it.
+fn declaration_check(runs: &[ResultFile]) -> String {
+    let on: Vec<&ResultFile> = runs.iter().filter(|r| walk_steps_on(r)).collect();
+    let agree = on
+        .iter()
+        .filter(|r| {
+            let calls = r.probes.cursor_iter.as_ref().map_or(0, |c| c.calls);
+            let acq: u64 = r
+                .probes
+                .locks
+                .iter()
+                .flatten()
+                .filter_map(|l| l.acquisitions)
+                .sum();
+            calls > 0 && acq == calls
+        })
+        .count();
+    format!(
+        "With the per-step probe on, {agree} of {} runs saw every cursor call hold the lock at every walk step (acquisitions = cursor calls), the declaration the probe-off runs rely on.",
+        on.len()
+    )
 }

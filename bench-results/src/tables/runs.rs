@@ -19,6 +19,7 @@ pub(super) fn fairness(results: &[&ResultFile]) -> String {
             spread("proactive.eagain_share", &runs, &mut why),
             spread("proactive.calls_to_first_writeback", &runs, &mut why),
             thirds(&runs),
+            coverage(&runs),
         ]);
     }
     let children = results
@@ -35,11 +36,23 @@ pub(super) fn fairness(results: &[&ResultFile]) -> String {
             "calls returning -EAGAIN",
             "calls before the first writeback",
             "written back by each third of the calls",
+            "per-call sum / whole phase",
         ],
         &rows,
     ) + &footnotes(&why)
         + "\nmedian [min–max] over runs; the thirds are medians over runs of the bytes the \
-           first, second and last third of each run's calls wrote back.\n"
+           first, second and last third of each run's calls wrote back (each call's memory.stat \
+           delta; a late stats flush moves bytes to a later call, never an earlier one); the \
+           last column is what the calls' deltas add up to over the phase's whole delta.\n"
+}
+
+/// How much of each run's proactive writeback the per-call deltas saw (median [min–max]).
+fn coverage(runs: &[&ResultFile]) -> String {
+    let v: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| crate::metrics::per_call_coverage(r).ok())
+        .collect();
+    super::spread_of(&v, MetricUnit::Ratio)
 }
 
 /// Medians over runs of the bytes written back by each third of the call sequence.

@@ -50,15 +50,35 @@ fn count(v: f64) -> String {
 }
 
 fn fewer(base: f64, x: f64) -> String {
-    if x > 0.0 {
+    if x <= 0.0 || base <= 0.0 {
+        "n/a".into()
+    } else if x <= base {
         format!("{:.1}× fewer", base / x)
     } else {
-        "n/a".into()
+        format!("{:.1}× more", x / base)
     }
 }
 
-pub(super) fn global_shrinker(results: &[&ResultFile]) -> Result<String, String> {
-    let groups = by_kernel(results);
+/// `baseline`: the kernel the ratios are against (default: the first listed).
+pub(super) fn global_shrinker(
+    results: &[&ResultFile],
+    baseline: Option<&str>,
+) -> Result<String, String> {
+    let mut groups = by_kernel(results);
+    if let Some(b) = baseline {
+        let i = groups.iter().position(|(k, _)| k == b).ok_or_else(|| {
+            format!(
+                "--baseline {b}: no such kernel among the results ({})",
+                groups
+                    .iter()
+                    .map(|g| g.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+        let g = groups.remove(i);
+        groups.insert(0, g);
+    }
     let mut rows = vec![];
     let mut figs = vec![];
     for (k, runs) in &groups {
@@ -95,5 +115,5 @@ pub(super) fn global_shrinker(results: &[&ResultFile]) -> Result<String, String>
             "pages written back (zswpwb)",
         ],
         &rows,
-    ) + "\nmedians over runs; ratios against the first kernel listed.\n")
+    ) + "\nmedians over runs; ratios against the first kernel listed (`--baseline`).\n")
 }

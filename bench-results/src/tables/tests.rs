@@ -108,7 +108,7 @@ fn walk_steps_table_judges_on_against_off_per_kernel() {
     // Runs that are all off cannot answer it.
     let off: Vec<ResultFile> = runs
         .into_iter()
-        .filter(|r| !crate::compare::walk_steps_on(r))
+        .filter(|r| !crate::schema::walk_steps_on(r))
         .collect();
     assert!(
         render(Kind::WalkSteps, &off, None)

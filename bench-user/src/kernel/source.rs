@@ -231,20 +231,51 @@ fn debian(cache: &Path, package: &str) -> Result<SourceTree> {
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp)?;
         eprintln!("extracting {fname}");
-        // The .deb holds /usr/src/linux-source-N.M.tar.xz; unpack that tarball.
-        let script = format!(
-            "dpkg-deb --fsys-tarfile '{}' | tar -xO --wildcards './usr/src/{package}.tar.*' | tar -xJ -C '{}' --strip-components=1",
-            deb.display(),
-            tmp.display()
-        );
-        sh(
-            Command::new("sh").arg("-c").arg(script),
-            "extracting the kernel source",
-        )?;
+        extract_source(&deb, package, &tmp)?;
         init_repo(&tmp, &id)?;
         std::fs::rename(&tmp, &dir)?;
     }
     Ok(SourceTree { dir, id })
+}
+
+/// The .deb holds /usr/src/<package>.tar.xz: `dpkg-deb --fsys-tarfile | tar -xO | tar -xJ`,
+/// three processes joined by pipes here, never a shell string (the package name comes from a
+/// manifest).
+fn extract_source(deb: &Path, package: &str, into: &Path) -> Result<()> {
+    use std::process::Stdio;
+    let mut unpack = Command::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(deb)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting dpkg-deb")?;
+    let mut inner = Command::new("tar")
+        .args(["-xO", "--wildcards"])
+        .arg(format!("./usr/src/{package}.tar.*"))
+        .stdin(unpack.stdout.take().context("dpkg-deb's stdout")?)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting tar")?;
+    let last = Command::new("tar")
+        .args(["-xJ", "--strip-components=1", "-C"])
+        .arg(into)
+        .stdin(inner.stdout.take().context("tar's stdout")?)
+        .status()
+        .context("starting tar -xJ")?;
+    let (first, middle) = (unpack.wait()?, inner.wait()?);
+    for (what, st) in [
+        ("dpkg-deb --fsys-tarfile", first),
+        ("tar -xO (the source tarball inside the package)", middle),
+        ("tar -xJ (the kernel tree)", last),
+    ] {
+        if !st.success() {
+            bail!(
+                "extracting the kernel source from {}: {what} failed ({st}); fix: delete the file so it is downloaded again",
+                deb.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 pub fn which(cmd: &str) -> Option<PathBuf> {
@@ -363,6 +394,47 @@ fn with_fixups(units: Vec<Unit>, fixups: &[(Anchor, PatchInput)]) -> Result<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A package laid out like Debian's linux-source-N.M, built with dpkg-deb, unpacks through
+    /// the pipe of processes; a package without the tarball fails naming the step.
+    #[test]
+    fn source_package_unpacks_without_a_shell() {
+        let t = tempfile::tempdir().unwrap();
+        let run = |c: &mut Command| assert!(c.status().unwrap().success(), "{c:?}");
+        let tree = t.path().join("linux-source-9.9");
+        std::fs::create_dir_all(&tree).unwrap();
+        std::fs::write(tree.join("Makefile"), "VERSION = 9\n").unwrap();
+        let pkg = t.path().join("pkg");
+        std::fs::create_dir_all(pkg.join("DEBIAN")).unwrap();
+        std::fs::create_dir_all(pkg.join("usr/src")).unwrap();
+        std::fs::write(
+            pkg.join("DEBIAN/control"),
+            "Package: linux-source-9.9\nVersion: 9.9-1\nArchitecture: all\nMaintainer: t <t@t>\nDescription: t\n",
+        )
+        .unwrap();
+        run(Command::new("tar")
+            .arg("-cJf")
+            .arg(pkg.join("usr/src/linux-source-9.9.tar.xz"))
+            .arg("-C")
+            .arg(t.path())
+            .arg("linux-source-9.9"));
+        let deb = t.path().join("linux-source-9.9_9.9-1_all.deb");
+        run(Command::new("dpkg-deb")
+            .args(["--root-owner-group", "-Zgzip", "--build"])
+            .arg(&pkg)
+            .arg(&deb)
+            .stdout(std::process::Stdio::null()));
+        let into = t.path().join("out");
+        std::fs::create_dir_all(&into).unwrap();
+        extract_source(&deb, "linux-source-9.9", &into).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(into.join("Makefile")).unwrap(),
+            "VERSION = 9\n"
+        );
+        // Another package name: the inner tarball is not there.
+        let e = extract_source(&deb, "linux-source-1.0", &into).unwrap_err();
+        assert!(e.to_string().contains("tar -xO"), "{e:#}");
+    }
 
     fn u(name: &str) -> Unit {
         Unit {

@@ -5,6 +5,7 @@ pub mod attach;
 pub mod btf;
 pub mod cgroups;
 pub mod cli;
+mod cursor;
 mod ebpf_log;
 pub mod kallsyms;
 mod locks;
@@ -342,73 +343,7 @@ impl ProbeSession {
         live.proactive = a.serve("proactive", cands).map(|h| h[0].target());
 
         // Cursor iterator and, inside it, the walk steps (restarts on the lockless design).
-        let cands = attach::first_present(
-            &series.cursor_iter,
-            pres,
-            prog::FENTRY_CURSOR_ITER,
-            prog::FEXIT_CURSOR_ITER,
-            None,
-            || {
-                if series.cursor_optional {
-                    format!(
-                        "no cursor iterator ({}) in BTF or kallsyms: this design walks with mem_cgroup_iter() under zswap_shrink_lock or a local iterator (or the function was inlined)",
-                        series.cursor_iter.join(", ")
-                    )
-                } else if series.cursor_iter.is_empty() {
-                    format!(
-                        "profile {} has no cursor iterator: walks use mem_cgroup_iter() under zswap_shrink_lock or a local iterator",
-                        series.profile
-                    )
-                } else {
-                    format!(
-                        "inlined: {} has no out-of-line copy in BTF or kallsyms (static); cursor advances and lock acquisitions are not counted, lock waits still are",
-                        series.cursor_iter.join(", ")
-                    )
-                }
-            },
-        );
-        live.cursor_iter = a.serve("cursor_iter", cands).map(|h| h[0].target());
-        if let (Some(f), Some(_)) = (&live.cursor_iter, declared) {
-            a.note(
-                "cursor_iter.walk_steps",
-                Mechanism::None,
-                String::new(),
-                Some(format!(
-                    "off: the manifest declares one {} acquisition per {f} call, so the per-step program (which would run inside that lock) is not needed; --walk-steps attaches it",
-                    series.cursor_lock.join(", ")
-                )),
-            );
-            live.declared_lock = true;
-        } else if live.cursor_iter.is_some() {
-            let p = pres(kfunc::CSS_NEXT_DESCENDANT_PRE);
-            let c = if p.in_btf && p.in_kallsyms {
-                Candidate {
-                    hooks: vec![Hook::Fentry {
-                        prog: prog::FENTRY_CURSOR_INNER,
-                        func: kfunc::CSS_NEXT_DESCENDANT_PRE.into(),
-                    }],
-                    unusable: None,
-                }
-            } else {
-                Candidate {
-                    hooks: vec![],
-                    unusable: Some(format!(
-                        "fentry {}: {}",
-                        kfunc::CSS_NEXT_DESCENDANT_PRE,
-                        p.describe()
-                    )),
-                }
-            };
-            live.cursor_restarts = a.serve("cursor_iter.walk_steps", vec![c]).is_some();
-        } else {
-            a.note(
-                "cursor_iter.walk_steps",
-                Mechanism::None,
-                String::new(),
-                Some("no cursor iterator on this kernel".into()),
-            );
-        }
-
+        cursor::attach(&mut a, &series, &pres, declared, &mut live);
         // Cursor locks (and any --watch-lock): what serves which kind, see locks.rs.
         let lp = locks::attach(
             &mut a,

@@ -51,6 +51,16 @@ pub fn cases() -> Vec<Case> {
         },
         Case {
             area: "matrix",
+            what: "a sweep on a kernel the matrix does not list",
+            args: &["matrix", "{d}/m.toml", "--out", "{d}/o"],
+            files: &[(
+                "m.toml",
+                "kernels = [\"baseline\"]\nscenarios = [\"quick\"]\n[[sweep]]\nscenarios = [\"quick\"]\nkernels = [\"ref-nocursor\"]\nwalk_steps = true\n",
+            )],
+            expect: &["sweep 1: kernel \"ref-nocursor\" is not in kernels"],
+        },
+        Case {
+            area: "matrix",
             what: "an --out that holds a matrix run",
             args: &["matrix", "{d}/m.toml", "--out", "{d}"],
             files: &[
