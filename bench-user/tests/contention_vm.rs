@@ -9,6 +9,8 @@ use common::*;
 
 use bench_results::schema::{LockKind, ResultFile, SpinlockImpl};
 
+/// (waits timed, kprobe entries): they agree up to the waits the timing program missed, which
+/// are counted as lost events (spin_unmatched) and must stay rare.
 fn spin_crosscheck(r: &ResultFile) -> (i64, i64) {
     let c = r
         .crosschecks
@@ -16,6 +18,18 @@ fn spin_crosscheck(r: &ResultFile) -> (i64, i64) {
         .find(|c| c.what.starts_with("watched spinlock waits"))
         .expect("spin slow-path cross-check recorded");
     assert!(c.agree, "{c:?}");
+    let missed = r
+        .probes
+        .map_errors
+        .get("spin_unmatched")
+        .copied()
+        .unwrap_or(0) as i64;
+    assert_eq!(c.bpf + missed, c.kernel, "{c:?}");
+    assert!(
+        missed * 100 <= c.kernel.max(1),
+        "{missed} of {} waits untimed",
+        c.kernel
+    );
     (c.bpf, c.kernel)
 }
 
@@ -64,8 +78,8 @@ fn global_lock_design_contention_matches_the_independent_count() {
         .iter()
         .find(|l| l.name == "zswap_shrink_lock")
         .expect("the global cursor lock is listed");
+    // timed + missed = entries is checked inside.
     let (timed, entries) = spin_crosscheck(&r);
-    assert_eq!(timed, entries);
     assert_eq!(
         g.contended as i64, timed,
         "all watched spin waits are the global lock's"
@@ -118,8 +132,8 @@ fn per_memcg_lock_design_contention_matches_the_independent_count() {
     assert!(!per.is_empty(), "per-memcg cursor locks listed: {locks:?}");
     assert!(!locks.iter().any(|l| l.name == "zswap_shrink_lock"));
     let contended: u64 = per.iter().map(|l| l.contended).sum();
+    // timed + missed = entries is checked inside.
     let (timed, entries) = spin_crosscheck(&r);
-    assert_eq!(timed, entries);
     assert_eq!(contended as i64, timed);
     assert_eq!((contended > 0), (entries > 0));
     let acq: u64 = per.iter().filter_map(|l| l.acquisitions).sum();
