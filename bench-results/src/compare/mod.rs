@@ -449,27 +449,34 @@ fn shared_run_ids(results: &[ResultFile]) -> Vec<String> {
         .collect()
 }
 
+/// Relabels each run's kernel as "<kernel> <tag>", so one kernel's runs become one sample per
+/// tag.
+fn split_by(results: &mut [ResultFile], tag: impl Fn(&ResultFile) -> String) {
+    for r in results {
+        let t = tag(r);
+        r.kernel.manifest = Some(format!("{} {t}", r.kernel.label()));
+    }
+}
+
+/// `compare --split-by walk-steps`: one sample per kernel and walk-step probe setting, for the
+/// observer-effect comparison (the same cells with the per-step probe on and off).
+pub fn split_by_walk_steps(results: &mut [ResultFile]) {
+    split_by(results, |r| {
+        format!("walk-steps={}", if walk_steps_on(r) { "on" } else { "off" })
+    });
+}
+
 /// `compare --split-by jobs`: each kernel's runs become one sample per `--jobs` value they ran
 /// under ("baseline jobs=2"), so the verdict rule can judge whether running cells side by side
 /// moved the numbers (the interference question). Runs without a placement (older files, `run
 /// --host`) are "jobs=?".
-/// `compare --split-by walk-steps`: one sample per kernel and walk-step probe setting, for the
-/// observer-effect comparison (the same cells with the per-step probe on and off).
-pub fn split_by_walk_steps(results: &mut [ResultFile]) {
-    for r in results {
-        let tag = if walk_steps_on(r) { "on" } else { "off" };
-        r.kernel.manifest = Some(format!("{} walk-steps={tag}", r.kernel.label()));
-    }
-}
-
 pub fn split_by_jobs(results: &mut [ResultFile]) {
-    for r in results {
-        let tag = match r.placement.as_ref().and_then(|p| p.jobs) {
+    split_by(results, |r| {
+        match r.placement.as_ref().and_then(|p| p.jobs) {
             Some(n) => format!("jobs={n}"),
             None => "jobs=?".into(),
-        };
-        r.kernel.manifest = Some(format!("{} {tag}", r.kernel.label()));
-    }
+        }
+    });
 }
 
 fn identity(r: &ResultFile) -> KernelIdentity {

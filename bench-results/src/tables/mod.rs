@@ -128,6 +128,20 @@ pub(crate) fn spread_of(v: &[f64], unit: MetricUnit) -> String {
     )
 }
 
+/// "shift [lo, hi]" of a comparison in the metric's unit (the interval per comparison), or the
+/// shift and `none` when the repeats give no interval.
+pub(crate) fn shift_text(unit: MetricUnit, d: &crate::stats::Difference, none: &str) -> String {
+    match &d.ci {
+        Some(ci) => format!(
+            "{} [{}, {}]",
+            unit.format(d.shift, true),
+            unit.format(ci.lo, true),
+            unit.format(ci.hi, true)
+        ),
+        None => format!("{}{none}", unit.format(d.shift, true)),
+    }
+}
+
 /// Reasons under a table, each once, as "n/a: ..." footnotes.
 pub(crate) fn footnotes(why: &[String]) -> String {
     let mut s = String::new();

@@ -20,15 +20,8 @@ pub(super) fn walk_steps(results: &[&ResultFile]) -> Result<String, String> {
     let mut notes = vec![];
     for (k, runs) in by_kernel(results) {
         let off = format!("{k} walk-steps=off");
-        let split: Vec<ResultFile> = runs
-            .iter()
-            .map(|r| {
-                let mut r = (*r).clone();
-                let tag = if walk_steps_on(&r) { "on" } else { "off" };
-                r.kernel.manifest = Some(format!("{k} walk-steps={tag}"));
-                r
-            })
-            .collect();
+        let mut split: Vec<ResultFile> = runs.iter().map(|r| (*r).clone()).collect();
+        crate::compare::split_by_walk_steps(&mut split);
         let n_on = split.iter().filter(|r| walk_steps_on(r)).count();
         if n_on == 0 || n_on == split.len() {
             return Err(format!(
@@ -69,15 +62,7 @@ pub(super) fn walk_steps(results: &[&ResultFile]) -> Result<String, String> {
                 let d = m.cell(&on).and_then(|c| c.vs_baseline.as_ref());
                 let (shift, p, verdict) = match d {
                     Some(d) => (
-                        match &d.ci {
-                            Some(ci) => format!(
-                                "{} [{}, {}]",
-                                m.unit.format(d.shift, true),
-                                m.unit.format(ci.lo, true),
-                                m.unit.format(ci.hi, true)
-                            ),
-                            None => m.unit.format(d.shift, true),
-                        },
+                        super::shift_text(m.unit, d, ""),
                         d.p_adjusted.map_or("–".into(), |p| format!("{p:.4}")),
                         d.verdict.map_or("–".into(), |v| v.as_str().to_string()),
                     ),

@@ -27,15 +27,7 @@ pub(super) fn verdicts(results: &[ResultFile], baseline: Option<String>) -> Resu
                     continue;
                 };
                 let med = cell.summary.as_ref().map_or(f64::NAN, |x| x.median);
-                let shift = match &d.ci {
-                    Some(ci) => format!(
-                        "{} [{}, {}]",
-                        m.unit.format(d.shift, true),
-                        m.unit.format(ci.lo, true),
-                        m.unit.format(ci.hi, true)
-                    ),
-                    None => format!("{} (no interval)", m.unit.format(d.shift, true)),
-                };
+                let shift = super::shift_text(m.unit, d, " (no interval)");
                 rows.push(vec![
                     s.name.clone(),
                     cell.kernel.clone(),
