@@ -22,6 +22,7 @@ mod histogram;
 #[cfg(test)]
 mod hostile_tests;
 mod io;
+mod latency;
 mod placement;
 mod probes;
 mod set;
@@ -32,6 +33,7 @@ mod write_tests;
 
 pub use histogram::*;
 pub use io::{rates, write_file_atomic};
+pub use latency::*;
 pub use placement::{Placement, cpu_list};
 pub use probes::*;
 
@@ -198,6 +200,12 @@ pub struct ResultFile {
     /// OOM killer took, one that died otherwise. A run with any event is also `failed`.
     #[serde(default)]
     pub events: Vec<Event>,
+    /// Latency-sensitive workers' requests (HdrHistograms; see `latency`).
+    #[serde(default)]
+    pub latency: Vec<LatencyWorker>,
+    /// The burst-after-idle experiment, when the scenario has a `[burst]`.
+    #[serde(default)]
+    pub burst: Option<Burst>,
     /// Set when the run did not complete; the rest holds what was measured before the failure.
     #[serde(default)]
     pub failed: Option<String>,
@@ -539,6 +547,10 @@ pub struct ProactiveThread {
     #[serde(default)]
     pub bytes_achieved: Option<u64>,
     pub latency: Histogram,
+    /// The same calls' latencies as an HdrHistogram (3 significant digits): the userspace
+    /// measure of record; `latency` keeps the log-linear buckets the reports have always drawn.
+    #[serde(default)]
+    pub latency_hdr: Option<HdrSummary>,
     /// The first calls one by one, in order (at most [`PER_CALL_MAX`]): how soon a small
     /// budget starts writing back, and what each call wrote. Empty in files older than the field.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

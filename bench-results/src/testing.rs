@@ -253,6 +253,13 @@ impl MockResult {
                 ]),
                 bytes_requested: self.proactive_calls * (2 << 20),
                 bytes_achieved: Some(pro_pages.iter().sum::<u64>() * bytes_per_page),
+                latency_hdr: Some(crate::schema::HdrSummary::of(&{
+                    let mut h = crate::schema::new_hdr();
+                    for &v in &lat {
+                        crate::schema::record_n(&mut h, v, 1);
+                    }
+                    h
+                })),
                 latency: Histogram::from_values(Unit::Ns, lat),
                 per_call: vec![],
             }];

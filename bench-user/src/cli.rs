@@ -149,6 +149,9 @@ pub enum SplitBy {
     Jobs,
     /// Whether the walk-step probe was attached (`--walk-steps`): the observer effect.
     WalkSteps,
+    /// The burst-after-idle experiment's idle action (nothing, reclaim, proactive): actions
+    /// judged like kernels.
+    IdleAction,
 }
 
 #[derive(Subcommand, Debug)]
@@ -277,6 +280,15 @@ pub struct RunArgs {
     /// cost of a program inside the critical section (see README, observer effect).
     #[arg(long, conflicts_with = "no_probes")]
     pub walk_steps: bool,
+    /// What the idle window of a `[burst]` scenario does (nothing, reclaim or proactive),
+    /// instead of the scenario's `burst.action`.
+    #[arg(long, value_name = "ACTION", value_parser = parse_idle_action)]
+    pub idle_action: Option<bench_results::schema::IdleAction>,
+}
+
+fn parse_idle_action(s: &str) -> Result<bench_results::schema::IdleAction, String> {
+    bench_results::schema::IdleAction::parse(s)
+        .ok_or_else(|| format!("unknown idle action {s:?}; use nothing, reclaim or proactive"))
 }
 
 // The flags a guest is booted with, as the domain type the VM layer takes (the arrow points

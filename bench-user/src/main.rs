@@ -168,6 +168,7 @@ fn split(by: Option<cli::SplitBy>, files: &mut [bench_results::ResultFile]) {
     match by {
         Some(cli::SplitBy::Jobs) => bench_results::compare::split_by_jobs(files),
         Some(cli::SplitBy::WalkSteps) => bench_results::compare::split_by_walk_steps(files),
+        Some(cli::SplitBy::IdleAction) => bench_results::compare::split_by_idle_action(files),
         None => {}
     }
 }

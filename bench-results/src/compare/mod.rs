@@ -466,6 +466,17 @@ pub fn split_by_walk_steps(results: &mut [ResultFile]) {
     });
 }
 
+/// `compare --split-by idle-action`: each kernel's runs become one sample per idle action of
+/// the burst-after-idle experiment ("ref-nocursor proactive"), so the rule judges actions on
+/// one kernel as it judges kernels. Runs without a burst keep "-" as their tag.
+pub fn split_by_idle_action(results: &mut [ResultFile]) {
+    split_by(results, |r| {
+        r.burst
+            .as_ref()
+            .map_or("-".into(), |b| b.action.as_str().into())
+    });
+}
+
 /// `compare --split-by jobs`: each kernel's runs become one sample per `--jobs` value they ran
 /// under ("baseline jobs=2"), so the verdict rule can judge whether running cells side by side
 /// moved the numbers (the interference question). Runs without a placement (older files, `run

@@ -70,10 +70,13 @@ macro_rules! metric {
 }
 
 // After the macro: the submodules define their metrics with it.
+mod burst;
 mod cursor;
 pub mod exercise;
 mod fairness;
 mod per_call;
+#[cfg(test)]
+pub(crate) use burst::burst_run;
 pub use cursor::{GLOBAL_CURSOR_LOCK, is_cursor_lock, locks};
 pub use exercise::Exercise;
 pub use fairness::{Fairness, parent_of, proactive_fairness, proactive_target, writeback_fairness};
@@ -87,6 +90,7 @@ pub fn all() -> Vec<Metric> {
     v.extend(proactive());
     v.extend(fairness::metrics());
     v.extend(per_call::metrics());
+    v.extend(burst::metrics());
     v.extend(system());
     v.extend(tool());
     v
@@ -493,6 +497,8 @@ mod tests {
             "fairness",
             "psi",
             "probe",
+            "burst",
+            "latency",
         ];
         families.iter().any(|f| n.starts_with(&format!("{f}.")))
     }

@@ -1,6 +1,9 @@
 //! Additions to a chart: min..max error bars with a marker at the median (figures whose lines
 //! join a few summarised points, the scaling sweeps), shaded bands around a median line (time
-//! series over repeats), and notes under the chart.
+//! series over repeats), thin secondary lines, vertical markers at an event, a second panel
+//! below on the same x axis, axis choices a plain [`super::LineChart`] lacks (log y, fixed x
+//! ticks), and notes under the chart. They live here rather than in `LineChart` so charts built
+//! elsewhere (`..Extras::default()`) need not spell them out.
 //!
 //! Notes exist so that absence is explained in the figure itself: a kernel with no value (e.g.
 //! a design without a cursor lock, or without a proactive interface) or points measured under a
@@ -37,15 +40,36 @@ pub struct Area {
     pub points: Vec<(f64, f64, f64)>,
 }
 
+/// A vertical line across the plot at `x`, labelled at its top (e.g. "burst starts").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Marker {
+    pub x: f64,
+    pub label: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Extras {
     pub bands: Vec<Band>,
     pub areas: Vec<Area>,
+    /// Secondary lines drawn 1 px wide in their colour (e.g. the max beside a p99 line).
+    pub thin: Vec<super::Line>,
+    pub markers: Vec<Marker>,
+    /// Log y axis (latencies spanning decades); points at or below 0 are raised to the axis
+    /// floor, which a log scale cannot reach.
+    pub y_log: bool,
+    /// Fixed x ticks with their labels, instead of plotters' own (e.g. "99.9%" on a nines axis);
+    /// linear x axes only.
+    pub x_ticks: Vec<(f64, String)>,
+    /// A second panel under this one, on the same x range (e.g. writeback under latency). Its
+    /// notes are not drawn: put them in this chart's.
+    pub lower: Option<Box<super::LineChart>>,
     /// One line of text each, drawn in a strip under the chart.
     pub notes: Vec<String>,
 }
 
 const NOTE_LINE_PX: u32 = 20;
+/// Height of a lower panel, added to the canvas so the main chart keeps its usual size.
+pub(super) const LOWER_PX: u32 = 330;
 
 /// Extra canvas height the notes need, so the chart itself keeps its usual size.
 pub(super) fn notes_height(notes: &[String]) -> u32 {
@@ -76,7 +100,7 @@ pub(super) fn split_notes<DB: DrawingBackend>(
     Ok(chart)
 }
 
-/// Every y value the bands and areas reach, for the axis range.
+/// Every y value the bands, areas and thin lines reach, for the axis range.
 pub(super) fn band_ys(e: &Extras) -> impl Iterator<Item = f64> + '_ {
     e.bands
         .iter()
@@ -86,6 +110,7 @@ pub(super) fn band_ys(e: &Extras) -> impl Iterator<Item = f64> + '_ {
                 .iter()
                 .flat_map(|a| a.points.iter().flat_map(|p| [p.1, p.2])),
         )
+        .chain(e.thin.iter().flat_map(|l| l.points.iter().map(|p| p.1)))
 }
 
 /// Which of the extras to draw: areas go under the lines, bands over them.
@@ -97,14 +122,15 @@ pub(super) enum Layer {
 /// Draws one layer of the extras. Under the lines: shaded areas, light enough that overlapping
 /// designs stay readable. Over them: error bars (only where lo < hi: one repeat has no spread to
 /// show) and median markers.
-pub(super) fn draw_extras<'a, DB, X>(
-    chart: &mut ChartContext<'a, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
+pub(super) fn draw_extras<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
     e: &Extras,
     layer: Layer,
 ) -> Result<()>
 where
     DB: DrawingBackend + 'a,
     X: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+    Y: plotters::coord::ranged1d::Ranged<ValueType = f64>,
 {
     match layer {
         Layer::UnderLines => {
@@ -150,7 +176,40 @@ where
                     }))
                     .map_err(pe)?;
             }
+            draw_markers(chart, &e.markers)?;
         }
+    }
+    Ok(())
+}
+
+/// Dashed grey verticals over the whole y range, each labelled just right of its top.
+fn draw_markers<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    markers: &[Marker],
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    X: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+    Y: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+{
+    let grey = RGBColor(90, 90, 90);
+    let style = ShapeStyle::from(&grey).stroke_width(2);
+    let (xr, yr) = (chart.x_range(), chart.y_range());
+    let text = TextStyle::from((FONT, 14).into_font()).color(&grey);
+    for m in markers.iter().filter(|m| xr.start <= m.x && m.x <= xr.end) {
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(m.x, yr.start), (m.x, yr.end)],
+                6,
+                4,
+                style,
+            ))
+            .map_err(pe)?;
+        chart
+            .draw_series(std::iter::once(
+                EmptyElement::at((m.x, yr.end)) + Text::new(m.label.clone(), (5, 4), text.clone()),
+            ))
+            .map_err(pe)?;
     }
     Ok(())
 }

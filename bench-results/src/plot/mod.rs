@@ -5,7 +5,8 @@
 //! overlay in one figure (one colour per kernel); several scenarios facet into separate files.
 //! Repeats of a design are summarised, never drawn one line per run: a median line with a
 //! min..max band over time ([`series`]), or a median bar with whiskers. The title names only the
-//! kernels drawn; a kernel without data gets a note saying why. Text is drawn with DejaVu Sans
+//! kernels drawn; a kernel without data gets a note saying why. The burst-after-idle figures
+//! ([`burst`]) group by kernel and idle action instead. Text is drawn with DejaVu Sans
 //! embedded in the binary (the `dejavu` crate), so PNGs render on machines without any system
 //! font.
 
@@ -19,6 +20,9 @@ use plotters::style::FontStyle;
 use crate::metrics::MetricUnit;
 use crate::schema::ResultFile;
 
+mod burst;
+#[cfg(test)]
+mod burst_tests;
 mod draw;
 mod extras;
 mod fairness;
@@ -28,7 +32,8 @@ mod series;
 #[cfg(test)]
 mod tests;
 
-pub use extras::{Area, Band, BandPoint, Extras};
+pub(crate) use burst::group_label;
+pub use extras::{Area, Band, BandPoint, Extras, Marker};
 
 /// One line of a line chart.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,11 +148,12 @@ pub fn save(fig: &Figure, out: &Path, stem: &str) -> Result<Vec<PathBuf>> {
     register_font();
     let svg = out.join(format!("{stem}.svg"));
     let png = out.join(format!("{stem}.png"));
-    let notes = match fig {
-        Figure::Lines(c) => &c.extras.notes,
-        Figure::Bars(c) => &c.notes,
+    let (notes, lower) = match fig {
+        Figure::Lines(c) => (&c.extras.notes, c.extras.lower.is_some()),
+        Figure::Bars(c) => (&c.notes, false),
     };
-    let size = (SIZE.0, SIZE.1 + extras::notes_height(notes));
+    let lower = if lower { extras::LOWER_PX } else { 0 };
+    let size = (SIZE.0, SIZE.1 + lower + extras::notes_height(notes));
     {
         let root = SVGBackend::new(&svg, size).into_drawing_area();
         draw::draw(&root, fig).with_context(|| format!("drawing {}", svg.display()))?;
@@ -283,6 +289,8 @@ pub fn figures(results: &[ResultFile]) -> Vec<(String, Figure)> {
             latency::shrink_memcg_latency_cdf(s, k),
         );
         add("workload-throughput", series::workload_throughput(s, k));
+        add("latency-nines", burst::latency_nines(s, k));
+        add("latency-over-time", burst::latency_over_time(s, k));
     }
     out
 }

@@ -33,6 +33,8 @@ impl ResultFile {
             events: Vec::new(),
             failed: None,
             placement: None,
+            latency: Vec::new(),
+            burst: None,
         }
     }
 

@@ -10,6 +10,7 @@ use crate::metrics::{self, MetricUnit};
 use crate::schema::ResultFile;
 use crate::stats;
 
+mod burst;
 mod observer;
 mod runs;
 mod scaling;
@@ -30,6 +31,9 @@ pub enum Kind {
     GlobalShrinker,
     /// Per design and sweep point: median [min-max] of the scaling figures.
     Scaling,
+    /// Per kernel and idle action: the burst-after-idle experiment (burst time, the service's
+    /// tail in the burst, where writeback happened).
+    Burst,
     /// Every judged comparison against the baseline: medians, shift and interval, p, verdict.
     Verdicts,
     /// Wall time per `--jobs` value: matrix output directories (made by the binary, which
@@ -55,6 +59,7 @@ pub fn render(
         Kind::GlobalShrinker => shrinker::global_shrinker(&ok, baseline.as_deref()),
         Kind::Scaling => scaling::scaling(results),
         Kind::Verdicts => verdicts::verdicts(results, baseline),
+        Kind::Burst => burst::burst(&ok),
         Kind::Jobs => {
             Err("the jobs table is made from matrix directories, not result files".into())
         }
@@ -63,9 +68,17 @@ pub fn render(
 
 /// Runs grouped by kernel label, kernels in order of first appearance.
 pub(crate) fn by_kernel<'a>(results: &[&'a ResultFile]) -> Vec<(String, Vec<&'a ResultFile>)> {
+    group_by(results, |r| r.kernel.label().to_string())
+}
+
+/// Runs grouped by `key`, groups in order of first appearance, repeats in order.
+pub(crate) fn group_by<'a>(
+    results: &[&'a ResultFile],
+    key: impl Fn(&ResultFile) -> String,
+) -> Vec<(String, Vec<&'a ResultFile>)> {
     let mut out: Vec<(String, Vec<&ResultFile>)> = Vec::new();
     for r in results {
-        let k = r.kernel.label().to_string();
+        let k = key(r);
         match out.iter_mut().find(|(l, _)| *l == k) {
             Some(g) => g.1.push(r),
             None => out.push((k, vec![r])),

@@ -79,6 +79,9 @@ fn boot(plan: &MatrixPlan, i: usize, dir: &Path, seat: &Seat) -> Result<()> {
         );
     }
     l.probes.walk_steps |= block.walk_steps;
+    if let Some(a) = block.idle_action {
+        crate::scenario::set_idle_action(&mut l, a)?;
+    }
     let shape = GuestShape {
         cpus: block.cpus,
         accel: plan.accel,

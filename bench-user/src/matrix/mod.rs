@@ -8,6 +8,7 @@
 //! machine, `--jobs N` at once, each cell pinned), `slurm` (job arrays), `status` (what state each
 //! cell is in), `report` (reports and plots from the out directory alone). Every backend runs a
 //! cell through `cell::run_cell`.
+use bench_results::schema::IdleAction;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -78,6 +79,10 @@ pub struct Sweep {
     /// measurement. Their results are reported apart from the same scenario's other cells.
     #[serde(default)]
     pub walk_steps: bool,
+    /// Run each scenario once per idle action ("nothing", "reclaim", "proactive"): the
+    /// scenarios need a `[burst]`. Cells of each action are a block of their own.
+    #[serde(default)]
+    pub idle_actions: Vec<String>,
 }
 
 /// One block of cells: a scenario at a vCPU count, on some kernels, with one probe set.
@@ -88,6 +93,8 @@ pub struct BlockSpec {
     /// Indices into `MatrixFile::kernels`.
     pub kernels: Vec<usize>,
     pub walk_steps: bool,
+    /// The `[burst]` idle action this block runs with (None: the scenario's own).
+    pub idle_action: Option<IdleAction>,
 }
 
 fn numa_from_toml<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NumaMode, D::Error> {
@@ -118,7 +125,13 @@ impl MatrixFile {
     pub fn blocks(&self) -> Result<Vec<BlockSpec>, String> {
         let mut v: Vec<BlockSpec> = vec![];
         let all_kernels: Vec<usize> = (0..self.kernels.len()).collect();
-        let main = (&self.scenarios, &self.cpus, all_kernels.clone(), false);
+        let main = (
+            &self.scenarios,
+            &self.cpus,
+            all_kernels.clone(),
+            false,
+            vec![None],
+        );
         let mut all = vec![main];
         for (i, s) in self.sweeps.iter().enumerate() {
             let ks = match &s.kernels {
@@ -136,29 +149,47 @@ impl MatrixFile {
                     })
                     .collect::<Result<_, _>>()?,
             };
-            all.push((&s.scenarios, &s.cpus, ks, s.walk_steps));
+            let actions = if s.idle_actions.is_empty() {
+                vec![None]
+            } else {
+                s.idle_actions
+                    .iter()
+                    .map(|a| {
+                        IdleAction::parse(a).map(Some).ok_or_else(|| {
+                            format!("sweep {}: unknown idle action {a:?}; fix: use nothing, reclaim or proactive", i + 1)
+                        })
+                    })
+                    .collect::<Result<_, _>>()?
+            };
+            all.push((&s.scenarios, &s.cpus, ks, s.walk_steps, actions));
         }
-        for (scen, cpus, ks, walk) in all {
+        for (scen, cpus, ks, walk, actions) in all {
             for s in scen {
                 for c in cpus {
-                    let same = |b: &&mut BlockSpec| {
-                        b.scenario == *s && b.cpus == *c && b.walk_steps == walk
-                    };
-                    match v.iter_mut().find(|b| same(b)) {
-                        Some(b) => {
-                            for k in &ks {
-                                if !b.kernels.contains(k) {
-                                    b.kernels.push(*k);
+                    for &action in &actions {
+                        let same = |b: &&mut BlockSpec| {
+                            b.scenario == *s
+                                && b.cpus == *c
+                                && b.walk_steps == walk
+                                && b.idle_action == action
+                        };
+                        match v.iter_mut().find(|b| same(b)) {
+                            Some(b) => {
+                                for k in &ks {
+                                    if !b.kernels.contains(k) {
+                                        b.kernels.push(*k);
+                                    }
                                 }
+                                b.kernels.sort_unstable();
                             }
-                            b.kernels.sort_unstable();
+                            None => v.push(BlockSpec {
+                                scenario: s.clone(),
+                                cpus: *c,
+                                kernels: ks.clone(),
+                                walk_steps: walk,
+                                idle_action: action,
+                            }),
                         }
-                        None => v.push(BlockSpec {
-                            scenario: s.clone(),
-                            cpus: *c,
-                            kernels: ks.clone(),
-                            walk_steps: walk,
-                        }),
                     }
                 }
             }
@@ -247,6 +278,9 @@ pub fn matrix(req: &MatrixRequest) -> Result<ExitCode> {
             scenario::resolve_path(&b.scenario).map_err(|e| anyhow!("{}: {e}", path.display()))?;
         let mut l = scenario::load(&p)?;
         l.probes.walk_steps |= b.walk_steps;
+        if let Some(a) = b.idle_action {
+            scenario::set_idle_action(&mut l, a).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        }
         blocks.push((p, l, b.cpus, b.kernels));
     }
     let now = SystemTime::now()
@@ -518,6 +552,30 @@ mod tests {
             vec![("s4".into(), 2), ("s8".into(), 2), ("s8".into(), 4)]
         );
         assert_eq!(m.spinlocks, SpinlockMode::Native);
+    }
+
+    #[test]
+    fn idle_actions_make_a_block_each_on_their_kernels() {
+        let m: MatrixFile = toml::from_str(
+            "kernels = [\"base\", \"ref\"]\nscenarios = [\"b\"]\n[[sweep]]\nscenarios = [\"b\"]\nidle_actions = [\"reclaim\"]\n[[sweep]]\nscenarios = [\"b\"]\nkernels = [\"ref\"]\nidle_actions = [\"proactive\", \"reclaim\"]\n",
+        )
+        .unwrap();
+        let got: Vec<(Option<IdleAction>, Vec<usize>)> = m
+            .blocks()
+            .unwrap()
+            .into_iter()
+            .map(|b| (b.idle_action, b.kernels))
+            .collect();
+        // The main block keeps the scenario's own action; "reclaim" named twice is one block on
+        // the union of its kernels.
+        assert_eq!(
+            got,
+            vec![
+                (None, vec![0, 1]),
+                (Some(IdleAction::Reclaim), vec![0, 1]),
+                (Some(IdleAction::Proactive), vec![1]),
+            ]
+        );
     }
 
     #[test]

@@ -62,13 +62,21 @@ pub struct PlannedBlock {
     /// The cells run with `--walk-steps` (reported apart from the same scenario's others).
     #[serde(default)]
     pub walk_steps: bool,
+    /// The `[burst]` idle action the cells run with (a sweep's `idle_actions`), None for the
+    /// scenario's own.
+    #[serde(default)]
+    pub idle_action: Option<bench_results::schema::IdleAction>,
 }
 
 impl PlannedBlock {
     /// What a block adds to its scenario's name in directory and report names.
     pub fn tag(&self, several_cpus: bool) -> String {
         let walk = if self.walk_steps { "-walk-steps" } else { "" };
-        format!("{}{walk}", cpu_tag(several_cpus, self.cpus))
+        let action = self
+            .idle_action
+            .map(|a| format!("-{}", a.as_str()))
+            .unwrap_or_default();
+        format!("{}{walk}{action}", cpu_tag(several_cpus, self.cpus))
     }
 }
 
@@ -106,6 +114,7 @@ impl MatrixPlan {
                 scenario_toml: l.text.clone(),
                 cpus: *cpus,
                 walk_steps: l.probes.walk_steps,
+                idle_action: l.burst.as_ref().map(|b| b.action),
             })
             .collect();
         let cells = schedule(&kernel_sets, m.repeats)
@@ -239,6 +248,7 @@ pub(crate) mod tests {
                 scenario_toml: "x".into(),
                 cpus: 1,
                 walk_steps: false,
+                idle_action: None,
             }],
             cells: vec![PlannedCell {
                 kernel: 0,

@@ -102,7 +102,7 @@ pub(super) fn run_host(l: &Plan, repeats: u32, out: Option<&Path>) -> Result<Exi
         let mut res = ResultFile::new(&run_id, kinfo.clone(), scenario_info(l));
         res.repeat = r;
         res.seed = l.seed.wrapping_add(r as u64);
-        let outcome = run_once(l, &run_id, &mut res, &interrupted);
+        let outcome = run_once(l, &dir, &run_id, &mut res, &interrupted);
         if let Err(e) = &outcome {
             failed += 1;
             res.failed = Some(format!("{e:#}"));
@@ -138,13 +138,17 @@ pub(super) fn run_host(l: &Plan, repeats: u32, out: Option<&Path>) -> Result<Exi
 /// One repeat: set up, warm up, measure, tear down (always), filling `res` as it goes.
 fn run_once(
     l: &Plan,
+    dir: &Path,
     run_id: &str,
     res: &mut ResultFile,
     interrupted: &Arc<AtomicBool>,
 ) -> Result<()> {
     let mut guard = Guard::begin(&crate::paths::state_dir(), run_id)?;
     let mut pool: Option<WorkerPool> = None;
-    let r = run_phases(l, run_id, res, interrupted, &mut guard, &mut pool);
+    // The request workers write their interval logs here during the run.
+    let r = std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating {}", dir.display()))
+        .and_then(|()| run_phases(dir, l, run_id, res, interrupted, &mut guard, &mut pool));
     // Teardown, whatever happened: workers first (they hold memory), then the recorded changes.
     if let Some(mut p) = pool.take() {
         p.stop(Duration::from_secs(5));

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use bench_results::schema::{self, ProactiveInterface, ResultFile};
 
+use super::burst;
 use super::load::{self, MeasuredLoad, Pressure};
 use super::progress::wait_phase;
 use super::record;
@@ -26,7 +27,9 @@ use crate::workload::pressure::ReclaimStats;
 
 /// Runs the warm-up and the measured phase on the workers set-up started, filling `res`. An
 /// error in the measured phase's wait (a signal, a dead worker) still leaves a filled `res`.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn orchestrate(
+    dir: &std::path::Path,
     l: &Plan,
     tree: &Tree,
     pool: &mut WorkerPool,
@@ -62,9 +65,15 @@ pub(super) async fn orchestrate(
     super::fault::inject_if_armed(tree, pool);
     let sampler = start_sampler(pool, &start, &pressure.reclaim);
     let load = MeasuredLoad::start(l, tree, pool, iface, churn_job);
+    let t_measure = Instant::now();
+    burst::start_requests(pool, burst::unix_now_ns());
+    let burst_stop = crate::workload::Stop::new();
+    let burst_task = burst::BurstJob::new(l, tree, pool, iface).map(|j| {
+        let stop = burst_stop.clone();
+        tokio::task::spawn_blocking(move || j.run(t_measure, &stop))
+    });
 
     log::info!("measure {:?}", l.phases.measure);
-    let t_measure = Instant::now();
     let calls_now = {
         let c = Arc::clone(&load.calls);
         move || c.load(Ordering::Relaxed)
@@ -84,6 +93,10 @@ pub(super) async fn orchestrate(
     // Stop the load, then the workers, then read the counters of a quiet system.
     load.stop.stop();
     pressure.stop.stop();
+    burst_stop.stop();
+    if let Some(t) = burst_task {
+        res.burst = Some(t.await?);
+    }
     let churn_stats = Arc::clone(&load.churn_stats);
     let recorders = load.join(&mut res.warnings).await?;
     let pressure_results = pressure.join().await?;
@@ -92,6 +105,8 @@ pub(super) async fn orchestrate(
         .measured_ratio()
         .or_else(|| pool.template_ratio.first().copied());
     pool.stop(Duration::from_secs(10));
+    // The request workers wrote their logs' last interval on STOP.
+    res.latency = super::latency::records(pool, dir, res.burst.as_ref())?;
     let samples = sampler.finish().await;
     let end = window::close(&mut start, &mut res.warnings).await;
 

@@ -23,10 +23,12 @@ use anyhow::{Result, anyhow, bail};
 use crate::cli::RunArgs;
 use crate::scenario;
 
+mod burst;
 mod fault;
 mod host;
 pub(crate) mod ids;
 mod interrupt;
+mod latency;
 mod load;
 mod measure;
 mod progress;
@@ -44,6 +46,9 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     }
     if args.walk_steps {
         plan.probes.walk_steps = true;
+    }
+    if let Some(a) = args.idle_action {
+        scenario::set_idle_action(&mut plan, a)?;
     }
     let repeats = args.repeat.unwrap_or(plan.repeats);
     if repeats == 0 {

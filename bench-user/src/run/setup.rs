@@ -23,6 +23,7 @@ use crate::workload::pressure;
 use crate::workload::proactive;
 
 pub(super) fn run_phases(
+    dir: &Path,
     l: &Plan,
     run_id: &str,
     res: &mut ResultFile,
@@ -51,7 +52,7 @@ pub(super) fn run_phases(
         churn::setup(&tree, j)?;
     }
     let iface = detect_proactive(l, &tree, res);
-    let (pool, helpers) = start_workers(l, &tree, res, pool_slot, t_setup, interrupted)?;
+    let (pool, helpers) = start_workers(dir, l, &tree, res, pool_slot, t_setup, interrupted)?;
     one_off_pressure(l, &tree, res)?;
 
     // Built only now: the workers are forked, and fork needs a single-threaded parent. One
@@ -67,6 +68,7 @@ pub(super) fn run_phases(
         j
     });
     rt.block_on(orchestrate(
+        dir,
         l,
         &tree,
         pool,
@@ -85,7 +87,7 @@ fn blocking_threads(l: &Plan) -> usize {
         .iter()
         .map(|p| p.running_threads() as usize)
         .sum();
-    pressure + l.proactive_threads.len() + 2
+    pressure + l.proactive_threads.len() + usize::from(l.burst.is_some()) + 2
 }
 
 /// Which proactive interface this kernel has (probe on an empty memcg).
@@ -97,6 +99,15 @@ fn detect_proactive(l: &Plan, tree: &Tree, res: &mut ResultFile) -> ProactiveInt
         det.interface,
         det.evidence.join("; ")
     );
+    if l.burst
+        .as_ref()
+        .is_some_and(|b| b.action == crate::scenario::IdleAction::Proactive)
+        && det.interface == ProactiveInterface::None
+    {
+        res.warnings.push(
+            "idle action \"proactive\" did not run: this kernel has no proactive writeback interface; the burst is not exercised".into(),
+        );
+    }
     if !l.proactive_threads.is_empty() && det.interface == ProactiveInterface::None {
         res.warnings.push(format!(
             "the scenario's {} proactive-writeback thread(s) did not run: this kernel has no proactive writeback interface (tried: {})",
@@ -110,6 +121,7 @@ fn detect_proactive(l: &Plan, tree: &Tree, res: &mut ResultFile) -> ProactiveInt
 /// Workers: fork while single-threaded, place, fill. Returns the pool and the indices of the
 /// churn helpers in it.
 fn start_workers<'p>(
+    dir: &Path,
     l: &Plan,
     tree: &Tree,
     res: &mut ResultFile,
@@ -117,7 +129,7 @@ fn start_workers<'p>(
     t_setup: Instant,
     interrupted: &Arc<AtomicBool>,
 ) -> Result<(&'p mut WorkerPool, Vec<usize>)> {
-    let (configs, targets, helpers) = worker_configs(l, res.seed);
+    let (configs, targets, helpers) = worker_configs(l, res.seed, dir);
     let pool = pool_slot.insert(WorkerPool::spawn(configs, &targets, res.seed)?);
     for (t, m) in targets.iter().zip(&pool.template_ratio) {
         if (t - m).abs() > 0.05 {
@@ -188,8 +200,11 @@ fn templates(l: &Plan) -> (Vec<f64>, Vec<usize>) {
     (targets, idx)
 }
 
-fn worker_configs(l: &Plan, seed: u64) -> (Vec<WorkerConfig>, Vec<f64>, Vec<usize>) {
+/// One config per worker process, then the churn helpers (their indices returned) and the
+/// burst process; request workers log to `latency-<k>.hlog` in `dir`.
+fn worker_configs(l: &Plan, seed: u64, dir: &Path) -> (Vec<WorkerConfig>, Vec<f64>, Vec<usize>) {
     let (mut targets, idx) = templates(l);
+    let mut n_req = 0;
     let mut v: Vec<WorkerConfig> = l
         .workers
         .iter()
@@ -197,16 +212,30 @@ fn worker_configs(l: &Plan, seed: u64) -> (Vec<WorkerConfig>, Vec<f64>, Vec<usiz
         .enumerate()
         .map(|(k, (w, &t))| WorkerConfig {
             memcg: w.memcg.clone(),
-            role: Role::Toucher {
-                size: w.size,
-                threads: w.threads,
-                pattern: w.pattern,
-                hot_fraction: w.hot_fraction,
-                hot_share: w.hot_share,
-                chunk: w.chunk,
-                interval: w.interval,
-                seed: seed.wrapping_mul(1_000_003).wrapping_add(k as u64),
-                template: t,
+            role: if let Some((rate, pages)) = w.requests {
+                n_req += 1;
+                Role::Requests {
+                    size: w.size,
+                    hot_fraction: w.hot_fraction,
+                    hot_share: w.hot_share,
+                    rate,
+                    pages,
+                    seed: seed.wrapping_mul(1_000_003).wrapping_add(k as u64),
+                    template: t,
+                    hlog: dir.join(format!("latency-{}.hlog", n_req - 1)),
+                }
+            } else {
+                Role::Toucher {
+                    size: w.size,
+                    threads: w.threads,
+                    pattern: w.pattern,
+                    hot_fraction: w.hot_fraction,
+                    hot_share: w.hot_share,
+                    chunk: w.chunk,
+                    interval: w.interval,
+                    seed: seed.wrapping_mul(1_000_003).wrapping_add(k as u64),
+                    template: t,
+                }
             },
         })
         .collect();
@@ -223,6 +252,19 @@ fn worker_configs(l: &Plan, seed: u64) -> (Vec<WorkerConfig>, Vec<f64>, Vec<usiz
                     template: t,
                 },
             });
+        }
+    }
+    if let Some(b) = &l.burst {
+        // The burst's pages are like the other workers' (the first template).
+        v.push(WorkerConfig {
+            memcg: b.memcg.clone(),
+            role: Role::Burst {
+                size: b.size,
+                template: 0,
+            },
+        });
+        if targets.is_empty() {
+            targets.push(0.5);
         }
     }
     (v, targets, helpers)
@@ -254,7 +296,7 @@ live = 2
 size = "1M"
 "#;
         let l = scenario::parse(text, "t", "t").unwrap();
-        let (cfgs, targets, helpers) = worker_configs(&l, 1);
+        let (cfgs, targets, helpers) = worker_configs(&l, 1, Path::new("/nonexistent"));
         assert_eq!(cfgs.len(), 5);
         assert_eq!(targets, vec![0.3, 0.5]);
         assert_eq!(helpers, vec![3, 4]);

@@ -103,6 +103,11 @@ pub(crate) fn vm_cell(
         .into_iter()
         .chain((!l.probes.enabled).then(|| "--no-probes".to_string()))
         .chain((l.probes.enabled && l.probes.walk_steps).then(|| "--walk-steps".to_string()))
+        .chain(
+            l.burst
+                .iter()
+                .flat_map(|b| ["--idle-action".to_string(), b.action.as_str().to_string()]),
+        )
         .collect(),
         out_dir: Some(out.clone()),
         swap: l.swap.size.max(256 << 20),

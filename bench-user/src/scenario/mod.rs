@@ -31,12 +31,28 @@ mod tests;
 // What the rest of the crate names; the other types are reached through `Plan`'s fields.
 pub use errors::{ScenarioError, ScenarioErrors};
 pub use fit::{MachineMemory, check_fit};
-pub use plan::{MemcgNode, Plan, PressureAction, ProactiveThread, Swap, is_under};
+pub use plan::{
+    Burst, IdleAction, MemcgNode, Plan, PressureAction, ProactiveThread, Swap, is_under,
+};
 use spec::Scenario;
 pub use spec::{Pattern, SwapChoice};
 pub use values::{Limit, PAGE};
 
 /// Finds a scenario by path or by name (`scenarios/<name>.toml` under the repository root).
+/// Runs a `[burst]` scenario with another idle action (`--idle-action`, a matrix sweep's
+/// `idle_actions`); the result's `scenario.params` says which.
+pub fn set_idle_action(plan: &mut Plan, a: IdleAction) -> anyhow::Result<()> {
+    let Some(b) = plan.burst.as_mut() else {
+        anyhow::bail!(
+            "scenario {:?} has no [burst] section, so it has no idle action to set; fix: drop --idle-action (or idle_actions in the matrix sweep), or add a [burst] to the scenario",
+            plan.name
+        );
+    };
+    b.action = a;
+    plan.params.insert("idle_action".into(), a.as_str().into());
+    Ok(())
+}
+
 pub fn resolve_path(arg: &str) -> Result<PathBuf, String> {
     let p = Path::new(arg);
     if p.is_file() {

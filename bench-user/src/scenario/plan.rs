@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::spec::{Pattern, ProactiveMode, SwapChoice};
 use super::values::Limit;
+pub use bench_results::schema::IdleAction;
 
 /// One concrete memcg, path relative to the run's root cgroup ("parent/child3").
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +51,19 @@ pub struct Worker {
     /// `periodic`: time between steps; others: pause between touches of one page batch (None:
     /// no pause).
     pub interval: Option<Duration>,
+    /// `requests`: (requests per second, 0 = closed loop; pages per request).
+    pub requests: Option<(f64, u64)>,
+}
+
+/// The burst after an idle window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Burst {
+    pub memcg: String,
+    pub size: u64,
+    pub idle: Duration,
+    pub action: IdleAction,
+    pub target: String,
+    pub amount: u64,
 }
 
 /// What one `[[pressure]]` section does on each of its targets.
@@ -192,6 +206,7 @@ pub struct Plan {
     pub pressure: Vec<Pressure>,
     pub proactive_threads: Vec<ProactiveThread>,
     pub churn: Option<Churn>,
+    pub burst: Option<Burst>,
     /// Key parameters for reports (the result file's `scenario.params`).
     pub params: BTreeMap<String, String>,
 }

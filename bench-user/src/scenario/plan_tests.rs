@@ -72,6 +72,7 @@ fn quick_plan_has_concrete_values() {
             hot_share: 0.9,
             chunk: crate::scenario::PAGE,
             interval: None,
+            requests: None,
         }
     );
     assert_eq!(
@@ -308,4 +309,30 @@ fn swap_choice_is_resolved_from_the_device_text() {
             Some(std::path::Path::new("/var/tmp/s"))
         );
     }
+}
+
+#[test]
+fn burst_and_request_workers_are_planned() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/burst-after-idle.toml"
+    ))
+    .unwrap();
+    let mut l = parse(&text, "b.toml", "b").unwrap();
+    let service = l.workers.iter().find(|w| w.memcg == "app/service").unwrap();
+    assert_eq!(service.requests, Some((1000.0, 16)));
+    assert_eq!(l.workers.iter().filter(|w| w.requests.is_some()).count(), 1);
+    let b = l.burst.clone().unwrap();
+    assert_eq!(
+        (b.memcg.as_str(), b.size, b.idle),
+        ("app/burst", 64 * MIB, std::time::Duration::from_secs(8))
+    );
+    assert_eq!(
+        (b.action, b.target.as_str(), b.amount),
+        (IdleAction::Nothing, "app/cold", 64 * MIB)
+    );
+    assert_eq!(l.params["idle_action"], "nothing");
+    crate::scenario::set_idle_action(&mut l, IdleAction::Proactive).unwrap();
+    assert_eq!(l.burst.unwrap().action, IdleAction::Proactive);
+    assert_eq!(l.params["idle_action"], "proactive");
 }

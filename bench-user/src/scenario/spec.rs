@@ -39,6 +39,8 @@ pub struct Scenario {
     #[serde(default)]
     pub churn: Option<ChurnSpec>,
     #[serde(default)]
+    pub burst: Option<BurstSpec>,
+    #[serde(default)]
     pub probes: ProbesSpec,
 }
 
@@ -211,6 +213,10 @@ pub enum Pattern {
     Idle,
     /// Allocate a `chunk` every `interval`, freeing the oldest beyond `size` (a ring).
     Periodic,
+    /// Latency-sensitive requests from the start of the measured phase: each touches
+    /// `pages_per_request` pages (hot/cold as `hot_fraction`/`hot_share`), `rate` a second
+    /// (open loop) or back to back (`rate = 0`); each latency is recorded.
+    Requests,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -240,6 +246,12 @@ pub struct WorkerSpec {
     /// `periodic`: time between steps; others: pause between touches of one page batch.
     #[serde(default)]
     pub interval: Option<Dur>,
+    /// `requests`: requests per second (0 = closed loop, back to back).
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// `requests`: pages each request touches.
+    #[serde(default)]
+    pub pages_per_request: Option<u64>,
 }
 
 fn default_compressibility() -> f64 {
@@ -334,6 +346,31 @@ pub struct ProactiveSpec {
     pub count: u64,
     #[serde(default = "one")]
     pub threads: u32,
+}
+
+/// `[burst]`: the measured phase opens with an idle window (and its action), then a process
+/// allocates and fills `size` at once.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BurstSpec {
+    /// Leaf memcg of the burst process.
+    pub memcg: String,
+    /// What the burst allocates and fills.
+    pub size: Size,
+    /// Length of the idle window: the burst starts this long into the measured phase.
+    pub idle: Dur,
+    /// What the idle window does at its start: "nothing", "reclaim" (plain memory.reclaim of
+    /// `amount`) or "proactive" (proactive writeback of `amount`). `--idle-action` overrides.
+    #[serde(default = "default_action")]
+    pub action: String,
+    /// Memcg the action works on.
+    pub target: String,
+    /// Bytes asked of the action.
+    pub amount: Size,
+}
+
+fn default_action() -> String {
+    "nothing".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -181,6 +181,8 @@ pub struct Recorder {
     pub bytes_requested: u64,
     /// Recorded straight into the result's buckets, with exact min/max/sum.
     pub latency: Histogram,
+    /// The same latencies in an HdrHistogram (3 significant digits).
+    pub latency_hdr: hdrhistogram::Histogram<u64>,
     /// Calls cut short by the end of the phase (not counted above).
     pub interrupted_at_stop: u64,
     /// The first PER_CALL_MAX calls one by one.
@@ -194,6 +196,7 @@ impl Default for Recorder {
             returns: BTreeMap::new(),
             bytes_requested: 0,
             latency: Histogram::empty(Unit::Ns),
+            latency_hdr: bench_results::schema::new_hdr(),
             interrupted_at_stop: 0,
             per_call: Vec::new(),
         }
@@ -229,6 +232,7 @@ impl Recorder {
         }
         *self.returns.entry(key).or_default() += 1;
         self.latency.record(ns);
+        bench_results::schema::record_n(&mut self.latency_hdr, ns, 1);
     }
 
     pub fn into_schema(
@@ -245,6 +249,7 @@ impl Recorder {
             bytes_requested: self.bytes_requested,
             bytes_achieved,
             latency: self.latency,
+            latency_hdr: Some(bench_results::schema::HdrSummary::of(&self.latency_hdr)),
             per_call: self.per_call,
         }
     }
@@ -466,6 +471,13 @@ mod tests {
         assert_eq!(
             (t.latency.min, t.latency.max, t.latency.sum),
             (50_000, 70_000, 120_000)
+        );
+        // The HdrHistogram holds the same two calls, within its 3 significant digits.
+        let h = t.latency_hdr.unwrap();
+        assert_eq!(h.count, 2);
+        assert!(
+            h.min_ns.abs_diff(50_000) <= 50 && h.max_ns.abs_diff(70_000) <= 70,
+            "{h:?}"
         );
     }
 

@@ -13,6 +13,7 @@ use super::errors::{Problems, Seg};
 use super::plan::{MemcgNode, Plan, PressureAction, Probes, sat_sum};
 use super::spec::{MemcgSpec, ProactiveSpec, ProbesSpec, Scenario};
 
+mod burst;
 mod churn;
 mod memcg;
 mod phases;
@@ -39,6 +40,10 @@ pub(super) fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Prob
     if let Some(c) = &s.churn {
         churn::check(c, &declared, &workers, p);
     }
+    let burst = s
+        .burst
+        .as_ref()
+        .map(|b| burst::plan(b, &declared, phases.measure, p));
     memcg::check_oom(&memcgs, &workers, churn.as_ref(), p);
     let mut plan = Plan {
         name,
@@ -56,6 +61,7 @@ pub(super) fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Prob
         pressure,
         proactive_threads,
         churn,
+        burst,
         params: BTreeMap::new(),
     };
     plan.params = report_params(&plan, &s.proactive);
@@ -100,6 +106,11 @@ fn report_params(plan: &Plan, proactive: &[ProactiveSpec]) -> BTreeMap<String, S
         p.insert("budget".into(), budgets.join(","));
         let modes: Vec<&str> = proactive.iter().map(|x| x.mode.as_str()).collect();
         p.insert("mode".into(), modes.join(","));
+    }
+    if let Some(b) = &plan.burst {
+        p.insert("burst".into(), fmt_bytes(b.size));
+        p.insert("idle".into(), format!("{:?}", b.idle));
+        p.insert("idle_action".into(), b.action.as_str().into());
     }
     for (k, v) in plan.zswap.params() {
         p.insert(format!("zswap.{k}"), v);

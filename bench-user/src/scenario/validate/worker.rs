@@ -42,6 +42,8 @@ fn worker(w: &WorkerSpec, memcg: &str, index: u32) -> Worker {
         // Only `periodic` allocates in chunks; the others get a page, which they ignore.
         chunk: w.chunk.map_or(PAGE, |c| c.0),
         interval: w.interval.map(|d| d.0),
+        requests: (w.pattern == Pattern::Requests)
+            .then(|| (w.rate.unwrap_or(0.0), w.pages_per_request.unwrap_or(1))),
     }
 }
 
@@ -96,7 +98,8 @@ fn check_amounts(i: usize, w: &WorkerSpec, p: &mut Problems) {
 /// The keys `hot-cold` and `periodic` need, and `chunk` only with `periodic`.
 fn check_pattern(i: usize, w: &WorkerSpec, p: &mut Problems) {
     let at = |k: &'static str| [Key("worker"), Idx(i), Key(k)];
-    if w.pattern == Pattern::HotCold {
+    check_requests(i, w, p);
+    if matches!(w.pattern, Pattern::HotCold | Pattern::Requests) {
         if !(w.hot_fraction > 0.0 && w.hot_fraction < 1.0) {
             p.push(
                 &at("hot_fraction"),
@@ -149,6 +152,64 @@ fn check_pattern(i: usize, w: &WorkerSpec, p: &mut Problems) {
             &at("chunk"),
             "chunk is only used by pattern \"periodic\"",
             "remove chunk or set pattern = \"periodic\"",
+        );
+    }
+}
+
+/// `rate` and `pages_per_request` belong to `requests`, which needs them in range.
+fn check_requests(i: usize, w: &WorkerSpec, p: &mut Problems) {
+    let at = |k: &'static str| [Key("worker"), Idx(i), Key(k)];
+    if w.pattern != Pattern::Requests {
+        for (k, set) in [
+            ("rate", w.rate.is_some()),
+            ("pages_per_request", w.pages_per_request.is_some()),
+        ] {
+            if set {
+                p.push(
+                    &at(k),
+                    format!("{k} is only used by pattern \"requests\""),
+                    format!("remove {k} or set pattern = \"requests\""),
+                );
+            }
+        }
+        return;
+    }
+    match w.rate {
+        None => p.push(
+            &[Key("worker"), Idx(i)],
+            "pattern \"requests\" needs rate",
+            "add rate = 1000 (requests per second; 0 = back to back)",
+        ),
+        Some(r) if !(r.is_finite() && (0.0..=1_000_000.0).contains(&r)) => p.push(
+            &at("rate"),
+            format!("rate {r} is outside 0..=1000000 requests per second"),
+            "use e.g. rate = 1000, or 0 for back to back",
+        ),
+        _ => {}
+    }
+    let pages = w.size.0 / PAGE;
+    match w.pages_per_request {
+        None => p.push(
+            &[Key("worker"), Idx(i)],
+            "pattern \"requests\" needs pages_per_request",
+            "add pages_per_request = 16",
+        ),
+        Some(k) if k == 0 || k > pages.max(1) => p.push(
+            &at("pages_per_request"),
+            format!(
+                "pages_per_request {k} is outside 1..={} (the worker's {} pages)",
+                pages.max(1),
+                pages
+            ),
+            "use a count between 1 and the worker's pages",
+        ),
+        _ => {}
+    }
+    if w.threads > 1 || w.processes > 1 {
+        p.push(
+            &at("threads"),
+            "a request worker is one process with one thread",
+            "use one [[worker]] per latency-sensitive worker, without threads/processes",
         );
     }
 }

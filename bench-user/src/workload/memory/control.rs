@@ -41,6 +41,8 @@ pub mod wstate {
 pub mod hcmd {
     pub const ALLOC: u32 = 1;
     pub const FREE: u32 = 2;
+    /// Request workers: start issuing requests (the measured phase began).
+    pub const START: u32 = 3;
 }
 
 /// One worker's part of the region. Any bit pattern is a valid `Slot` (all atomics; zerocopy's
@@ -62,6 +64,25 @@ pub struct Slot {
     /// Measured lz4 ratio of a sample of the filled pages, in parts per million.
     pub ratio_ppm: AtomicU64,
     pub fill_ns: AtomicU64,
+    /// Request workers: the measured phase's start (Unix ns) their intervals count from, set by
+    /// the runner with the START command.
+    pub start_unix_ns: AtomicU64,
+    /// Request workers: requests done, requests that took a major fault, and the major faults
+    /// taken inside requests.
+    pub requests: AtomicU64,
+    pub faulted_requests: AtomicU64,
+    pub request_faults: AtomicU64,
+    /// Request workers: the slowest request (ns), its major faults, and when it completed (ns
+    /// from `start_unix_ns`).
+    pub slowest_ns: AtomicU64,
+    pub slowest_faults: AtomicU64,
+    pub slowest_at_ns: AtomicU64,
+    /// Request workers: minor faults and involuntary context switches inside requests, and
+    /// the slowest request's.
+    pub request_minor_faults: AtomicU64,
+    pub request_preempted: AtomicU64,
+    pub slowest_minor_faults: AtomicU64,
+    pub slowest_preempted: AtomicU64,
 }
 
 /// Start of the region; one cache line, so the slots that follow start aligned.

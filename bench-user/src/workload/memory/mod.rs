@@ -13,6 +13,7 @@
 //! [`worker`] (what a forked worker does); this file is the runner's side, [`WorkerPool`].
 pub mod control;
 pub mod pages;
+pub mod requests;
 pub mod worker;
 
 use std::sync::Arc;
@@ -146,7 +147,7 @@ impl WorkerPool {
         loop {
             self.check_alive()?;
             let pending: Vec<usize> = (0..self.pids.len())
-                .filter(|&i| matches!(self.configs[i].role, Role::Toucher { .. }))
+                .filter(|&i| self.configs[i].role.fills_in_setup())
                 .filter(|&i| self.shared.slot(i).state.load(Ordering::SeqCst) < state)
                 .collect();
             if pending.is_empty() {
@@ -204,7 +205,9 @@ impl WorkerPool {
                 self.deaths.push(Death {
                     role: match self.configs[i].role {
                         Role::Toucher { .. } => "worker",
+                        Role::Requests { .. } => "request worker",
                         Role::ChurnHelper { .. } => "churn helper",
+                        Role::Burst { .. } => "burst",
                     },
                     index: i,
                     pid,
@@ -231,7 +234,7 @@ impl WorkerPool {
     /// Per worker (memcg, pages touched, major faults).
     pub fn per_worker(&self) -> Vec<(String, u64, u64)> {
         (0..self.pids.len())
-            .filter(|&i| matches!(self.configs[i].role, Role::Toucher { .. }))
+            .filter(|&i| self.configs[i].role.fills_in_setup())
             .map(|i| {
                 let s = self.shared.slot(i);
                 (

@@ -29,6 +29,30 @@ pub enum Role {
     },
     /// Allocates/frees `size` on command (memcg churn with data).
     ChurnHelper { size: u64, template: usize },
+    /// A latency-sensitive worker: fills `size`, then from the START command issues requests
+    /// of `pages` hot/cold page touches at `rate` a second (0 = back to back), logging each
+    /// second's latencies to `hlog`.
+    Requests {
+        size: u64,
+        hot_fraction: f64,
+        hot_share: f64,
+        rate: f64,
+        pages: u64,
+        seed: u64,
+        template: usize,
+        hlog: std::path::PathBuf,
+    },
+    /// The burst: allocates and fills `size` on the ALLOC command (timed in `fill_ns`), then
+    /// holds it.
+    Burst { size: u64, template: usize },
+}
+
+impl Role {
+    /// Workers that fill their memory in set-up (the runner waits for them) and whose touches
+    /// are the workload's; helpers and the burst allocate on command.
+    pub fn fills_in_setup(&self) -> bool {
+        matches!(self, Role::Toucher { .. } | Role::Requests { .. })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -83,7 +107,7 @@ impl Access {
                 i
             }
             Pattern::Random => self.rng.below(self.n as u64) as usize,
-            Pattern::HotCold => {
+            Pattern::HotCold | Pattern::Requests => {
                 if self.hot >= self.n || self.rng.unit() < self.hot_share {
                     self.rng.below(self.hot as u64) as usize
                 } else {
@@ -205,7 +229,10 @@ fn fail(slot: &Slot, e: &std::io::Error) -> i32 {
 pub fn child_main(sh: &Shared, i: usize, cfg: &WorkerConfig, templates: &[Template]) -> i32 {
     let slot = sh.slot(i);
     match &cfg.role {
-        Role::ChurnHelper { size, template } => helper_main(sh, slot, *size, &templates[*template]),
+        Role::ChurnHelper { size, template } | Role::Burst { size, template } => {
+            helper_main(sh, slot, *size, &templates[*template])
+        }
+        Role::Requests { .. } => requests_main(sh, slot, cfg, templates),
         Role::Toucher {
             size,
             pattern,
@@ -233,16 +260,11 @@ pub fn child_main(sh: &Shared, i: usize, cfg: &WorkerConfig, templates: &[Templa
     }
 }
 
-/// Fills `size` bytes once, then touches them in the pattern until STOP.
-fn toucher(sh: &Shared, slot: &Slot, role: &Role, t: &Template) -> i32 {
-    let Role::Toucher { size, pattern, .. } = role else {
-        unreachable!("toucher() is only called for touchers")
-    };
+/// Allocates and fills `size` bytes (publishing the measured ratio and the fill time), then
+/// waits for RUN. `Err` is the exit code: the allocation failed, or STOP came first (0).
+fn fill_and_wait(sh: &Shared, slot: &Slot, size: u64, t: &Template) -> Result<Area, i32> {
     let t0 = Instant::now();
-    let mut area = match Area::new(*size as usize) {
-        Ok(a) => a,
-        Err(e) => return fail(slot, &e),
-    };
+    let mut area = Area::new(size as usize).map_err(|e| fail(slot, &e))?;
     area.fill(t, 0);
     slot.ratio_ppm
         .store((area.sample_ratio() * 1e6) as u64, Ordering::SeqCst);
@@ -250,9 +272,21 @@ fn toucher(sh: &Shared, slot: &Slot, role: &Role, t: &Template) -> i32 {
         .store(t0.elapsed().as_nanos() as u64, Ordering::SeqCst);
     slot.state.store(wstate::FILLED, Ordering::SeqCst);
     if wait_phase(sh, phase::RUN) == phase::STOP {
-        return 0;
+        return Err(0);
     }
     slot.state.store(wstate::RUNNING, Ordering::SeqCst);
+    Ok(area)
+}
+
+/// Fills `size` bytes once, then touches them in the pattern until STOP.
+fn toucher(sh: &Shared, slot: &Slot, role: &Role, t: &Template) -> i32 {
+    let Role::Toucher { size, pattern, .. } = role else {
+        unreachable!("toucher() is only called for touchers")
+    };
+    let mut area = match fill_and_wait(sh, slot, *size, t) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
     if *pattern == Pattern::Idle {
         while sh.phase() != phase::STOP {
             std::thread::sleep(Duration::from_millis(20));
@@ -364,6 +398,49 @@ fn periodic(
     0
 }
 
+/// A request worker: fills its memory, then runs the request loop from START to STOP.
+fn requests_main(sh: &Shared, slot: &Slot, cfg: &WorkerConfig, templates: &[Template]) -> i32 {
+    let Role::Requests {
+        size,
+        hot_fraction,
+        hot_share,
+        rate,
+        pages,
+        seed,
+        template,
+        hlog,
+    } = &cfg.role
+    else {
+        unreachable!("requests_main() is only called for request workers")
+    };
+    if wait_phase(sh, phase::FILL) == phase::STOP {
+        return 0;
+    }
+    slot.state.store(wstate::FILLING, Ordering::SeqCst);
+    let mut area = match fill_and_wait(sh, slot, *size, &templates[*template]) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let n = area.pages();
+    let words = area.words();
+    let mut acc = Access::new(Pattern::HotCold, 0, n, *hot_fraction, *hot_share, *seed);
+    let code = super::requests::RequestLoop {
+        rate: *rate,
+        pages: *pages,
+        hlog: hlog.as_path(),
+        memcg: &cfg.memcg,
+    }
+    .run(sh, slot, || touch(words, acc.next_page()));
+    slot.major_faults.store(major_faults(), Ordering::Relaxed);
+    if code != 0 {
+        slot.errno.store(libc::EIO as u32, Ordering::SeqCst);
+        slot.state.store(wstate::FAILED, Ordering::SeqCst);
+    } else {
+        slot.state.store(wstate::EXITED, Ordering::SeqCst);
+    }
+    code
+}
+
 /// A churn helper: holds `size` bytes of template data after ALLOC, nothing after FREE,
 /// acknowledging each command by its sequence number.
 fn helper_main(sh: &Shared, slot: &Slot, size: u64, t: &Template) -> i32 {
@@ -380,7 +457,10 @@ fn helper_main(sh: &Shared, slot: &Slot, size: u64, t: &Template) -> i32 {
         match slot.cmd.load(Ordering::SeqCst) {
             hcmd::ALLOC => match Area::new(size as usize) {
                 Ok(mut area) => {
+                    let t0 = Instant::now();
                     area.fill(t, 0);
+                    slot.fill_ns
+                        .store(t0.elapsed().as_nanos() as u64, Ordering::SeqCst);
                     held = Some(area);
                     slot.state.store(wstate::HOLDING, Ordering::SeqCst);
                 }
