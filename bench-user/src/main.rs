@@ -107,6 +107,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let mut files = bench_results::ResultFile::read_all(&results)?;
             split(split_by, &mut files);
+            check_baseline(&files, baseline.as_deref())?;
             let opts = bench_results::CompareOptions {
                 baseline,
                 ..Default::default()
@@ -130,6 +131,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .filter(|r| scenario.as_ref().is_none_or(|s| r.scenario.name == *s))
                 .collect();
             split(split_by, &mut files);
+            check_baseline(&files, baseline.as_deref())?;
             let t = bench_results::tables::render(kind, &files, baseline).map_err(|e| {
                 anyhow::anyhow!(
                     "{}: {e}",
@@ -152,15 +154,40 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     ));
                 }
             }
-            print!(
-                "{}",
-                bench_results::overhead::render(&bench_results::overhead::collect(&labelled))
-            );
+            let o = bench_results::overhead::collect(&labelled);
+            if o.on.is_empty() && o.off.is_empty() && o.bpftrace.is_empty() {
+                anyhow::bail!(
+                    "{} holds no probe-overhead runs (run directories named on-*, off-* or bpftrace-* with a result.json; found {} other run(s)); fix: name the output directory of scripts/bench-probes",
+                    dir.display(),
+                    labelled.len()
+                );
+            }
+            print!("{}", bench_results::overhead::render(&o));
         }
         Command::Matrix(a) => return matrix::cli(&a),
         Command::RunCell { plan, index } => return matrix::cell::cli(&plan, index),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--baseline` must name a kernel (as labelled after `--split-by`) that the results hold: a
+/// report "against" a kernel that is not there would compare against another one.
+fn check_baseline(files: &[bench_results::ResultFile], baseline: Option<&str>) -> Result<()> {
+    let Some(b) = baseline else { return Ok(()) };
+    let mut labels: Vec<&str> = files.iter().map(|f| f.kernel.label()).collect();
+    labels.sort_unstable();
+    labels.dedup();
+    if !labels.contains(&b) {
+        anyhow::bail!(
+            "--baseline {b:?} is not a kernel of these results; they hold {}; fix: name one of those (with --split-by the labels carry the split, e.g. \"ref-nocursor nothing\")",
+            labels
+                .iter()
+                .map(|l| format!("{l:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// `--split-by`: relabel each kernel's runs by what they were split by.

@@ -18,6 +18,8 @@ mod latency;
 /// `files`), and words its error must contain.
 #[path = "bad_inputs/matrix.rs"]
 mod matrix;
+#[path = "bad_inputs/refusals.rs"]
+mod refusals;
 
 struct Case {
     area: &'static str,
@@ -449,6 +451,7 @@ fn cases() -> Vec<Case> {
     ];
     v.extend(matrix::cases());
     v.extend(latency::cases());
+    v.extend(refusals::cases());
     v
 }
 

@@ -459,6 +459,15 @@ fn is_image(arg: &str) -> bool {
     Path::new(arg).is_file() && !arg.ends_with(".toml")
 }
 
+/// Checks that `arg` names a kernel (a bzImage, or a manifest that parses) without building
+/// it: what a run checks before it creates its results directory.
+pub fn check_named(arg: &str) -> Result<()> {
+    if is_image(arg) {
+        return Ok(());
+    }
+    load(arg).map(|_| ())
+}
+
 /// A bzImage path, a manifest name or a manifest path -> a bootable kernel (built if needed).
 pub fn resolve_bootable(arg: &str) -> Result<BuiltKernel> {
     if is_image(arg) {

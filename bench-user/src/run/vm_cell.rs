@@ -29,6 +29,8 @@ pub(super) fn run_vm(
     l: &Plan,
     repeats: u32,
 ) -> Result<ExitCode> {
+    // A kernel name that names nothing is refused before the results directory exists.
+    crate::kernel::check_named(kernel)?;
     let out = match &args.out {
         Some(o) => o.clone(),
         None => crate::paths::repo_root()
