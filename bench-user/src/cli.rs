@@ -47,6 +47,9 @@ pub enum Command {
         results: Vec<PathBuf>,
         #[arg(long, default_value = "plots")]
         out: PathBuf,
+        /// As compare's --split-builds.
+        #[arg(long)]
+        split_builds: bool,
     },
     /// Compare result directories across kernels: one verdict rule (exact Mann-Whitney,
     /// Holm-corrected over the report, 5% effect), a mailing-list report by default.
@@ -66,6 +69,11 @@ pub enum Command {
         /// "baseline jobs=1" vs "baseline jobs=2": does running side by side move the numbers?
         #[arg(long, value_enum)]
         split_by: Option<SplitBy>,
+        /// Runs under one kernel name from different builds (patches, config, release or
+        /// command line) are refused; this compares each build as a kernel of its own
+        /// ("ref-nocursor build-2") instead.
+        #[arg(long)]
+        split_builds: bool,
     },
     /// A markdown table the documentation quotes, from result files alone (README.md's
     /// generated blocks name the command that made each one; a test re-runs them).
@@ -83,6 +91,9 @@ pub enum Command {
         /// As compare's --split-by.
         #[arg(long, value_enum)]
         split_by: Option<SplitBy>,
+        /// As compare's --split-builds.
+        #[arg(long)]
+        split_builds: bool,
     },
     /// Probe overhead figures from a scripts/bench-probes output directory (off-*/on-*/bpftrace-*).
     Overhead { dir: PathBuf },

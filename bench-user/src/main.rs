@@ -80,8 +80,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             machine::state::cleanup_cli()?
         }
-        Command::Plot { results, out } => {
-            let files = bench_results::ResultFile::read_all(&results)?;
+        Command::Plot {
+            results,
+            out,
+            split_builds,
+        } => {
+            let mut files = bench_results::ResultFile::read_all(&results)?;
+            check_builds(&mut files, split_builds)?;
             for p in bench_results::plot_all(&files, &out)? {
                 println!("{}", p.display());
             }
@@ -104,9 +109,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             format,
             full,
             split_by,
+            split_builds,
         } => {
             let mut files = bench_results::ResultFile::read_all(&results)?;
             split(split_by, &mut files);
+            check_builds(&mut files, split_builds)?;
             check_baseline(&files, baseline.as_deref())?;
             let opts = bench_results::CompareOptions {
                 baseline,
@@ -121,6 +128,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             scenario,
             baseline,
             split_by,
+            split_builds,
         } => {
             if kind == bench_results::tables::Kind::Jobs {
                 print!("{}", matrix::jobs_table(&results)?);
@@ -131,6 +139,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .filter(|r| scenario.as_ref().is_none_or(|s| r.scenario.name == *s))
                 .collect();
             split(split_by, &mut files);
+            check_builds(&mut files, split_builds)?;
             check_baseline(&files, baseline.as_deref())?;
             let t = bench_results::tables::render(kind, &files, baseline).map_err(|e| {
                 anyhow::anyhow!(
@@ -168,6 +177,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::RunCell { plan, index } => return matrix::cell::cli(&plan, index),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs of one kernel name from several builds are refused with each build named, unless
+/// `--split-builds` compares the builds apart: pooled, they would read as one kernel's repeats.
+fn check_builds(files: &mut [bench_results::ResultFile], split: bool) -> Result<()> {
+    if split {
+        bench_results::compare::split_by_build(files);
+        return Ok(());
+    }
+    let pooled = bench_results::compare::pooled_builds(files);
+    if !pooled.is_empty() {
+        anyhow::bail!(
+            "{}\nfix: compare the builds apart with --split-builds, or leave out the runs of the build you did not mean",
+            pooled.join("\n")
+        );
+    }
+    Ok(())
 }
 
 /// `--baseline` must name a kernel (as labelled after `--split-by`) that the results hold: a

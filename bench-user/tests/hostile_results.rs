@@ -141,6 +141,38 @@ fn good_tree_compares_and_plots() {
     assert!(plots.read_dir().unwrap().count() > 0);
 }
 
+/// Two builds under one kernel name (another `.config` for one repeat) are never pooled:
+/// compare and plot refuse with both builds named; `--split-builds` compares them apart.
+#[test]
+fn one_kernel_name_from_two_builds_is_refused_then_split() {
+    let d = tempfile::tempdir().unwrap();
+    good_tree(d.path());
+    let mut r = MockResult::percg(5).build();
+    r.kernel.config_sha256 = Some("c0ffee0000000000000000".into());
+    write_run(d.path(), "rebuilt", &r);
+    both_refuse(
+        d.path(),
+        &[
+            "\"ref-percg-lock\" names 2 different builds",
+            "config c0ffee000000",
+            "--split-builds",
+        ],
+    );
+    let out = run(&[
+        "compare",
+        d.path().to_str().unwrap(),
+        "--split-builds",
+        "--full",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ref-percg-lock build-2"), "{text}");
+}
+
 /// A read-only results directory (a read-only tmpfs: root ignores permission bits) is reported
 /// by `run --kernel` and `matrix` before any kernel is built or VM boots.
 #[test]

@@ -12,11 +12,13 @@ use crate::metrics::{self, Exercise, MetricUnit};
 use crate::schema::{AppliedPatch, ProbeWindow, ResultFile, walk_steps_on};
 use crate::stats::{Difference, Direction, Method, Summary, compare_samples};
 
+mod builds;
 mod mail;
 mod report;
 mod text;
 pub mod verdict;
 
+pub use builds::{pooled_builds, split_by_build};
 pub use mail::{render_mail_markdown, render_mail_text};
 pub use report::{render_full_markdown, render_full_text};
 pub use text::TEXT_WIDTH;

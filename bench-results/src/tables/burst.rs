@@ -84,7 +84,7 @@ mod tests {
 
     #[test]
     fn groups_by_kernel_and_action_and_merges_histograms() {
-        let mut runs = vec![
+        let mut runs = [
             burst_run("ref", IdleAction::Nothing, true, 20),
             burst_run("ref", IdleAction::Nothing, true, 0),
             burst_run("ref", IdleAction::Proactive, true, 0),
