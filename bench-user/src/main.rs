@@ -85,7 +85,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out,
             split_builds,
         } => {
-            let mut files = bench_results::ResultFile::read_all(&results)?;
+            let mut files = read_results(&results)?;
             check_builds(&mut files, split_builds)?;
             for p in bench_results::plot_all(&files, &out)? {
                 println!("{}", p.display());
@@ -111,7 +111,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             split_by,
             split_builds,
         } => {
-            let mut files = bench_results::ResultFile::read_all(&results)?;
+            let mut files = read_results(&results)?;
             split(split_by, &mut files);
             check_builds(&mut files, split_builds)?;
             check_baseline(&files, baseline.as_deref())?;
@@ -134,7 +134,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 print!("{}", matrix::jobs_table(&results)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            let mut files: Vec<_> = bench_results::ResultFile::read_all(&results)?
+            let mut files: Vec<_> = read_results(&results)?
                 .into_iter()
                 .filter(|r| scenario.as_ref().is_none_or(|s| r.scenario.name == *s))
                 .collect();
@@ -177,6 +177,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::RunCell { plan, index } => return matrix::cell::cli(&plan, index),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every result file under `paths`; the fields they hold that this reader does not know are
+/// named on stderr (at most 20, then a count): a misspelt field loses its value, a newer
+/// writer's field is ignored, and neither should pass unseen.
+fn read_results(paths: &[std::path::PathBuf]) -> Result<Vec<bench_results::ResultFile>> {
+    let (files, unknown) = bench_results::ResultFile::read_all_noting(paths)?;
+    for u in unknown.iter().take(20) {
+        eprintln!("note: {u}: ignored (a newer zswap-bench's field, or a misspelt one)");
+    }
+    if unknown.len() > 20 {
+        eprintln!("note: {} more unknown fields", unknown.len() - 20);
+    }
+    Ok(files)
 }
 
 /// Runs of one kernel name from several builds are refused with each build named, unless

@@ -41,6 +41,13 @@ impl ResultFile {
     /// Reads `dir/result.json` (or `dir` itself when it is a file), checking the schema version
     /// before the full parse so a file of another version gets a version error, not a serde one.
     pub fn read(dir: &Path) -> Result<Self, SchemaError> {
+        Self::read_noting(dir).map(|(r, _)| r)
+    }
+
+    /// [`ResultFile::read`], and the fields of the file this reader does not know, each as
+    /// "<file>: unknown field `a.b.c`" (a newer writer's field, or a misspelt one whose value is
+    /// lost).
+    pub fn read_noting(dir: &Path) -> Result<(Self, Vec<String>), SchemaError> {
         let path = if dir.is_dir() {
             dir.join(RESULT_FILE)
         } else {
@@ -50,12 +57,17 @@ impl ResultFile {
             path: path.clone(),
             source,
         })?;
-        Self::parse(&text, &path)
+        Self::parse_noting(&text, &path)
     }
 
     /// [`ResultFile::read`] of text already in memory; `path` is only named in errors. Never
     /// panics, whatever the text (fuzzed: `schema/fuzz_tests.rs`).
     pub fn parse(text: &str, path: &Path) -> Result<Self, SchemaError> {
+        Self::parse_noting(text, path).map(|(r, _)| r)
+    }
+
+    /// [`ResultFile::parse`] and the unknown fields (see [`ResultFile::read_noting`]).
+    pub fn parse_noting(text: &str, path: &Path) -> Result<(Self, Vec<String>), SchemaError> {
         let path = path.to_path_buf();
         #[derive(Deserialize)]
         struct VersionOnly {
@@ -68,17 +80,31 @@ impl ResultFile {
         };
         let v: VersionOnly = serde_json::from_str(text).map_err(parse_err)?;
         check_version(&path, v.schema_version)?;
-        let r: ResultFile = serde_json::from_str(text).map_err(parse_err)?;
+        let mut unknown = Vec::new();
+        let mut de = serde_json::Deserializer::from_str(text);
+        let r: ResultFile = serde_ignored::deserialize(&mut de, |field| {
+            unknown.push(format!("{}: unknown field `{field}`", path.display()));
+        })
+        .and_then(|r| de.end().map(|()| r))
+        .map_err(parse_err)?;
         r.validate().map_err(|e| match e {
             SchemaError::Invalid(m) => SchemaError::Invalid(format!("{}: {m}", path.display())),
             e => e,
         })?;
-        Ok(r)
+        Ok((r, unknown))
     }
 
     /// Reads every `result.json` under each path (a run directory, a result file, or a tree such
     /// as a matrix output), sorted by path for a stable order.
     pub fn read_all(paths: &[PathBuf]) -> Result<Vec<ResultFile>, SchemaError> {
+        Self::read_all_noting(paths).map(|(r, _)| r)
+    }
+
+    /// [`ResultFile::read_all`] and every unknown field of the files read (see
+    /// [`ResultFile::read_noting`]).
+    pub fn read_all_noting(
+        paths: &[PathBuf],
+    ) -> Result<(Vec<ResultFile>, Vec<String>), SchemaError> {
         let mut files = Vec::new();
         for p in paths {
             let before = files.len();
@@ -92,12 +118,15 @@ impl ResultFile {
         // symlink) is one run, read once.
         let mut seen = BTreeSet::new();
         files.retain(|f| seen.insert(fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
-        let read = files
-            .into_iter()
-            .map(|f| ResultFile::read(&f).map(|r| (f, r)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut unknown = Vec::new();
+        let mut read = Vec::new();
+        for f in files {
+            let (r, u) = ResultFile::read_noting(&f)?;
+            unknown.extend(u);
+            read.push((f, r));
+        }
         set::check_set(&read)?;
-        Ok(read.into_iter().map(|(_, r)| r).collect())
+        Ok((read.into_iter().map(|(_, r)| r).collect(), unknown))
     }
 
     /// Writes `dir/result.json` atomically: temp file in the same directory, fsync, rename, fsync
@@ -277,6 +306,17 @@ fn check_version(path: &Path, found: u32) -> Result<(), SchemaError> {
 }
 
 fn find_result_files(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), SchemaError> {
+    find_in(p, out, &mut BTreeSet::new())
+}
+
+/// The walk of [`find_result_files`]. Symlinked run folders are followed like folders (a
+/// matrix directory assembled from links counts every run it shows); `visited` holds the
+/// canonical folders walked, so a link back up the tree is walked once, not forever.
+fn find_in(
+    p: &Path,
+    out: &mut Vec<PathBuf>,
+    visited: &mut BTreeSet<PathBuf>,
+) -> Result<(), SchemaError> {
     let io = |source| SchemaError::Io {
         path: p.to_path_buf(),
         source,
@@ -294,10 +334,15 @@ fn find_result_files(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), SchemaError
             path: p.to_path_buf(),
         });
     }
+    if !visited.insert(fs::canonicalize(p).map_err(io)?) {
+        return Ok(());
+    }
     for entry in fs::read_dir(p).map_err(io)? {
         let entry = entry.map_err(io)?;
-        if entry.file_type().map_err(io)?.is_dir() {
-            find_result_files(&entry.path(), out)?;
+        let t = entry.file_type().map_err(io)?;
+        // `is_dir()` on the entry's own type is false for a symlink; the path's follows it.
+        if t.is_dir() || (t.is_symlink() && entry.path().is_dir()) {
+            find_in(&entry.path(), out, visited)?;
         }
     }
     Ok(())

@@ -363,3 +363,49 @@ fn rates_from_cumulative_samples() {
     // Mock throughput is 200k pages/s with 2 % noise.
     assert!((mean - 200_000.0).abs() / 200_000.0 < 0.05, "{mean}");
 }
+
+/// Symlinked run folders count like folders; a link back up the tree is walked once.
+#[test]
+fn symlinked_runs_are_followed_and_loops_walked_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    for i in 0..3 {
+        let mut r = MockResult::percg(i).build();
+        r.run_id = format!("r{i}");
+        r.write_atomic(&runs.join(format!("r{i}"))).unwrap();
+    }
+    let links = dir.path().join("links");
+    fs::create_dir_all(&links).unwrap();
+    std::os::unix::fs::symlink(runs.join("r0"), links.join("a")).unwrap();
+    std::os::unix::fs::symlink(runs.join("r1"), links.join("b")).unwrap();
+    std::os::unix::fs::symlink(&links, links.join("loop")).unwrap();
+    let got = ResultFile::read_all(std::slice::from_ref(&links)).unwrap();
+    let mut ids: Vec<&str> = got.iter().map(|r| r.run_id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["r0", "r1"]);
+    // The same runs reached directly and through the links are read once each.
+    assert_eq!(ResultFile::read_all(&[runs, links]).unwrap().len(), 3);
+}
+
+/// A field the reader does not know is named with its file and path; the shipped reference
+/// results have none (so a note always means something).
+#[test]
+fn unknown_fields_are_named_and_the_references_have_none() {
+    let r = MockResult::percg(0).build();
+    let mut v = serde_json::to_value(&r).unwrap();
+    v["kernel"]["cpuss"] = serde_json::json!(4);
+    v["burst_time"] = serde_json::json!(1);
+    let (_, unknown) =
+        ResultFile::parse_noting(&v.to_string(), Path::new("x/result.json")).unwrap();
+    assert_eq!(
+        unknown,
+        [
+            "x/result.json: unknown field `burst_time`",
+            "x/result.json: unknown field `kernel.cpuss`"
+        ]
+    );
+    let refs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/reference");
+    let (files, unknown) = ResultFile::read_all_noting(&[refs]).unwrap();
+    assert!(files.len() > 100);
+    assert!(unknown.is_empty(), "{:?}", &unknown[..unknown.len().min(5)]);
+}
