@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod human;
+pub mod input;
 pub mod metrics;
 pub mod overhead;
 pub mod plot;

@@ -53,10 +53,13 @@ impl ResultFile {
         } else {
             dir.to_path_buf()
         };
-        let text = fs::read_to_string(&path).map_err(|source| SchemaError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let text =
+            crate::input::read_text(&path, crate::input::limit::RESULT).map_err(|source| {
+                SchemaError::Io {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
         Self::parse_noting(&text, &path)
     }
 

@@ -300,9 +300,11 @@ impl Manifest {
                 vec![(here(p.file.as_ref().unwrap()), false)]
             };
             for (path, mbox) in files {
-                let data = std::fs::read(&path).with_context(|| {
-                    format!("{ctx}: patches[{i}]: cannot read {}", path.display())
-                })?;
+                let data =
+                    bench_results::input::read_bytes(&path, bench_results::input::limit::PATCH)
+                        .with_context(|| {
+                            format!("{ctx}: patches[{i}]: cannot read {}", path.display())
+                        })?;
                 // Refused here, before a source is fetched or a tree touched.
                 if !has_diff(&data) {
                     bail!(
@@ -323,7 +325,7 @@ impl Manifest {
         let mut fixups = vec![];
         for (i, f) in self.fixups.iter().enumerate() {
             let path = here(&f.file);
-            let data = std::fs::read(&path)
+            let data = bench_results::input::read_bytes(&path, bench_results::input::limit::PATCH)
                 .with_context(|| format!("{ctx}: fixups[{i}]: cannot read {}", path.display()))?;
             if !has_diff(&data) {
                 bail!(

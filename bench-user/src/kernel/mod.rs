@@ -84,8 +84,8 @@ pub fn kernels_dir() -> PathBuf {
 
 pub fn load(arg: &str) -> Result<manifest::Resolved> {
     let path = manifest::locate(&kernels_dir(), arg)?;
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text = bench_results::input::read_text(&path, bench_results::input::limit::TEXT)
+        .with_context(|| format!("reading {}", path.display()))?;
     manifest::parse(&text, &path)?.resolve(&path)
 }
 

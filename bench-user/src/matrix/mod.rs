@@ -454,8 +454,8 @@ pub fn report(out: &Path) -> Result<ExitCode> {
 
 /// Reads and checks a matrix file (the scenarios it names are loaded by the caller).
 fn read(path: &Path) -> Result<MatrixFile> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = bench_results::input::read_text(path, bench_results::input::limit::TEXT)
+        .with_context(|| format!("reading {}", path.display()))?;
     let m: MatrixFile = toml::from_str(&text).map_err(|e| {
         anyhow!(
             "{}\n  fix: see scenarios/matrix/*.toml for the format",

@@ -89,16 +89,31 @@ pub fn resolve_path(arg: &str) -> Result<PathBuf, String> {
 }
 
 pub fn load(path: &Path) -> Result<Plan, ScenarioErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ScenarioErrors(vec![ScenarioError {
-            file: path.display().to_string(),
-            line: None,
-            col: None,
-            field: String::new(),
-            message: format!("cannot read: {e}"),
-            fix: "check the path (scenarios live in scenarios/<name>.toml)".into(),
-        }])
-    })?;
+    let text =
+        bench_results::input::read_text(path, bench_results::input::limit::TEXT).map_err(|e| {
+            // The reader's own errors (not a regular file, too big, not UTF-8) carry their fix.
+            let (message, fix) = match e.kind() {
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
+                    let t = e.to_string();
+                    match t.split_once("; fix: ") {
+                        Some((m, f)) => (m.to_string(), f.to_string()),
+                        None => (t, String::new()),
+                    }
+                }
+                _ => (
+                    format!("cannot read: {e}"),
+                    "check the path (scenarios live in scenarios/<name>.toml)".into(),
+                ),
+            };
+            ScenarioErrors(vec![ScenarioError {
+                file: path.display().to_string(),
+                line: None,
+                col: None,
+                field: String::new(),
+                message,
+                fix,
+            }])
+        })?;
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
