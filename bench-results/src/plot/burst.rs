@@ -16,28 +16,12 @@ use hdrhistogram::Histogram as Hdr;
 use super::series::{median_band, rate_on_grid};
 use super::{Extras, Figure, KernelGroups, Line, LineChart, Marker, title};
 use crate::metrics::MetricUnit;
-use crate::schema::{self, HdrSummary, IdleAction, QUANTILES, ResultFile, ts_key};
+use crate::schema::{self, HdrSummary, QUANTILES, ResultFile, group_label, ts_key};
 use crate::stats;
 
 const S: f64 = 1e9;
 const MS: f64 = 1e6;
 const TIME_AXIS: &str = "time since start of measured phase (s)";
-
-/// "<kernel> <action>" for a run with a burst, the kernel alone without one. A kernel label
-/// that already ends with the action word (results relabelled by action) keeps its own.
-pub(crate) fn group_label(kernel: &str, action: Option<IdleAction>) -> String {
-    let Some(a) = action.map(IdleAction::as_str) else {
-        return kernel.to_string();
-    };
-    let ends_with_word = kernel.strip_suffix(a).is_some_and(|head| {
-        head.is_empty() || !head.ends_with(|c: char| c.is_ascii_alphanumeric())
-    });
-    if ends_with_word {
-        kernel.to_string()
-    } else {
-        format!("{kernel} {a}")
-    }
-}
 
 /// Whether any run of the scenario has a latency-sensitive worker (else neither figure exists).
 fn has_latency(kernels: &KernelGroups) -> bool {

@@ -3,8 +3,9 @@
 
 use std::path::PathBuf;
 
-use super::burst::{group_label, nines, nines_quantiles};
+use super::burst::{nines, nines_quantiles};
 use super::*;
+use crate::schema::group_label;
 use crate::schema::{
     self, Burst, HdrSummary, IdleAction, LatencyInterval, LatencyWorker, new_hdr, record_n, ts_key,
 };

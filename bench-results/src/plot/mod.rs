@@ -32,7 +32,6 @@ mod series;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use burst::group_label;
 pub use extras::{Area, Band, BandPoint, Extras, Marker};
 
 /// One line of a line chart.

@@ -200,6 +200,22 @@ impl IdleAction {
     }
 }
 
+/// "<kernel> <action>" for a run with a burst, the kernel alone without one. A kernel label
+/// that already ends with the action word (results relabelled by action) keeps its own.
+pub fn group_label(kernel: &str, action: Option<IdleAction>) -> String {
+    let Some(a) = action.map(IdleAction::as_str) else {
+        return kernel.to_string();
+    };
+    let ends_with_word = kernel.strip_suffix(a).is_some_and(|head| {
+        head.is_empty() || !head.ends_with(|c: char| c.is_ascii_alphanumeric())
+    });
+    if ends_with_word {
+        kernel.to_string()
+    } else {
+        format!("{kernel} {a}")
+    }
+}
+
 /// The idle window's action: its control-file writes, repeated as a userspace agent would
 /// until one meets the amount (returns 0), at most [`ACTION_CALLS_MAX`] of them, within the
 /// window.

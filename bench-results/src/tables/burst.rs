@@ -9,7 +9,7 @@ use crate::schema::{self, ResultFile};
 /// Runs grouped by "<kernel> <idle action>", in order of first appearance.
 fn by_group<'a>(results: &[&'a ResultFile]) -> Vec<(String, Vec<&'a ResultFile>)> {
     super::group_by(results, |r| {
-        crate::plot::group_label(r.kernel.label(), r.burst.as_ref().map(|b| b.action))
+        schema::group_label(r.kernel.label(), r.burst.as_ref().map(|b| b.action))
     })
 }
 

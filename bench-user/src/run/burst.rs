@@ -36,25 +36,19 @@ pub(super) fn unix_now_ns() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
+/// One `key value` counter of a stat file (/proc/vmstat, memory.stat), as the sampler parses them.
+fn stat_value(file: &Path, key: &str) -> Option<u64> {
+    let kv = counters::parse_kv(&std::fs::read_to_string(file).ok()?);
+    kv.get(key).and_then(|&v| u64::try_from(v).ok())
+}
+
 fn zswpwb() -> u64 {
-    std::fs::read_to_string("/proc/vmstat")
-        .ok()
-        .and_then(|t| {
-            t.lines().find_map(|l| {
-                l.strip_prefix("zswpwb ")
-                    .and_then(|v| v.trim().parse().ok())
-            })
-        })
-        .unwrap_or(0)
+    stat_value(Path::new("/proc/vmstat"), "zswpwb").unwrap_or(0)
 }
 
 /// Bytes the memcg of control file `ctl` holds in zswap (memory.stat `zswapped`).
 fn zswapped(ctl: &Path) -> Option<u64> {
-    let stat = std::fs::read_to_string(ctl.with_file_name("memory.stat")).ok()?;
-    stat.lines().find_map(|l| {
-        l.strip_prefix("zswapped ")
-            .and_then(|v| v.trim().parse().ok())
-    })
+    stat_value(&ctl.with_file_name("memory.stat"), "zswapped")
 }
 
 fn psi() -> Option<counters::PsiRaw> {

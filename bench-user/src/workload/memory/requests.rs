@@ -281,15 +281,19 @@ mod tests {
         h
     }
 
+    /// Requests that took 10 ms or more.
+    fn over_10ms(h: &Histogram<u64>) -> u64 {
+        h.iter_recorded()
+            .filter(|v| v.value_iterated_to() >= 10_000_000)
+            .map(|v| v.count_at_value())
+            .sum()
+    }
+
     #[test]
     fn open_loop_counts_the_requests_a_stall_delayed() {
         let h = simulate(1000.0);
         // The stalled request and the ~100 scheduled behind it each wait part of the 100 ms.
-        let slow = h
-            .iter_recorded()
-            .filter(|v| v.value_iterated_to() >= 10_000_000)
-            .map(|v| v.count_at_value())
-            .sum::<u64>();
+        let slow = over_10ms(&h);
         assert!((85..=101).contains(&slow), "{slow} requests over 10 ms");
         assert!(
             h.value_at_quantile(0.99) >= 50_000_000,
@@ -302,11 +306,7 @@ mod tests {
     #[test]
     fn closed_loop_shows_one_slow_request() {
         let h = simulate(0.0);
-        let slow = h
-            .iter_recorded()
-            .filter(|v| v.value_iterated_to() >= 10_000_000)
-            .map(|v| v.count_at_value())
-            .sum::<u64>();
+        let slow = over_10ms(&h);
         assert_eq!(slow, 1);
         assert!(h.value_at_quantile(0.99) < 1_000_000);
     }
