@@ -16,6 +16,10 @@ pub struct Cli {
     /// More log output (repeat for more).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Folder of *.mbox / *.mbx files holding the mails of series that kernel manifests name by
+    /// Message-Id (kernels/posted/); same as ZSWAP_BENCH_MBOX_DIR.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub mbox_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

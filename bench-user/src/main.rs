@@ -34,6 +34,11 @@ fn main() -> ExitCode {
         vm::init::main();
     }
     let cli = Cli::parse();
+    if let Some(d) = &cli.mbox_dir {
+        // SAFETY: no other thread runs yet. The runner's children (matrix cells, builds) read
+        // the folder from the environment, so the option is passed on as the variable.
+        unsafe { std::env::set_var("ZSWAP_BENCH_MBOX_DIR", d) };
+    }
     let level = match cli.verbose {
         0 => "info",
         1 => "debug",

@@ -39,6 +39,16 @@ pub fn units(patches: &[PatchInput], tmp: &Path) -> Result<(Vec<Unit>, Vec<Appli
     let mut out = Vec::new();
     let mut skipped = Vec::new();
     for (i, p) in patches.iter().enumerate() {
+        if let Some(id) = &p.message_id {
+            let path = tmp.join(format!("mail{i}.eml"));
+            std::fs::write(&path, super::mails::extract(&p.path, id, &p.sha256)?)?;
+            out.push(Unit {
+                name: p.name.clone(),
+                path,
+                fuzz: p.fuzz,
+            });
+            continue;
+        }
         if !p.mbox {
             out.push(Unit {
                 name: subject(&p.path).unwrap_or_else(|| p.name.clone()),

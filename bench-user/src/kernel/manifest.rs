@@ -57,10 +57,24 @@ pub struct PatchSpec {
     pub mbox: Option<PathBuf>,
     pub file: Option<PathBuf>,
     pub message_id: Option<String>,
+    /// A posted series: its cover letter's Message-Id (names the series; the mail itself is
+    /// never applied) ...
+    pub cover: Option<String>,
+    /// ... and its patches' Message-Ids in order, with their subjects (kernel/mails.rs).
+    #[serde(default)]
+    pub mails: Vec<MailSpec>,
     /// Context lines `patch -F` may ignore when `git am -3` refuses (real series are written
     /// against trees we do not have). Recorded with the kernel.
     #[serde(default)]
     pub fuzz: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSpec {
+    pub id: String,
+    /// As posted; named when the mail is missing.
+    pub subject: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +133,8 @@ pub struct PatchInput {
     pub sha256: String,
     pub mbox: bool,
     pub fuzz: u32,
+    /// The one mail of the mbox at `path` to apply (a series given by Message-Id).
+    pub message_id: Option<String>,
 }
 
 /// A manifest with every file it names read and hashed.
@@ -155,6 +171,11 @@ pub fn locate(kernels_dir: &Path, arg: &str) -> Result<PathBuf> {
     if cand.is_file() {
         return Ok(cand);
     }
+    // The posted versions of the series live in their own folder, under names of their own.
+    let posted = kernels_dir.join(POSTED).join(format!("{arg}.toml"));
+    if posted.is_file() {
+        return Ok(posted);
+    }
     let known = available(kernels_dir);
     bail!(
         "unknown kernel {arg:?}: no {}.\n  known kernels: {}\n  fix: pick one of those, pass a manifest path, or add kernels/{arg}.toml (format: kernels/README.md)",
@@ -167,11 +188,13 @@ pub fn locate(kernels_dir: &Path, arg: &str) -> Result<PathBuf> {
     )
 }
 
+/// Manifests of the posted versions: `kernels/posted/<name>.toml`.
+pub const POSTED: &str = "posted";
+
 pub fn available(kernels_dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(kernels_dir)
-        .into_iter()
-        .flatten()
-        .flatten()
+    let mut v: Vec<String> = [kernels_dir.to_path_buf(), kernels_dir.join(POSTED)]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten())
         .filter_map(|e| {
             let n = e.file_name().to_string_lossy().to_string();
             n.strip_suffix(".toml").map(str::to_string)
@@ -266,17 +289,32 @@ impl Manifest {
                 p.mbox.is_some(),
                 p.file.is_some(),
                 p.message_id.is_some(),
+                !p.mails.is_empty(),
             ]
             .iter()
             .filter(|b| **b)
             .count();
             if n != 1 {
-                bail!("{ctx}: patches[{i}] needs exactly one of dir, mbox, file, message_id");
-            }
-            if let Some(id) = &p.message_id {
                 bail!(
-                    "{ctx}: patches[{i}] message_id = {id:?}: fetching with b4 needs network access to lore, which this machine does not have.\n  fix: on a connected machine run `b4 am {id}` and point `mbox = \"<file>.mbx\"` at the result"
+                    "{ctx}: patches[{i}] needs exactly one of dir, mbox, file, message_id, mails"
                 );
+            }
+            if p.cover.is_some() && p.mails.is_empty() {
+                bail!(
+                    "{ctx}: patches[{i}] names a cover letter but no mails; fix: list the patches as mails = [{{ id = \"...\", subject = \"...\" }}, ...]"
+                );
+            }
+            if p.message_id.is_some() || !p.mails.is_empty() {
+                let wanted = super::mails::wanted(p.message_id.as_deref(), &p.mails)
+                    .with_context(|| format!("{ctx}: patches[{i}]"))?;
+                let c = format!("{ctx}: patches[{i}]");
+                patches.extend(super::mails::resolve(
+                    &c,
+                    p.cover.as_deref(),
+                    &wanted,
+                    p.fuzz,
+                )?);
+                continue;
             }
             let files: Vec<(PathBuf, bool)> = if let Some(d) = &p.dir {
                 let d = here(d);
@@ -319,6 +357,7 @@ impl Manifest {
                     path,
                     mbox,
                     fuzz: p.fuzz,
+                    message_id: None,
                 });
             }
         }
@@ -348,6 +387,7 @@ impl Manifest {
                     path,
                     mbox: false,
                     fuzz: 0,
+                    message_id: None,
                 },
             ));
         }
@@ -553,13 +593,13 @@ mod tests {
     }
 
     #[test]
-    fn message_id_needs_network_and_says_so() {
+    fn message_id_without_mails_says_how_to_get_them() {
         let (_d, m) = setup();
         let t = std::fs::read_to_string(&m)
             .unwrap()
             .replace("dir = \"series/a\"", "message_id = \"x@y\"");
         std::fs::write(&m, t).unwrap();
-        assert!(format!("{:#}", load(&m).unwrap_err()).contains("b4 am x@y"));
+        assert!(format!("{:#}", load(&m).unwrap_err()).contains("b4 mbox x@y"));
     }
 
     #[test]
@@ -568,8 +608,14 @@ mod tests {
         let names = available(&dir);
         assert!(names.contains(&"baseline".to_string()));
         for n in names {
-            let p = dir.join(format!("{n}.toml"));
-            load(&p).unwrap_or_else(|e| panic!("{n}: {e:#}"));
+            let p = locate(&dir, &n).unwrap();
+            let m = parse(&std::fs::read_to_string(&p).unwrap(), &p).unwrap();
+            if p.parent().unwrap().ends_with(POSTED) {
+                // The mails are not in the repository: posted manifests are checked by
+                // posted_manifests_name_every_patch; here they must parse.
+                continue;
+            }
+            m.resolve(&p).unwrap_or_else(|e| panic!("{n}: {e:#}"));
         }
     }
 }

@@ -21,7 +21,7 @@ fn shipped() -> Vec<(PathBuf, String)> {
     let v: Vec<_> = available(&dir)
         .into_iter()
         .map(|n| {
-            let p = dir.join(format!("{n}.toml"));
+            let p = super::manifest::locate(&dir, &n).unwrap();
             let t = std::fs::read_to_string(&p).unwrap();
             (p, t)
         })
@@ -53,6 +53,11 @@ const KEYS: &[&str] = &[
     "patches",
     "dir",
     "mbox",
+    "mails",
+    "cover",
+    "message_id",
+    "id",
+    "subject",
     "file",
     "fuzz",
     "fixups",

@@ -9,6 +9,7 @@
 //!   kernels/<key>/        bzImage, config, System.map, meta.json, build.log
 pub mod apply;
 mod built_config;
+pub mod mails;
 pub mod manifest;
 #[cfg(test)]
 mod manifest_fuzz;
@@ -408,10 +409,15 @@ pub fn list() -> Result<()> {
             k.patches.len(),
             k.source_id
         );
-        // Fuzzed or fixed-up series: say so next to the kernel, it changes what was measured.
-        for (patch, how) in &k.applied {
-            if let Some(line) = bench_results::schema::AppliedPatch::not_as_posted(patch, how) {
-                println!("    {line}");
+        // Fuzzed or fixed-up series: say how every patch went in, next to the kernel (it
+        // changes what was measured); series applied as posted take one line.
+        let altered = k.applied.iter().any(|(p, h)| {
+            bench_results::schema::AppliedPatch::not_as_posted(p, h).is_some()
+        });
+        for (patch, how) in k.applied.iter().filter(|_| altered) {
+            match bench_results::schema::AppliedPatch::not_as_posted(patch, how) {
+                Some(line) => println!("    {line}"),
+                None => println!("    {how}: {patch}"),
             }
         }
     }

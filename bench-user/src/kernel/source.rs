@@ -451,6 +451,7 @@ mod tests {
             sha256: String::new(),
             mbox: false,
             fuzz: 0,
+            message_id: None,
         }
     }
 
