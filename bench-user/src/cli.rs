@@ -269,7 +269,8 @@ pub struct RunArgs {
     /// Run on the current kernel of this machine.
     #[arg(long)]
     pub host: bool,
-    #[arg(long)]
+    /// Repeats (1..=1000); default: the scenario's `repeats`.
+    #[arg(long, allow_hyphen_values = true, value_parser = crate::options::parse_repeat)]
     pub repeat: Option<u32>,
     /// Results directory (default: results/<run-id>).
     #[arg(long)]

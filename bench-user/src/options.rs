@@ -138,10 +138,24 @@ impl std::str::FromStr for Jobs {
             n => match n.parse::<u32>() {
                 Ok(k @ 1..=1024) => Ok(Jobs::N(k)),
                 _ => Err(format!(
-                    "{n:?} is not a number of cells: use a whole number from 1 to 1024, or auto"
+                    "{n:?} is not a number of cells: it must be a positive whole number, at most 1024, or auto"
                 )),
             },
         }
+    }
+}
+
+/// The most repeats a run or a matrix takes (scenarios/README.md, "Bounds").
+pub const REPEATS_MAX: u32 = 1_000;
+
+/// `--repeat`: a whole number of repeats. Negative numbers reach this parser (the argument
+/// allows a leading hyphen) so that `-1` gets this message, not clap's "use -- -1" tip.
+pub fn parse_repeat(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if (1..=i64::from(REPEATS_MAX)).contains(&n) => Ok(n as u32),
+        _ => Err(format!(
+            "{s:?} is not a number of repeats: it must be a positive whole number, at most {REPEATS_MAX}"
+        )),
     }
 }
 

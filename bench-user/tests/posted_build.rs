@@ -24,7 +24,12 @@ fn base_zswap_c() -> String {
         .expect("the kernel source cache: scripts/test builds baseline first")
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().contains("linux-source-7.3"))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .contains("linux-source-7.3")
+        })
         .expect("linux-source-7.3 in the source cache");
     let out = std::process::Command::new("git")
         .arg("-C")
@@ -42,7 +47,10 @@ fn base_zswap_c() -> String {
 fn hunk(base: &str, before: &str, add: &str, first_context: Option<&str>) -> String {
     let lines: Vec<&str> = base.lines().collect();
     let at = lines.iter().position(|l| *l == before).expect(before);
-    let mut ctx: Vec<String> = lines[at - 3..at + 3].iter().map(|l| l.to_string()).collect();
+    let mut ctx: Vec<String> = lines[at - 3..at + 3]
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
     if let Some(f) = first_context {
         ctx[0] = f.to_string();
     }
@@ -89,7 +97,12 @@ fn series(dir: &Path, with_patch2: bool) -> PathBuf {
         "/* zswap-bench synthetic series: our fix-up */",
         None,
     );
-    let mut mbox = mail(COVER, "[PATCH synthetic 0/2] two comments", None, "A cover letter.\n");
+    let mut mbox = mail(
+        COVER,
+        "[PATCH synthetic 0/2] two comments",
+        None,
+        "A cover letter.\n",
+    );
     mbox += &mail(
         &id(1),
         "[PATCH synthetic 1/2] mm/zswap: first comment",
@@ -206,7 +219,9 @@ fn a_series_by_message_id_builds_with_a_fixup_and_a_fuzzed_hunk() {
         ours[1]
     );
     assert!(
-        ours[2].trim().starts_with("patch -F1: mm/zswap.c hunk #1 fuzz 1")
+        ours[2]
+            .trim()
+            .starts_with("patch -F1: mm/zswap.c hunk #1 fuzz 1")
             && ours[2].ends_with("[PATCH synthetic 2/2] mm/zswap: second comment"),
         "{}",
         ours[2]

@@ -40,7 +40,10 @@ pub fn wanted(one: Option<&str>, list: &[super::manifest::MailSpec]) -> Result<V
     for (k, w) in v.iter().enumerate() {
         let ok = w.id.len() <= 250
             && w.id.contains('@')
-            && !w.id.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
+            && !w
+                .id
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
         if !ok {
             bail!(
                 "mail {k}: {:?} is not a Message-Id (local@domain, at most 250 characters, no spaces or angle brackets inside); fix: copy it from the mail's Message-Id header",
@@ -128,6 +131,26 @@ pub fn header(mail: &[u8], name: &str) -> Option<String> {
     value
 }
 
+/// The mail itself: without the mbox's `From ` separator line (b4 writes `From git@z ...`, list
+/// archives `From mboxrd@z ...`) and the blank lines before the next one, so that the same
+/// mail saved by different tools hashes (and keys the kernel cache) the same.
+fn own_bytes(mail: &[u8]) -> Vec<u8> {
+    let body = if mail.starts_with(b"From ") {
+        mail.iter()
+            .position(|&b| b == b'\n')
+            .map_or(&mail[mail.len()..], |i| &mail[i + 1..])
+    } else {
+        mail
+    };
+    let end = body
+        .iter()
+        .rposition(|&b| b != b'\n' && b != b'\r')
+        .map_or(0, |i| i + 1);
+    let mut v = body[..end].to_vec();
+    v.push(b'\n');
+    v
+}
+
 fn has_diff(mail: &[u8]) -> bool {
     let t = String::from_utf8_lossy(mail);
     t.contains("\ndiff --git ") || t.contains("\n--- a/")
@@ -153,9 +176,8 @@ impl Index {
             by_id: HashMap::new(),
         };
         for path in paths {
-            let data =
-                bench_results::input::read_bytes(&path, bench_results::input::limit::PATCH)
-                    .with_context(|| format!("reading mbox {}", path.display()))?;
+            let data = bench_results::input::read_bytes(&path, bench_results::input::limit::PATCH)
+                .with_context(|| format!("reading mbox {}", path.display()))?;
             ix.files += 1;
             for mail in split(&data) {
                 ix.mails += 1;
@@ -166,7 +188,7 @@ impl Index {
                 ix.by_id.entry(id).or_insert_with(|| Found {
                     path: path.clone(),
                     subject: header(mail, "Subject").unwrap_or_default(),
-                    sha256: sha256_hex(mail),
+                    sha256: sha256_hex(&own_bytes(mail)),
                     has_diff: has_diff(mail),
                 });
             }
@@ -283,8 +305,8 @@ pub fn extract(mbox: &Path, id: &str, sha256: &str) -> Result<Vec<u8>> {
     let mail = split(&data)
         .into_iter()
         .find(|m| header(m, "Message-Id").is_some_and(|v| normalize(&v) == id));
-    match mail {
-        Some(m) if sha256_hex(m) == sha256 => Ok(m.to_vec()),
+    match mail.map(own_bytes) {
+        Some(m) if sha256_hex(&m) == sha256 => Ok(m),
         Some(_) => bail!(
             "{}: the mail <{id}> changed while the build ran; fix: run the build again",
             mbox.display()

@@ -68,7 +68,10 @@ fn six_wanted_five_present_names_the_missing_one() {
         "{e}"
     );
     assert!(!e.contains(&id(5)), "only the missing mail is named: {e}");
-    assert!(e.contains("ZSWAP_BENCH_MBOX_DIR") && e.contains("b4 mbox"), "{e}");
+    assert!(
+        e.contains("ZSWAP_BENCH_MBOX_DIR") && e.contains("b4 mbox"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -113,7 +116,10 @@ fn a_cover_letter_listed_as_a_patch_is_refused() {
             subject: None,
         },
     );
-    let e = format!("{:#}", resolve_in("m.toml", d.path(), COVER, &w, 0).unwrap_err());
+    let e = format!(
+        "{:#}",
+        resolve_in("m.toml", d.path(), COVER, &w, 0).unwrap_err()
+    );
     assert!(e.contains("without a diff") && e.contains("cover"), "{e}");
 }
 
@@ -150,4 +156,24 @@ fn wanted_ids(specs: &[super::super::manifest::MailSpec]) -> Result<Vec<String>,
     super::wanted(None, specs)
         .map(|v| v.into_iter().map(|w| w.id).collect())
         .map_err(|e| e.to_string())
+}
+
+#[test]
+fn the_same_mail_from_another_tool_keys_the_same() {
+    let d = tempfile::tempdir().unwrap();
+    let lore = mail(1, 1);
+    // b4's separator line, CRLF-free, and more blank lines after the mail.
+    let b4 = lore.replace(
+        "From mboxrd@z Thu Jan  1 00:00:00 1970",
+        "From git@z Thu Jan  1 00:00:00 1970",
+    ) + "\n\n";
+    std::fs::create_dir(d.path().join("a")).unwrap();
+    std::fs::create_dir(d.path().join("b")).unwrap();
+    std::fs::write(d.path().join("a/x.mbx"), &lore).unwrap();
+    std::fs::write(d.path().join("b/y.mbox"), &b4).unwrap();
+    let a = resolve_in("m", &d.path().join("a"), COVER, &wanted(1), 0).unwrap();
+    let b = resolve_in("m", &d.path().join("b"), COVER, &wanted(1), 0).unwrap();
+    assert_eq!(a[0].sha256, b[0].sha256);
+    let bytes = extract(&b[0].path, &id(1), &b[0].sha256).unwrap();
+    assert!(bytes.starts_with(b"From: Dev"));
 }

@@ -411,9 +411,10 @@ pub fn list() -> Result<()> {
         );
         // Fuzzed or fixed-up series: say how every patch went in, next to the kernel (it
         // changes what was measured); series applied as posted take one line.
-        let altered = k.applied.iter().any(|(p, h)| {
-            bench_results::schema::AppliedPatch::not_as_posted(p, h).is_some()
-        });
+        let altered = k
+            .applied
+            .iter()
+            .any(|(p, h)| bench_results::schema::AppliedPatch::not_as_posted(p, h).is_some());
         for (patch, how) in k.applied.iter().filter(|_| altered) {
             match bench_results::schema::AppliedPatch::not_as_posted(patch, how) {
                 Some(line) => println!("    {line}"),

@@ -452,6 +452,9 @@ pub fn report(out: &Path) -> Result<ExitCode> {
     })
 }
 
+/// The most cells one matrix plans: a week of one-minute cells on 10 hosts.
+pub const CELLS_MAX: u64 = 100_000;
+
 /// Reads and checks a matrix file (the scenarios it names are loaded by the caller).
 fn read(path: &Path) -> Result<MatrixFile> {
     let text = bench_results::input::read_text(path, bench_results::input::limit::TEXT)
@@ -468,13 +471,26 @@ fn read(path: &Path) -> Result<MatrixFile> {
             path.display()
         );
     }
-    if let Some(c) = m
-        .blocks()
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?
-        .iter()
-        .map(|b| b.cpus)
-        .find(|c| *c == 0 || *c > 255)
-    {
+    if m.repeats > crate::options::REPEATS_MAX {
+        bail!(
+            "{}: repeats = {} is above the maximum {}; fix: use at most {} (more repeats are a second matrix)",
+            path.display(),
+            m.repeats,
+            crate::options::REPEATS_MAX,
+            crate::options::REPEATS_MAX
+        );
+    }
+    let blocks = m.blocks().map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let cells = (blocks.len() as u64)
+        .saturating_mul(m.kernels.len() as u64)
+        .saturating_mul(m.repeats.into());
+    if cells > CELLS_MAX {
+        bail!(
+            "{}: {cells} cells (kernels x scenario blocks x repeats) is above the maximum {CELLS_MAX}; fix: split the matrix",
+            path.display()
+        );
+    }
+    if let Some(c) = blocks.iter().map(|b| b.cpus).find(|c| *c == 0 || *c > 255) {
         bail!("{}: cpus = {c}: use 1 to 255 vCPUs", path.display());
     }
     if m.accel == Accel::Host {

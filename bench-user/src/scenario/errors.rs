@@ -104,6 +104,10 @@ fn parse_fix(msg: &str) -> String {
         "add the field (scenarios/README.md lists required fields)".into()
     } else if msg.contains("unknown variant") {
         "use one of the listed values".into()
+    } else if msg.contains("number too large") || msg.contains("invalid value: integer") {
+        "use a number within the field's maximum (scenarios/README.md, \"Bounds\"); TOML's integers stop at 9223372036854775807 and counts at 4294967295".into()
+    } else if msg.contains("above the maximum") {
+        "use a value within the maximum (scenarios/README.md, \"Bounds\")".into()
     } else {
         "see scenarios/README.md for the format".into()
     }

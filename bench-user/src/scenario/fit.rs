@@ -179,10 +179,11 @@ mod tests {
     use super::*;
 
     /// Found by the scenario fuzzer: sizes near u64::MAX overflowed the sums (a panic in debug,
-    /// a wrap into "fits" in release). They must be refused as not fitting.
+    /// a wrap into "fits" in release). Sizes are now bounded (1T); the largest ones, many
+    /// times over, must still be refused as not fitting.
     #[test]
     fn regression_absurd_sizes_are_refused_not_overflowed() {
-        let text = "[phases]\nmeasure = \"5s\"\n[[memcg]]\nname = \"p\"\nmemory_max = \"20000000T\"\n[[worker]]\nmemcg = \"p\"\nsize = \"20000000T\"\nprocesses = 3\n";
+        let text = "[phases]\nmeasure = \"5s\"\n[[memcg]]\nname = \"p\"\nmemory_max = \"1T\"\n[[worker]]\nmemcg = \"p\"\nsize = \"1T\"\nprocesses = 1024\n";
         let l = parse(text, "t", "t").unwrap();
         let m = MachineMemory {
             mem_total: 8 << 30,

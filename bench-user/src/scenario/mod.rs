@@ -12,6 +12,7 @@
 //! scenario and re-exports what the rest of the crate uses.
 use std::path::{Path, PathBuf};
 
+mod bounds;
 mod errors;
 mod fit;
 mod plan;
@@ -217,6 +218,10 @@ pub fn parse(text: &str, file: &str, default_name: &str) -> Result<Plan, Scenari
     }
     let scenario = deserialize(&doc, text, file)?;
     let mut p = errors::Problems::new(file, text, &doc);
+    if !bounds::check(&scenario, &mut p) {
+        // Nothing is expanded from a number above its bound (it could allocate gigabytes).
+        return Err(p.finish(()).unwrap_err());
+    }
     let plan = validate::validate(scenario, text, default_name, &mut p);
     p.finish(plan)
 }

@@ -12,6 +12,21 @@ use crate::units::{parse_duration, parse_size};
 
 /// Bytes in a page: the smallest worker, churn and chunk size the checks accept.
 pub const PAGE: u64 = 4096;
+/// The largest size any field takes (1 TiB): far above any guest here, far below overflow in
+/// the sums the checks make.
+pub const SIZE_MAX: u64 = 1 << 40;
+/// The longest duration any field takes: sums of phases and repeats stay far from overflow.
+pub const DURATION_MAX: Duration = Duration::from_secs(24 * 3600);
+
+fn size_bounded<E: de::Error>(v: u64) -> Result<Size, E> {
+    if v > SIZE_MAX {
+        return Err(E::custom(format!(
+            "size {} is above the maximum of any size, 1T",
+            bench_results::human::fmt_bytes(v)
+        )));
+    }
+    Ok(Size(v))
+}
 
 /// A size in bytes, written as `"64M"`, `"4K"` or a plain non-negative integer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize)]
@@ -31,17 +46,19 @@ impl<'de> Deserialize<'de> for Size {
                         "negative size {s:?}: sizes are positive, e.g. \"64M\""
                     )));
                 }
-                parse_size(s).map(Size).map_err(E::custom)
+                parse_size(s).map_err(E::custom).and_then(size_bounded)
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
-                u64::try_from(v).map(Size).map_err(|_| {
-                    E::custom(format!(
-                        "negative size {v}: sizes are positive, e.g. \"64M\""
-                    ))
-                })
+                u64::try_from(v)
+                    .map_err(|_| {
+                        E::custom(format!(
+                            "negative size {v}: sizes are positive, e.g. \"64M\""
+                        ))
+                    })
+                    .and_then(size_bounded)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Size, E> {
-                Ok(Size(v))
+                size_bounded(v)
             }
         }
         d.deserialize_any(V)
@@ -92,7 +109,7 @@ impl<'de> Deserialize<'de> for Limit {
                     .map(|s| Limit::Bytes(s.0))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Limit, E> {
-                Ok(Limit::Bytes(v))
+                size_bounded(v).map(|s| Limit::Bytes(s.0))
             }
         }
         d.deserialize_any(V)
@@ -117,7 +134,13 @@ impl<'de> Deserialize<'de> for Dur {
                         "negative duration {s:?}: durations are positive, e.g. \"30s\""
                     )));
                 }
-                parse_duration(s).map(Dur).map_err(E::custom)
+                let d = parse_duration(s).map_err(E::custom)?;
+                if d > DURATION_MAX {
+                    return Err(E::custom(format!(
+                        "duration {s:?} is above the maximum of any duration, 24h"
+                    )));
+                }
+                Ok(Dur(d))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Dur, E> {
                 Err(E::custom(format!(

@@ -63,7 +63,7 @@ pub fn cases() -> Vec<Case> {
         case!(
             "a negative request rate",
             "[phases]\nmeasure = \"20s\"\n[[memcg]]\nname = \"s\"\n[[worker]]\nmemcg = \"s\"\nsize = \"4M\"\npattern = \"requests\"\nrate = -5\npages_per_request = 1\n",
-            "rate -5 is outside"
+            "-5 is not a rate in 0..=1000000"
         ),
         Case {
             area: "cli",

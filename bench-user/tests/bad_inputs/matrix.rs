@@ -87,7 +87,7 @@ pub fn cases() -> Vec<Case> {
             what: "`--jobs 0`",
             args: &["matrix", "{d}/m.toml", "--jobs", "0"],
             files: &[],
-            expect: &["--jobs", "whole number from 1 to 1024, or auto"],
+            expect: &["--jobs", "positive whole number, at most 1024, or auto"],
         },
         Case {
             area: "matrix",

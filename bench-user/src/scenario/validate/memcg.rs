@@ -49,6 +49,25 @@ fn placeable(i: usize, m: &MemcgSpec, memcgs: &[MemcgNode], p: &mut Problems) ->
         p.push(&[Key("memcg"), Idx(i), Key("name")], format!("invalid memcg name {:?}", m.name), "use a relative path of letters, digits, '-', '_' separated by '/', e.g. \"parent/child\"");
         return false;
     }
+    // The kernel's NAME_MAX, counted with the number a template appends to its last part.
+    let digits = if m.count > 1 {
+        m.count.to_string().len()
+    } else {
+        0
+    };
+    if let Some(part) = m.name.split('/').find(|c| c.len() + digits > 255) {
+        p.push(
+            &[Key("memcg"), Idx(i), Key("name")],
+            format!(
+                "memcg name part \"{}...\" is {} bytes{}, above the kernel's limit of 255 for one cgroup name",
+                &part[..part.len().min(24)],
+                part.len() + digits,
+                if digits > 0 { " with the template's number" } else { "" }
+            ),
+            "shorten that part of the name (the cgroup directory could not be created)",
+        );
+        return false;
+    }
     if m.count == 0 {
         p.push(
             &[Key("memcg"), Idx(i), Key("count")],
