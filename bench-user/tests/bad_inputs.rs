@@ -22,6 +22,8 @@ mod latency;
 mod matrix;
 #[path = "bad_inputs/posted.rs"]
 mod posted;
+#[path = "bad_inputs/preboot.rs"]
+mod preboot;
 #[path = "bad_inputs/refusals.rs"]
 mod refusals;
 
@@ -458,6 +460,7 @@ fn cases() -> Vec<Case> {
     v.extend(refusals::cases());
     v.extend(bounds::cases());
     v.extend(posted::cases());
+    v.extend(preboot::cases());
     v
 }
 

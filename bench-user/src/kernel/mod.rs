@@ -462,7 +462,7 @@ impl BuiltKernel {
 }
 
 /// Is `arg` a bzImage path rather than a manifest name or path?
-fn is_image(arg: &str) -> bool {
+pub fn is_image(arg: &str) -> bool {
     Path::new(arg).is_file() && !arg.ends_with(".toml")
 }
 

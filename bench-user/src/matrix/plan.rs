@@ -96,15 +96,25 @@ impl MatrixPlan {
         let several_cpus = blocks.iter().any(|b| b.2 != blocks[0].2);
         let kernel_sets: Vec<Vec<usize>> = blocks.iter().map(|b| b.3.clone()).collect();
         let mut kernels = vec![];
+        let mut facts = vec![];
         for k in &m.kernels {
             eprintln!("kernel {k}: building or finding it in the cache");
             let built = crate::kernel::build(k)
                 .with_context(|| format!("kernel {k} of {}", path.display()))?;
+            facts.push(crate::run::preboot::KernelFacts::of(&built));
             kernels.push(PlannedKernel {
                 arg: k.clone(),
                 key: built.key.clone(),
                 bzimage_sha256: crate::kernel::file_sha256(&built.bzimage)?,
             });
+        }
+        // Every (scenario, kernel) pair, before the first cell boots.
+        let free = crate::run::preboot::free_bytes(&std::env::temp_dir());
+        for (_, l, _, ks) in blocks {
+            for &i in ks {
+                crate::run::preboot::check(l, &facts[i], crate::vm::GUEST_MEM, free)
+                    .with_context(|| format!("matrix {}", path.display()))?;
+            }
         }
         let blocks: Vec<PlannedBlock> = blocks
             .iter()

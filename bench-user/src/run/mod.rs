@@ -31,6 +31,7 @@ mod interrupt;
 mod latency;
 mod load;
 mod measure;
+pub(crate) mod preboot;
 mod progress;
 mod record;
 mod setup;

@@ -31,6 +31,22 @@ pub(super) fn run_vm(
 ) -> Result<ExitCode> {
     // A kernel name that names nothing is refused before the results directory exists.
     crate::kernel::check_named(kernel)?;
+    // What the guest would refuse only after booting is refused here, before anything exists.
+    // A bare bzImage: the config and System.map beside it, when there are.
+    let facts = if crate::kernel::is_image(kernel) {
+        super::preboot::KernelFacts::of(&crate::kernel::BuiltKernel::from_image(Path::new(kernel)))
+    } else {
+        match crate::kernel::find_built(kernel)? {
+            Some(k) => super::preboot::KernelFacts::of(&k),
+            None => super::preboot::KernelFacts::unknown(&kernel_name(kernel)),
+        }
+    };
+    super::preboot::check(
+        l,
+        &facts,
+        crate::vm::GUEST_MEM,
+        super::preboot::free_bytes(&std::env::temp_dir()),
+    )?;
     let out = match &args.out {
         Some(o) => o.clone(),
         None => crate::paths::repo_root()

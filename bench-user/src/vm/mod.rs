@@ -30,6 +30,9 @@ pub const NO_PROGRESS_ENV: &str = "ZSWAP_BENCH_NO_PROGRESS";
 /// of CPUs came online, so no result is filed under a vCPU count it did not have.
 pub const EXPECT_CPUS_ENV: &str = "ZSWAP_BENCH_EXPECT_CPUS";
 
+/// The guest memory of `run --kernel` and matrix cells (`vm --mem` sets its own).
+pub const GUEST_MEM: u64 = 2 << 30;
+
 /// One guest run.
 #[derive(Debug, Clone)]
 pub struct GuestRun {
@@ -61,7 +64,7 @@ impl Default for GuestRun {
             kernel: "baseline".into(),
             command: vec![],
             out_dir: None,
-            mem: 2 << 30,
+            mem: GUEST_MEM,
             swap: 2 << 30,
             shape: GuestShape::default(),
             timeout: Duration::from_secs(600),
