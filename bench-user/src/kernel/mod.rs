@@ -9,6 +9,9 @@
 //!   kernels/<key>/        bzImage, config, System.map, meta.json, build.log
 pub mod apply;
 mod built_config;
+#[cfg(test)]
+#[path = "cache_tests.rs"]
+mod cache_tests;
 pub mod mails;
 pub mod manifest;
 #[cfg(test)]
@@ -141,7 +144,7 @@ pub fn build(arg: &str) -> Result<BuiltKernel> {
 }
 
 fn build_resolved(r: manifest::Resolved) -> Result<BuiltKernel> {
-    let cache = paths::cache_dir();
+    let cache = cache_checked()?;
     std::fs::create_dir_all(&cache)
         .with_context(|| format!("creating the cache {}", cache.display()))?;
     // Cached result first: a warm build needs no tools, no network and no source tree.
@@ -252,8 +255,18 @@ fn find_cached(cache: &Path, r: &manifest::Resolved) -> Result<Option<BuiltKerne
 }
 
 fn read_meta(dir: &Path) -> Result<BuiltKernel> {
-    let mut k: BuiltKernel = serde_json::from_slice(&std::fs::read(dir.join("meta.json"))?)
-        .with_context(|| format!("{}/meta.json", dir.display()))?;
+    let meta = dir.join("meta.json");
+    let damaged = |why: String| {
+        anyhow::anyhow!(
+            "the kernel cache entry {} is damaged: {why}; fix: remove that folder (rm -r {}) and build the kernel again with `zswap-bench kernel build <name>`",
+            dir.display(),
+            dir.display()
+        )
+    };
+    let bytes = bench_results::input::read_bytes(&meta, bench_results::input::limit::TEXT)
+        .map_err(|e| damaged(format!("meta.json cannot be read ({e})")))?;
+    let mut k: BuiltKernel = serde_json::from_slice(&bytes)
+        .map_err(|e| damaged(format!("meta.json is not a kernel record ({e})")))?;
     k.bzimage = dir.join("bzImage");
     k.dir = dir.to_path_buf();
     Ok(k)
@@ -386,12 +399,39 @@ fn make_bzimage(src: &Path, build: &Path, log: &Path) -> Result<()> {
 }
 
 /// `zswap-bench kernel list`
+/// The cache folder, refused when it is something else (a file where a folder should be
+/// would otherwise read as "nothing built yet").
+pub fn cache_checked() -> Result<PathBuf> {
+    let c = paths::cache_dir();
+    cache_folder_ok(&c)?;
+    Ok(c)
+}
+
+fn cache_folder_ok(c: &Path) -> Result<()> {
+    for d in [c.to_path_buf(), c.join("kernels")] {
+        if d.exists() && !d.is_dir() {
+            bail!(
+                "the kernel cache {} is not a folder; fix: remove or move that file, or point ZSWAP_BENCH_CACHE at a folder",
+                d.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn list() -> Result<()> {
-    let dir = paths::cache_dir().join("kernels");
+    let dir = cache_checked()?.join("kernels");
     let mut rows = vec![];
+    let mut damaged = vec![];
     for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-        if let Ok(k) = read_meta(&e.path()) {
-            rows.push(k);
+        if !e.path().is_dir() {
+            continue; // <name>.last links
+        }
+        match read_meta(&e.path()) {
+            Ok(k) => rows.push(k),
+            // A build in progress has no bzImage yet; with one, the entry should be whole.
+            Err(err) if e.path().join("bzImage").exists() => damaged.push(format!("{err:#}")),
+            Err(_) => {}
         }
     }
     rows.sort_by(|a, b| a.name.cmp(&b.name));
@@ -426,6 +466,9 @@ pub fn list() -> Result<()> {
         .iter()
         .filter(|n| !rows.iter().any(|k| &k.name == *n))
         .collect();
+    for d in &damaged {
+        println!("damaged: {d}");
+    }
     if !unbuilt.is_empty() {
         println!(
             "not built yet: {}",
@@ -530,7 +573,7 @@ pub fn find_built(arg: &str) -> Result<Option<BuiltKernel>> {
     }
     let r = load(arg)?;
     let probes = r.probes.clone();
-    Ok(find_cached(&paths::cache_dir(), &r)?.map(|mut k| {
+    Ok(find_cached(&cache_checked()?, &r)?.map(|mut k| {
         k.probes = probes;
         k
     }))

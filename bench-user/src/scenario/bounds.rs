@@ -9,6 +9,9 @@ use super::errors::{
 };
 use super::spec::Scenario;
 
+/// The longest scenario name (validate/mod.rs checks it with the name's other rules).
+pub const NAME_MAX: u64 = 100;
+
 /// (field, maximum, why that maximum).
 pub const BOUNDS: &[(&str, u64, &str)] = &[
     (
@@ -66,6 +69,11 @@ pub const BOUNDS: &[(&str, u64, &str)] = &[
         "memcg name part (bytes, with the template's number)",
         255,
         "the kernel's NAME_MAX",
+    ),
+    (
+        "name (characters)",
+        100,
+        "it names each run's results folder",
     ),
 ];
 

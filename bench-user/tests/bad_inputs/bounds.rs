@@ -139,6 +139,12 @@ pub fn cases() -> Vec<Case> {
             ),
             "1000001 is above the maximum 1000000 (proactive.count)"
         ),
+        bound_case!(
+            "a scenario name of 5,000 characters",
+            format!("name = \"{}\"\n{}", "n".repeat(5000), scenario!("", "", "")).leak(),
+            "is 5000 characters, above the maximum 100",
+            "at most 100 characters"
+        ),
         Case {
             area: "cli",
             what: "`--repeat -1`",

@@ -119,6 +119,10 @@ fn report_params(plan: &Plan, proactive: &[ProactiveSpec]) -> BTreeMap<String, S
 }
 
 /// The scenario's name (the file stem when it has none) and its repeat count.
+/// The longest scenario name: with a kernel name and a time stamp it stays within one file
+/// name (255 bytes). Listed in scenario/bounds.rs.
+const NAME_MAX: usize = super::bounds::NAME_MAX as usize;
+
 fn name_and_repeats(s: &Scenario, default_name: &str, p: &mut Problems) -> String {
     use Seg::Key;
     let name = s.name.clone().unwrap_or_else(|| default_name.to_string());
@@ -131,6 +135,18 @@ fn name_and_repeats(s: &Scenario, default_name: &str, p: &mut Problems) -> Strin
             &[Key("name")],
             format!("invalid name {name:?}"),
             "use letters, digits, '-' and '_' only",
+        );
+    } else if name.len() > NAME_MAX {
+        // It names the results folder of every run (with the kernel and a time stamp): the
+        // file system would refuse it there, after the VM booted.
+        p.push(
+            &[Key("name")],
+            format!(
+                "name \"{}...\" is {} characters, above the maximum {NAME_MAX} (it names each run's results folder)",
+                &name[..24],
+                name.len()
+            ),
+            format!("use a name of at most {NAME_MAX} characters (set `name = \"...\"` when the file name is longer)"),
         );
     }
     if s.repeats == 0 {
