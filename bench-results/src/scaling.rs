@@ -510,17 +510,18 @@ pub fn plot_scaling(results: &[ResultFile], out: &Path) -> Result<Vec<PathBuf>> 
     if data.points.is_empty() && data.missing.is_empty() {
         return Ok(Vec::new());
     }
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let mut files = Vec::new();
-    for (stem, fig) in &figs {
-        files.extend(save(fig, out, stem)?);
-    }
-    let json = out.join(SCALING_JSON);
-    let mut bytes = serde_json::to_vec_pretty(&data)?;
-    bytes.push(b'\n');
-    std::fs::write(&json, bytes).with_context(|| format!("writing {}", json.display()))?;
-    files.push(json);
-    Ok(files)
+    crate::plot::staged(out, |dir| {
+        let mut files = Vec::new();
+        for (stem, fig) in &figs {
+            files.extend(save(fig, dir, stem)?);
+        }
+        let json = dir.join(SCALING_JSON);
+        let mut bytes = serde_json::to_vec_pretty(&data)?;
+        bytes.push(b'\n');
+        std::fs::write(&json, bytes).with_context(|| format!("writing {}", json.display()))?;
+        files.push(json);
+        Ok(files)
+    })
 }
 
 #[cfg(test)]

@@ -134,12 +134,38 @@ fn register_font() {
 /// files written. Figures without data (e.g. lock contention on a run without lock probes) are
 /// skipped.
 pub fn plot_all(results: &[ResultFile], out: &Path) -> Result<Vec<PathBuf>> {
+    staged(out, |dir| {
+        let mut files = Vec::new();
+        for (stem, fig) in figures(results) {
+            files.extend(save(&fig, dir, &stem)?);
+        }
+        Ok(files)
+    })
+}
+
+/// Draws a figure set into a staging folder inside `out`, then moves every file into `out`: a
+/// failure half-way (a full disk, a figure that cannot be drawn) names the file it failed on and
+/// leaves `out` as it was, never with part of a set beside older figures.
+pub fn staged(
+    out: &Path,
+    draw: impl FnOnce(&Path) -> Result<Vec<PathBuf>>,
+) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let mut files = Vec::new();
-    for (stem, fig) in figures(results) {
-        files.extend(save(&fig, out, &stem)?);
-    }
-    Ok(files)
+    let stage = out.join(format!(".staging-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&stage);
+    std::fs::create_dir(&stage).with_context(|| format!("creating {}", stage.display()))?;
+    let moved = draw(&stage).and_then(|files| {
+        let mut placed = Vec::with_capacity(files.len());
+        for f in files {
+            let to = out.join(f.file_name().unwrap_or_default());
+            std::fs::rename(&f, &to)
+                .with_context(|| format!("moving {} to {}", f.display(), to.display()))?;
+            placed.push(to);
+        }
+        Ok(placed)
+    });
+    let _ = std::fs::remove_dir_all(&stage);
+    moved.with_context(|| format!("no figure of this set was written to {}", out.display()))
 }
 
 /// Draws one figure to `out/<stem>.svg` and `out/<stem>.png`.

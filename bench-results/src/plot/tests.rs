@@ -189,3 +189,38 @@ fn legend_goes_to_the_corner_without_data() {
         format!("{:?}", P::LowerLeft)
     );
 }
+
+/// A figure set that fails half-way leaves the folder as it was and names the file; one that
+/// succeeds replaces the older figures of the same names, and no staging folder stays behind.
+#[test]
+fn a_figure_set_is_written_whole_or_not_at_all() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("plots");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("a.svg"), "old").unwrap();
+    let e = super::staged(&out, |dir| {
+        std::fs::write(dir.join("a.svg"), "new").unwrap();
+        anyhow::bail!("drawing {}: backend error", dir.join("b.svg").display())
+    })
+    .unwrap_err();
+    let e = format!("{e:#}");
+    assert!(
+        e.contains("b.svg") && e.contains("no figure of this set was written"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read_to_string(out.join("a.svg")).unwrap(), "old");
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        1,
+        "staging folder left behind"
+    );
+    let files = super::staged(&out, |dir| {
+        std::fs::write(dir.join("a.svg"), "new").unwrap();
+        std::fs::write(dir.join("b.svg"), "new").unwrap();
+        Ok(vec![dir.join("a.svg"), dir.join("b.svg")])
+    })
+    .unwrap();
+    assert_eq!(files, [out.join("a.svg"), out.join("b.svg")]);
+    assert_eq!(std::fs::read_to_string(out.join("a.svg")).unwrap(), "new");
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2);
+}
