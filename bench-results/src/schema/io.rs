@@ -243,6 +243,25 @@ impl ResultFile {
         if self.timeseries.windows(2).any(|w| w[0].t_ns > w[1].t_ns) {
             problems.push("timeseries samples are not in time order".into());
         }
+        // Bounded before anything is allocated from them: plots lay samples out per second of
+        // run time, so one time stamp near u64::MAX would ask for gigabytes.
+        if let Some(s) = self
+            .timeseries
+            .iter()
+            .find(|s| s.t_ns > TIMESERIES_T_MAX_NS)
+        {
+            problems.push(format!(
+                "a timeseries sample at t_ns = {} is beyond {} h of run time, longer than any run",
+                s.t_ns,
+                TIMESERIES_T_MAX_NS / 3_600_000_000_000
+            ));
+        }
+        if self.timeseries.len() > TIMESERIES_SAMPLES_MAX {
+            problems.push(format!(
+                "timeseries holds {} samples, above the {TIMESERIES_SAMPLES_MAX} a run writes at most",
+                self.timeseries.len()
+            ));
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -254,6 +273,12 @@ impl ResultFile {
         (self.duration_ns > 0).then(|| self.duration_ns as f64 / 1e9)
     }
 }
+
+/// The latest time stamp a timeseries sample may have: set-up, warm-up and a measured phase of
+/// at most 24 h each (scenarios/README.md, "Bounds"), with room.
+pub const TIMESERIES_T_MAX_NS: u64 = 96 * 3_600_000_000_000;
+/// Samples a run writes at most: one a second over those 96 h, ten times over.
+pub const TIMESERIES_SAMPLES_MAX: usize = 96 * 3600 * 10;
 
 /// Per-second rates between consecutive `(t_ns, cumulative)` points.
 pub fn rates(points: &[(u64, f64)]) -> Vec<(u64, f64)> {

@@ -293,6 +293,30 @@ fn validate_catches_inconsistent_histograms() {
     assert!(r.validate().unwrap_err().to_string().contains("time order"));
 }
 
+/// A damaged time stamp (near u64::MAX, still in order) is refused when the file is read, so
+/// nothing is allocated per second up to it (it made `plot` ask for 8 GiB).
+#[test]
+fn a_timeseries_beyond_any_run_is_refused_on_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = MockResult::percg(0).build();
+    r.timeseries.last_mut().unwrap().t_ns = u64::MAX - 1;
+    let e = r.validate().unwrap_err().to_string();
+    assert!(e.contains("beyond 96 h of run time"), "{e}");
+    let mut text = serde_json::to_string(&MockResult::percg(0).build()).unwrap();
+    let t = r.timeseries[r.timeseries.len() - 2].t_ns;
+    text = text.replacen(
+        &format!("\"t_ns\":{t}"),
+        &format!("\"t_ns\":{}", u64::MAX - 1),
+        1,
+    );
+    let d = dir.path().join("r");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::write(d.join(crate::schema::RESULT_FILE), text).unwrap();
+    let t0 = std::time::Instant::now();
+    assert!(ResultFile::read(&d.join(crate::schema::RESULT_FILE)).is_err());
+    assert!(t0.elapsed().as_secs() < 1);
+}
+
 #[test]
 fn csv_has_one_column_per_key() {
     let dir = tempfile::tempdir().unwrap();
