@@ -368,6 +368,9 @@ pub struct Series {
     /// to our base); empty for results written before this field.
     #[serde(default)]
     pub applied: Vec<AppliedPatch>,
+    /// Seconds the kernel took to build (from the kernel cache), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_secs: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

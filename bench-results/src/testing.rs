@@ -123,6 +123,7 @@ impl MockResult {
                     },
                 ],
                 applied: vec![],
+                build_secs: None,
             }),
             cmdline: "console=ttyS0 zswap.enabled=1".into(),
             accel: Accel::Tcg,

@@ -10,6 +10,7 @@ use crate::metrics::{self, MetricUnit};
 use crate::schema::ResultFile;
 use crate::stats;
 
+mod applied;
 mod burst;
 mod observer;
 mod runs;
@@ -36,6 +37,9 @@ pub enum Kind {
     Burst,
     /// Every judged comparison against the baseline: medians, shift and interval, p, verdict.
     Verdicts,
+    /// Per kernel: how each patch of its series went in (git am, fuzz, fix-up) and its build
+    /// time, as recorded in the results.
+    Applied,
     /// Wall time per `--jobs` value: matrix output directories (made by the binary, which
     /// reads their matrix.json).
     Jobs,
@@ -60,6 +64,7 @@ pub fn render(
         Kind::Scaling => scaling::scaling(results),
         Kind::Verdicts => verdicts::verdicts(results, baseline),
         Kind::Burst => burst::burst(&ok),
+        Kind::Applied => Ok(applied::applied(&ok)),
         Kind::Jobs => {
             Err("the jobs table is made from matrix directories, not result files".into())
         }

@@ -123,3 +123,36 @@ fn an_empty_set_is_an_error_not_an_empty_table() {
     r.failed = Some("boom".into());
     assert!(render(Kind::Fairness, &[r], None).is_err());
 }
+
+#[test]
+fn applied_table_lists_each_patch_how_it_went_in_and_the_build_time() {
+    use crate::schema::AppliedPatch;
+    let mut v5 = MockResult::nocursor(0).kernel("posted-v5").build();
+    let s = v5.kernel.series.as_mut().unwrap();
+    s.build_secs = Some(1249.4);
+    s.applied = vec![
+        AppliedPatch {
+            patch: "fix-up a.patch before \"[PATCH v5 1/6] x\"".into(),
+            how: "git am".into(),
+        },
+        AppliedPatch {
+            patch: "[PATCH v5 1/6] x".into(),
+            how: "patch -F2: mm/vmscan.c hunk #1 fuzz 1".into(),
+        },
+    ];
+    let v3 = MockResult::nocursor(0).kernel("posted-v3").build();
+    let base = MockResult::baseline(0).build();
+    let t = render(Kind::Applied, &[v5.clone(), v5, v3, base], None).unwrap();
+    assert!(
+        t.contains(
+            "| posted-v5 | 2 | 1249 s | 1 | fix-up a.patch before \"[PATCH v5 1/6] x\" | git am |"
+        ),
+        "{t}"
+    );
+    assert!(
+        t.contains("|  |  |  | 2 | [PATCH v5 1/6] x | patch -F2: mm/vmscan.c hunk #1 fuzz 1 |"),
+        "{t}"
+    );
+    assert!(t.contains("| posted-v3 | 1 | n/a: not recorded |"), "{t}");
+    assert!(t.contains("| baseline | 1 | | | (no patches) | |"), "{t}");
+}

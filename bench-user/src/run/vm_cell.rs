@@ -252,6 +252,7 @@ fn series(k: &crate::kernel::BuiltKernel) -> schema::Series {
                 how: how.clone(),
             })
             .collect(),
+        build_secs: (k.build_secs > 0.0).then_some(k.build_secs),
     }
 }
 
