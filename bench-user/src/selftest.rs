@@ -71,16 +71,36 @@ fn build(k: &BuiltKernel) -> Result<PathBuf> {
     let tree = source::prepare(&paths::cache_dir(), &r)?;
     let tmp = tempfile::tempdir()?;
     let sel = "tools/testing/selftests";
-    let archive = format!(
-        "git -C '{}' archive 'zb/{}' {sel}/kselftest.h {sel}/cgroup {sel}/clone3 | tar -x -C '{}'",
-        tree.dir.display(),
-        k.key,
-        tmp.path().display()
-    );
-    sh(
-        Command::new("sh").arg("-c").arg(&archive),
-        "extracting the selftests from the series branch",
-    )?;
+    // git archive | tar -x, as two processes joined by a pipe: no shell, so no path or branch
+    // name (the cache folder comes from ZSWAP_BENCH_CACHE) is ever parsed as shell text.
+    let mut git = Command::new("git")
+        .arg("-C")
+        .arg(&tree.dir)
+        .arg("archive")
+        .arg(format!("zb/{}", k.key))
+        .args([
+            format!("{sel}/kselftest.h"),
+            format!("{sel}/cgroup"),
+            format!("{sel}/clone3"),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("running git archive")?;
+    let tar = Command::new("tar")
+        .arg("-x")
+        .arg("-C")
+        .arg(tmp.path())
+        .stdin(git.stdout.take().context("git archive's output")?)
+        .output()
+        .context("running tar")?;
+    let archived = git.wait()?;
+    if !archived.success() || !tar.status.success() {
+        bail!(
+            "extracting the selftests from the series branch failed (git archive {archived}, tar {}): {}",
+            tar.status,
+            String::from_utf8_lossy(&tar.stderr).trim()
+        );
+    }
     let cg = tmp.path().join(sel).join("cgroup");
     let out = tmp.path().join("test_zswap");
     sh(
@@ -103,13 +123,16 @@ pub fn run(kernel: &str, fresh: bool) -> Result<BTreeMap<String, Outcome>> {
         return Ok(parse_tap(&t));
     }
     let bin = build(&k)?;
-    let script = format!(
-        "mkswap /dev/vda >/dev/null && swapon /dev/vda && exec '{}'",
-        bin.display()
-    );
+    // A constant script; the binary's path is its argument ($0), never part of its text.
+    let script = "mkswap /dev/vda >/dev/null && swapon /dev/vda && exec \"$0\"";
     let o = crate::vm::run_in_guest(&crate::vm::GuestRun {
         kernel: kernel.to_string(),
-        command: vec!["/bin/sh".into(), "-c".into(), script],
+        command: vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            script.into(),
+            bin.display().to_string(),
+        ],
         timeout: std::time::Duration::from_secs(900),
         ..Default::default()
     })?;
