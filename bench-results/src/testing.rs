@@ -642,39 +642,37 @@ pub fn text_edits(
 /// TOML syntax and edge values every text fuzzer inserts, followed by a file kind's own `keys`.
 pub fn toml_tokens(keys: &[&'static str]) -> Vec<&'static str> {
     const SYNTAX: &[&str] = &[
-        "\"",
-        "'",
-        "[",
-        "]",
-        "[[",
-        "]]",
-        "=",
-        ",",
-        "\n",
-        "#",
-        "{",
-        "}",
-        // Boundary values: 0, 1, 2^32-1 and 2^32, i64/u64 maxima, the largest sizes and
-        // durations a scenario takes and the first ones above, and the floats that are no number.
-        "-1",
-        "0",
-        "1",
-        "4294967295",
-        "4294967296",
-        "9223372036854775807",
-        "18446744073709551615",
-        "1e308",
-        "nan",
-        "inf",
-        "\"1T\"",
-        "\"1025G\"",
-        "\"24h\"",
-        "\"86401s\"",
-        "\"10000000000000000000s\"",
-        "true",
-        "\"\"",
-        "\"..\"",
+        "\"", "'", "[", "]", "[[", "]]", "=", ",", "\n", "#", "{", "}", "true", "\"\"", "\"..\"",
         "\"/\"",
     ];
-    SYNTAX.iter().chain(keys).copied().collect()
+    SYNTAX
+        .iter()
+        .chain(BOUNDARY_VALUES)
+        .chain(keys)
+        .copied()
+        .collect()
 }
+
+/// Boundary values as TOML: 0, 1, 2^32-1 and 2^32, i64/u64 maxima, the largest sizes and
+/// durations a scenario takes and the first ones above, the largest `Duration` and beyond, and
+/// the floats that are no number.
+pub const BOUNDARY_VALUES: &[&str] = &[
+    "-1",
+    "0",
+    "1",
+    "4294967295",
+    "4294967296",
+    "9223372036854775807",
+    "18446744073709551615",
+    "1e308",
+    "nan",
+    "inf",
+    "\"0\"",
+    "\"1T\"",
+    "\"1025G\"",
+    "\"24h\"",
+    "\"86401s\"",
+    "\"10000000000000000000s\"",
+    "\"18446744073709551615s\"",
+    "\"18446744073709551616s\"",
+];

@@ -164,19 +164,7 @@ fragments = ["{}"]
 }
 
 fn zb_with_mails(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = std::process::Command::new(zb())
-        .args(args)
-        .current_dir(repo())
-        .env("ZSWAP_BENCH_MBOX_DIR", dir.join("mails"))
-        .output()
-        .unwrap();
-    eprintln!(
-        "$ zswap-bench {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    run_env(args, &[("ZSWAP_BENCH_MBOX_DIR", &dir.join("mails"))])
 }
 
 #[test]

@@ -274,25 +274,7 @@ mod tests {
             ("[churn]\nparent = \"parent\"", "rate"),
             ("[churn]\nparent = \"parent\"\nrate = 1", "size"),
         ];
-        let values = [
-            "0",
-            "1",
-            "4294967295",
-            "4294967296",
-            "9223372036854775807",
-            "18446744073709551615",
-            "-1",
-            "1e308",
-            "nan",
-            "\"0\"",
-            "\"1T\"",
-            "\"1025G\"",
-            "\"24h\"",
-            "\"86401s\"",
-            // The largest Duration (u64::MAX seconds) and beyond.
-            "\"18446744073709551615s\"",
-            "\"18446744073709551616s\"",
-        ];
+        let values = bench_results::testing::BOUNDARY_VALUES;
         let mut accepted = 0;
         for (section, key) in fields {
             for v in values {

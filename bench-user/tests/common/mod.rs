@@ -43,9 +43,15 @@ pub fn have_kernel(name: &str) -> bool {
 }
 
 pub fn run(args: &[&str]) -> Output {
+    run_env(args, &[])
+}
+
+/// [`run`] with variables set in the command's environment.
+pub fn run_env(args: &[&str], env: &[(&str, &Path)]) -> Output {
     let out = Command::new(zb())
         .args(args)
         .current_dir(repo())
+        .envs(env.iter().copied())
         .output()
         .expect("run zswap-bench");
     eprintln!(
