@@ -39,7 +39,8 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Interval, median_sorted};
+use super::Interval;
+use super::pairwise::{self, invert, moses_interval};
 
 /// Largest pooled sample (n1 + n2) with an exact p-value; the counting costs N·n1·N² steps.
 pub const EXACT_MAX_N: usize = 60;
@@ -67,7 +68,7 @@ pub fn rejected_at(p: f64, level: f64) -> bool {
 
 /// The null distribution of the doubled distance |2U − n1·n2| (twice U: midranks make U a
 /// multiple of 1/2), shared by the p-value, the smallest p and the interval.
-enum Null {
+pub(super) enum Null {
     /// `tail[t]` = P(|2U − n1 n2| >= t), t = 0..= the largest distance any split reaches.
     Exact(Rc<Vec<f64>>),
     /// Normal approximation with the tie-corrected standard deviation of U and a continuity
@@ -76,8 +77,9 @@ enum Null {
 }
 
 impl Null {
-    /// Two-sided p of a doubled distance `dist`.
-    fn p(&self, dist: u64) -> f64 {
+    /// Two-sided p of a doubled distance `dist`; non-increasing in `dist`, which the interval's
+    /// search relies on (why: [`pairwise`]'s docs).
+    pub(super) fn p(&self, dist: u64) -> f64 {
         match self {
             Null::Exact(tail) => usize::try_from(dist)
                 .ok()
@@ -92,7 +94,7 @@ impl Null {
     }
 
     /// The p of the most extreme split.
-    fn min_p(&self) -> f64 {
+    pub(super) fn min_p(&self) -> f64 {
         match self {
             Null::Exact(tail) => tail.last().copied().unwrap_or(1.0),
             Null::Normal { max, .. } => self.p(*max),
@@ -102,14 +104,14 @@ impl Null {
 
 /// The test's ingredients for `a` against `b`: the null distribution and the observed doubled
 /// distance of U from its mean.
-struct Ranked {
-    null: Null,
+pub(super) struct Ranked {
+    pub(super) null: Null,
     dist: u64,
     u: f64,
     exact: bool,
 }
 
-fn ranked(a: &[f64], b: &[f64]) -> Option<Ranked> {
+pub(super) fn ranked(a: &[f64], b: &[f64]) -> Option<Ranked> {
     let (n1, n2) = (a.len(), b.len());
     if n1 == 0 || n2 == 0 {
         return None;
@@ -155,7 +157,7 @@ fn ranked(a: &[f64], b: &[f64]) -> Option<Ranked> {
 }
 
 impl Ranked {
-    fn test(&self) -> MannWhitney {
+    pub(super) fn test(&self) -> MannWhitney {
         let p = self.null.p(self.dist);
         MannWhitney {
             u: self.u,
@@ -181,7 +183,7 @@ pub fn shift_test(
 ) -> Option<(MannWhitney, Option<Interval>)> {
     let r = ranked(cand, base)?;
     let test = r.test();
-    let ci = invert(&r.null, base, cand, 1.0 - confidence);
+    let ci = invert(&r.null, base, cand, 1.0 - confidence, moses_interval);
     Some((test, ci))
 }
 
@@ -344,75 +346,16 @@ pub(crate) fn binomial(n: usize, k: usize) -> f64 {
     (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
 }
 
-/// Sorted pairwise differences c − b.
-fn pairwise(base: &[f64], cand: &[f64]) -> Vec<f64> {
-    let mut d: Vec<f64> = cand
-        .iter()
-        .flat_map(|c| base.iter().map(move |b| c - b))
-        .collect();
-    d.sort_by(f64::total_cmp);
-    d
-}
-
-/// Hodges–Lehmann estimate of the shift cand − base.
+/// Hodges–Lehmann estimate of the shift cand − base: the median of the n1·n2 differences, found
+/// without listing them (stats/pairwise.rs).
 pub fn hodges_lehmann(base: &[f64], cand: &[f64]) -> Option<f64> {
-    (!base.is_empty() && !cand.is_empty()).then(|| median_sorted(&pairwise(base, cand)))
+    (!base.is_empty() && !cand.is_empty()).then(|| pairwise::median_difference(base, cand))
 }
 
 /// Confidence interval of the Hodges–Lehmann shift cand − base at `confidence` (module docs);
 /// `None` when the values cannot reach that confidence (3 vs 3 reaches 90 % at most).
 pub fn shift_ci(base: &[f64], cand: &[f64], confidence: f64) -> Option<Interval> {
     shift_test(base, cand, confidence)?.1
-}
-
-/// The shifts δ whose test of cand − δ against base is not rejected at `level` under `null`,
-/// as an interval (module docs); `None` when that set is unbounded: no split of these values
-/// reaches `level` (too few of them, or too many ties).
-fn invert(null: &Null, base: &[f64], cand: &[f64], level: f64) -> Option<Interval> {
-    // No split of these values is rejected: no shift is either (3 vs 3 at 95 %).
-    if !rejected_at(null.min_p(), level) {
-        return None;
-    }
-    let nn = (base.len() * cand.len()) as u64;
-    // Twice U(δ) against its accepted band around n1 n2.
-    let accepted = |twice_u: u64| !rejected_at(null.p(twice_u.abs_diff(nn)), level);
-    let d = pairwise(base, cand);
-    // Distinct differences ascending: (value, how many, how many are greater).
-    let mut groups: Vec<(f64, u64, u64)> = Vec::new();
-    let mut i = 0;
-    while i < d.len() {
-        let t = d[i..].iter().take_while(|&&x| x == d[i]).count();
-        groups.push((d[i], t as u64, (d.len() - i - t) as u64));
-        i += t;
-    }
-    // Below every difference 2U = 2 n1 n2, above every one 0: accepted there, no bound.
-    if accepted(2 * nn) || accepted(0) {
-        return None;
-    }
-    // Lowest accepted δ: a difference itself (2U = 2 greater + ties) or the gap just above it
-    // (2U = 2 greater), which leaves the bound itself out.
-    let (lo, lo_open) = groups.iter().find_map(|&(e, t, g)| {
-        if accepted(2 * g + t) {
-            Some((e, false))
-        } else {
-            accepted(2 * g).then_some((e, true))
-        }
-    })?;
-    // Highest accepted δ: a difference, or the gap just below it (2U = 2 (greater + ties)).
-    let (hi, hi_open) = groups.iter().rev().find_map(|&(e, t, g)| {
-        if accepted(2 * g + t) {
-            Some((e, false))
-        } else {
-            accepted(2 * (g + t)).then_some((e, true))
-        }
-    })?;
-    // Bounds are shown closed (module docs), except one at 0 that the test rejects.
-    Some(Interval {
-        lo,
-        hi,
-        lo_open: lo_open && lo == 0.0,
-        hi_open: hi_open && hi == 0.0,
-    })
 }
 
 /// Upper tail of the standard normal, via erfc (Numerical Recipes' Chebyshev fit, |rel err| <

@@ -11,6 +11,7 @@
 //! run-to-run noise, which in a VM is skewed and often tied (counts of rare events).
 
 pub mod mann_whitney;
+mod pairwise;
 pub mod rule;
 #[cfg(test)]
 mod simulation;
