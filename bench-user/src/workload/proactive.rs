@@ -53,9 +53,11 @@ pub fn request(iface: ProactiveInterface, bytes: u64) -> Option<(&'static str, S
         ProactiveInterface::V2V4WritebackOnly => {
             Some(("memory.reclaim", format!("{bytes} zswap_writeback_only")))
         }
-        // v1: "max=<size> <minimum age in seconds>"; age 0 = any entry.
+        // v1: "max=<size> <minimum age in seconds>". Posted v1 refuses an age of 0 with
+        // EINVAL (its parser requires a non-zero age), so the smallest it takes, 1 s: every
+        // entry stored at least a second ago. Found by running posted v1 (kernels/posted/).
         ProactiveInterface::V1ProactiveWriteback => {
-            Some(("memory.zswap.proactive_writeback", format!("max={bytes} 0")))
+            Some(("memory.zswap.proactive_writeback", format!("max={bytes} 1")))
         }
         ProactiveInterface::None => None,
     }
@@ -335,10 +337,16 @@ mod tests {
     ) -> impl FnMut(&str, &str) -> Attempt {
         move |file, text| {
             if file == "memory.zswap.proactive_writeback" {
-                return if v1_file {
-                    Attempt::Errno(libc::EAGAIN)
-                } else {
-                    Attempt::Missing
+                // As posted v1's parser: "max=<size> <age>", the age a non-zero whole number
+                // of seconds, else EINVAL.
+                let age = text
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|a| a.parse::<u32>().ok());
+                return match (v1_file, age) {
+                    (false, _) => Attempt::Missing,
+                    (true, Some(a)) if a > 0 => Attempt::Errno(libc::EAGAIN),
+                    (true, _) => Attempt::Errno(libc::EINVAL),
                 };
             }
             let key = text.split_whitespace().nth(1).unwrap_or("");
@@ -378,6 +386,20 @@ mod tests {
             "plain reclaim works: {:?}",
             base.evidence
         );
+    }
+
+    /// Posted v1 refuses an age of 0 (EINVAL), which once made every v1 kernel read as having
+    /// no interface: its proactive threads never ran.
+    #[test]
+    fn v1_requests_carry_a_non_zero_age() {
+        let (file, text) = request(ProactiveInterface::V1ProactiveWriteback, 2 << 20).unwrap();
+        assert_eq!(
+            (file, text.as_str()),
+            ("memory.zswap.proactive_writeback", "max=2097152 1")
+        );
+        let mut v1 = kernel(&[], true);
+        assert_eq!(v1(file, "max=4096 0"), Attempt::Errno(libc::EINVAL));
+        assert_eq!(v1(file, &text), Attempt::Errno(libc::EAGAIN));
     }
 
     #[test]
