@@ -40,7 +40,7 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 
 use super::Interval;
-use super::pairwise::{self, invert, moses_interval};
+use super::pairwise::{self, Bounds, moses_interval};
 
 /// Largest pooled sample (n1 + n2) with an exact p-value; the counting costs N·n1·N² steps.
 pub const EXACT_MAX_N: usize = 60;
@@ -270,6 +270,24 @@ fn tied_tail(ranks: &[u64], n1: usize) -> Vec<f64> {
 }
 
 /// Exact two-sided p of the doubled rank sum `w2` of `n1` values drawn from `ranks`.
+/// The shifts δ whose test of cand − δ against base is not rejected at `level` under `null`,
+/// as an interval (module docs of mann_whitney); `None` when that set is unbounded: no split
+/// of these values reaches `level` (too few of them, or too many ties). `bounds` finds it
+/// from the accepted doubled distances |2U(δ) − n1 n2|.
+pub(super) fn invert(
+    null: &Null,
+    base: &[f64],
+    cand: &[f64],
+    level: f64,
+    bounds: Bounds,
+) -> Option<Interval> {
+    // No split of these values is rejected: no shift is either (3 vs 3 at 95 %).
+    if !rejected_at(null.min_p(), level) {
+        return None;
+    }
+    bounds(base, cand, &|dist| !rejected_at(null.p(dist), level))
+}
+
 #[cfg(test)]
 fn exact_p(ranks: &[u64], n1: usize, w2: u64) -> f64 {
     let mean2 = (n1 * (ranks.len() + 1)) as u64;

@@ -10,9 +10,25 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
 
-use super::manifest::{PatchInput, sha256_hex};
 use crate::paths;
+
+fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// A mail found for a wanted Message-Id: the manifest turns it into a patch input.
+#[derive(Debug, Clone)]
+pub struct MailInput {
+    /// Its subject.
+    pub name: String,
+    /// The mbox holding it.
+    pub path: PathBuf,
+    /// Of the mail's own bytes ([`own_bytes`]).
+    pub sha256: String,
+    pub message_id: String,
+}
 
 /// A patch a manifest asks for.
 #[derive(Debug, Clone)]
@@ -22,8 +38,9 @@ pub struct Wanted {
     pub subject: Option<String>,
 }
 
-/// The mails a manifest entry names: `message_id = "..."` (one patch) or `mails = [...]`.
-pub fn wanted(one: Option<&str>, list: &[super::manifest::MailSpec]) -> Result<Vec<Wanted>> {
+/// The mails a manifest entry names: `message_id = "..."` (one patch) or `mails = [...]` as
+/// (id, subject) pairs.
+pub fn wanted(one: Option<&str>, list: &[(&str, Option<&str>)]) -> Result<Vec<Wanted>> {
     let v: Vec<Wanted> = match one {
         Some(id) => vec![Wanted {
             id: normalize(id),
@@ -31,9 +48,9 @@ pub fn wanted(one: Option<&str>, list: &[super::manifest::MailSpec]) -> Result<V
         }],
         None => list
             .iter()
-            .map(|m| Wanted {
-                id: normalize(&m.id),
-                subject: m.subject.clone(),
+            .map(|(id, subject)| Wanted {
+                id: normalize(id),
+                subject: subject.map(str::to_string),
             })
             .collect(),
     };
@@ -209,7 +226,8 @@ fn folder() -> Option<PathBuf> {
 
 /// Online: the whole thread of `id` into the cache with b4 (arguments, never a shell string).
 fn fetch_with_b4(id: &str) -> Option<PathBuf> {
-    super::source::which("b4")?;
+    // No b4 on PATH: nothing is created (an empty mails folder would be read next time).
+    Command::new("b4").arg("--version").output().ok()?;
     let dest = paths::cache_dir().join("mails");
     std::fs::create_dir_all(&dest).ok()?;
     let ok = Command::new("b4")
@@ -228,12 +246,7 @@ fn how_to_get(cover: &str) -> String {
 }
 
 /// The patch inputs for `wanted`, in order, each the one mail of an mbox with that Message-Id.
-pub fn resolve(
-    ctx: &str,
-    cover: Option<&str>,
-    wanted: &[Wanted],
-    fuzz: u32,
-) -> Result<Vec<PatchInput>> {
+pub fn resolve(ctx: &str, cover: Option<&str>, wanted: &[Wanted]) -> Result<Vec<MailInput>> {
     let cover = cover.map(normalize).unwrap_or_else(|| wanted[0].id.clone());
     let dir = match folder() {
         Some(d) => d,
@@ -245,29 +258,21 @@ pub fn resolve(
             ),
         },
     };
-    resolve_in(ctx, &dir, &cover, wanted, fuzz)
+    resolve_in(ctx, &dir, &cover, wanted)
 }
 
 /// [`resolve`] with the mails in `dir`.
-fn resolve_in(
-    ctx: &str,
-    dir: &Path,
-    cover: &str,
-    wanted: &[Wanted],
-    fuzz: u32,
-) -> Result<Vec<PatchInput>> {
+fn resolve_in(ctx: &str, dir: &Path, cover: &str, wanted: &[Wanted]) -> Result<Vec<MailInput>> {
     let ix = Index::read(dir)?;
     let mut out = vec![];
     let mut missing = vec![];
     for w in wanted {
         match ix.by_id.get(&w.id) {
-            Some(f) if f.has_diff => out.push(PatchInput {
+            Some(f) if f.has_diff => out.push(MailInput {
                 name: f.subject.clone(),
                 path: f.path.clone(),
                 sha256: f.sha256.clone(),
-                mbox: true,
-                fuzz,
-                message_id: Some(w.id.clone()),
+                message_id: w.id.clone(),
             }),
             Some(f) => bail!(
                 "{ctx}: <{}> in {} is {:?}, a mail without a diff (a cover letter or a reply), not a patch; fix: list the patches' Message-Ids, and the cover letter's as `cover`",

@@ -305,15 +305,23 @@ impl Manifest {
                 );
             }
             if p.message_id.is_some() || !p.mails.is_empty() {
-                let wanted = super::mails::wanted(p.message_id.as_deref(), &p.mails)
+                let list: Vec<(&str, Option<&str>)> = p
+                    .mails
+                    .iter()
+                    .map(|m| (m.id.as_str(), m.subject.as_deref()))
+                    .collect();
+                let wanted = super::mails::wanted(p.message_id.as_deref(), &list)
                     .with_context(|| format!("{ctx}: patches[{i}]"))?;
                 let c = format!("{ctx}: patches[{i}]");
-                patches.extend(super::mails::resolve(
-                    &c,
-                    p.cover.as_deref(),
-                    &wanted,
-                    p.fuzz,
-                )?);
+                let found = super::mails::resolve(&c, p.cover.as_deref(), &wanted)?;
+                patches.extend(found.into_iter().map(|m| PatchInput {
+                    name: m.name,
+                    path: m.path,
+                    sha256: m.sha256,
+                    mbox: true,
+                    fuzz: p.fuzz,
+                    message_id: Some(m.message_id),
+                }));
                 continue;
             }
             let files: Vec<(PathBuf, bool)> = if let Some(d) = &p.dir {
