@@ -134,6 +134,13 @@ pub(super) fn check(s: &Scenario, p: &mut Problems) -> bool {
         memcgs = memcgs.saturating_add(m.count.into());
     }
     c.at_most(&[Key("memcg")], memcgs, "memcgs in all (sum of count)");
+    // Looked up once per worker: a search of the memcg list each time would make validation
+    // quadratic in the file's size (a 1 MiB file holds tens of thousands of sections).
+    let mut counts: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    for m in &s.memcgs {
+        // The first declaration wins, as a search of the list would find it.
+        counts.entry(m.name.as_str()).or_insert(u64::from(m.count));
+    }
     let mut procs = 0u64;
     for (i, w) in s.workers.iter().enumerate() {
         let at = |k| [Key("worker"), Idx(i), Key(k)];
@@ -148,11 +155,7 @@ pub(super) fn check(s: &Scenario, p: &mut Problems) -> bool {
             c.at_most(&at("pages_per_request"), n, "worker.pages_per_request");
         }
         // A template name means each of its instances.
-        let instances = s
-            .memcgs
-            .iter()
-            .find(|m| m.name == w.memcg)
-            .map_or(1, |m| u64::from(m.count));
+        let instances = counts.get(w.memcg.as_str()).copied().unwrap_or(1);
         procs = procs.saturating_add(u64::from(w.processes).saturating_mul(instances));
     }
     c.at_most(&[Key("worker")], procs, "worker processes in all");
