@@ -127,7 +127,7 @@ pub struct MatrixArgs {
     /// failed and lost ones again (earlier attempts are renamed, never deleted).
     #[arg(long, requires = "out")]
     pub resume: bool,
-    /// Cells at once on this machine: a number, or auto (as many as fit on its cores). Each
+    /// Cells at once on this machine: a number (1 to 1024), or auto (as many as fit on its cores). Each
     /// running cell gets its own host cores.
     #[arg(long, value_parser = clap::value_parser!(crate::options::Jobs))]
     pub jobs: Option<crate::options::Jobs>,
@@ -208,8 +208,9 @@ pub struct VmArgs {
     /// 64, at most --cpus); vCPUs and memory are split evenly.
     #[arg(long, default_value = "off", value_parser = NumaMode::parse)]
     pub numa: NumaMode,
-    /// Guest memory, e.g. 2G or 1536M.
-    #[arg(long, default_value = "2G", value_parser = crate::units::parse_size)]
+    /// Guest memory, e.g. 2G or 1536M: 256M to 1T, and at most the host's RAM (checked before
+    /// boot).
+    #[arg(long, default_value = "2G", value_parser = crate::limits::parse_guest_mem)]
     pub mem: u64,
     #[arg(long, value_enum, default_value = "auto")]
     pub accel: Accel,
@@ -217,11 +218,12 @@ pub struct VmArgs {
     /// hidden), or virt = the test-and-set locks a guest uses when it sees a hypervisor.
     #[arg(long, value_enum, default_value = "native")]
     pub spinlocks: SpinlockMode,
-    /// Kill the guest after this long, e.g. 90s or 10m.
-    #[arg(long, default_value = "10m", value_parser = crate::units::parse_duration)]
+    /// Kill the guest after this long, e.g. 90s or 10m (1s to 24h).
+    #[arg(long, default_value = "10m", value_parser = crate::limits::parse_timeout)]
     pub timeout: Duration,
-    /// Swap disk size for the guest.
-    #[arg(long, default_value = "2G", value_parser = crate::units::parse_size)]
+    /// Swap disk size for the guest (a sparse file in the temporary directory): 0 to 1T, and at
+    /// most that directory's free space (checked before boot).
+    #[arg(long, default_value = "2G", value_parser = crate::limits::parse_guest_swap)]
     pub swap: u64,
     /// Host directory mounted writable at the same path in the guest (default: a temp dir at /out).
     #[arg(long)]
@@ -236,10 +238,11 @@ pub struct VmArgs {
 
 #[derive(Args, Debug)]
 pub struct ProbeArgs {
-    /// Stop after this long (default: until Ctrl-C).
-    #[arg(long, value_parser = crate::units::parse_duration)]
+    /// Stop after this long, at most 24h (default: until Ctrl-C).
+    #[arg(long, value_parser = crate::limits::parse_probe_duration)]
     pub duration: Option<Duration>,
-    #[arg(long, default_value = "1s", value_parser = crate::units::parse_duration)]
+    /// One table (or JSON document) per interval: 100ms to 1h.
+    #[arg(long, default_value = "1s", value_parser = crate::limits::parse_interval)]
     pub interval: Duration,
     /// Print one JSON document per interval instead of tables.
     #[arg(long)]

@@ -7,6 +7,7 @@
 mod cli;
 mod doctor;
 mod kernel;
+mod limits;
 mod machine;
 mod matrix;
 mod options;

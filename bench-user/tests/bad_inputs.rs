@@ -16,6 +16,8 @@ const END: &str = "<!-- bad-inputs:end -->";
 mod bounds;
 #[path = "bad_inputs/latency.rs"]
 mod latency;
+#[path = "bad_inputs/limits.rs"]
+mod limits;
 /// One bad input: where it comes from, the command (`{d}` is a scratch directory holding
 /// `files`), and words its error must contain.
 #[path = "bad_inputs/matrix.rs"]
@@ -461,6 +463,7 @@ fn cases() -> Vec<Case> {
     v.extend(bounds::cases());
     v.extend(posted::cases());
     v.extend(preboot::cases());
+    v.extend(limits::cases());
     v
 }
 
@@ -474,17 +477,24 @@ fn check(c: &Case, root: &Path) -> Result<String, String> {
     }
     let dir = d.path().to_str().unwrap();
     let args: Vec<String> = c.args.iter().map(|a| a.replace("{d}", dir)).collect();
+    // Leading `env:KEY=VALUE` arguments set the environment instead (after the defaults below,
+    // so they win).
+    let (env, args): (Vec<String>, Vec<String>) =
+        args.into_iter().partition(|a| a.starts_with("env:"));
     let root = &root.canonicalize().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_zswap-bench"))
-        .args(&args)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zswap-bench"));
+    cmd.args(&args)
         .current_dir(root)
         .env("ZSWAP_BENCH_ROOT", root)
         .env("ZSWAP_BENCH_STATE", d.path().join("state"))
         // Nothing may get as far as a build; an empty cache makes sure none could use one.
         .env("ZSWAP_BENCH_CACHE", d.path().join("cache"))
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+        .env("NO_COLOR", "1");
+    for e in &env {
+        let (k, v) = e["env:".len()..].split_once('=').expect("env:KEY=VALUE");
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
     let err =
         String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     let norm = err

@@ -239,6 +239,50 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
 }
 
 impl Manifest {
+    /// Every number and list within its bound (limits.rs), before any file is read.
+    fn check_bounds(&self, ctx: &str) -> Result<()> {
+        use crate::limits::*;
+        let list = |r: Result<(), String>| r.map_err(|e| anyhow::anyhow!("{ctx}: {e}"));
+        for (i, p) in self.patches.iter().enumerate() {
+            if p.fuzz > FUZZ_MAX {
+                bail!(
+                    "{ctx}: patches[{i}] fuzz = {} is above the maximum {FUZZ_MAX}; fix: use 0 to {FUZZ_MAX} (a unified diff has {FUZZ_MAX} context lines; more fuzz would apply a hunk anywhere)",
+                    p.fuzz
+                );
+            }
+        }
+        let mails: usize = self.patches.iter().map(|p| p.mails.len().max(1)).sum();
+        if mails > PATCHES_MAX {
+            bail!(
+                "{ctx}: {mails} patches are above the maximum {PATCHES_MAX}; fix: split the series"
+            );
+        }
+        list(at_most(&self.fixups, FIXUPS_MAX, "[[fixups]]"))?;
+        list(at_most(
+            &self.config.fragments,
+            FRAGMENTS_MAX,
+            "[config] fragments",
+        ))?;
+        list(at_most(
+            &self.config.options,
+            CONFIG_OPTIONS_MAX,
+            "[config] options",
+        ))?;
+        let c = &self.boot.cmdline;
+        if c.len() > CMDLINE_MAX {
+            bail!(
+                "{ctx}: [boot] cmdline is {} bytes, above the maximum {CMDLINE_MAX}; fix: shorten it (x86 holds 2048 and the runner adds its own)",
+                c.len()
+            );
+        }
+        if let Some(ch) = c.chars().find(|ch| !(ch.is_ascii_graphic() || *ch == ' ')) {
+            bail!(
+                "{ctx}: [boot] cmdline holds {ch:?}; fix: use printable ASCII words separated by spaces"
+            );
+        }
+        Ok(())
+    }
+
     pub fn resolve(self, manifest_path: &Path) -> Result<Resolved> {
         let dir = manifest_path.parent().unwrap_or(Path::new("."));
         // Absolute, because git applies patches from inside the source tree.
@@ -251,6 +295,7 @@ impl Manifest {
             std::fs::canonicalize(&p).unwrap_or(p)
         };
         let ctx = manifest_path.display();
+        self.check_bounds(&ctx.to_string())?;
         let source = match (&self.source.debian, &self.source.tarball, &self.source.git) {
             (Some(pkg), None, None) => {
                 if !pkg.starts_with("linux-source-") {
@@ -333,6 +378,14 @@ impl Manifest {
                     .filter(|p| p.extension().is_some_and(|e| e == "patch"))
                     .collect();
                 v.sort();
+                if v.len() > crate::limits::PATCHES_MAX {
+                    bail!(
+                        "{ctx}: patches[{i}] dir {} holds {} patches, above the maximum {}; fix: split the series",
+                        d.display(),
+                        v.len(),
+                        crate::limits::PATCHES_MAX
+                    );
+                }
                 if v.is_empty() {
                     bail!(
                         "{ctx}: patches[{i}] dir {} holds no *.patch file; fix: point dir at the series' patches (git format-patch output)",
@@ -405,7 +458,7 @@ impl Manifest {
         let mut config_fragment = String::new();
         for f in &self.config.fragments {
             let p = here(f);
-            let t = std::fs::read_to_string(&p)
+            let t = bench_results::input::read_text(&p, bench_results::input::limit::TEXT)
                 .with_context(|| format!("{ctx}: [config] fragment {}", p.display()))?;
             config_fragment.push_str(&t);
             if !config_fragment.ends_with('\n') {

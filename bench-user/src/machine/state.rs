@@ -247,13 +247,18 @@ fn read_states(dir: &Path) -> Result<Vec<(PathBuf, State)>> {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => bail!(
+            "the state folder {} is a file, not a folder; fix: move that file away, or point ZSWAP_BENCH_STATE at a folder",
+            dir.display()
+        ),
         Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
     };
     for e in rd.flatten() {
         let p = e.path();
         if p.extension().is_some_and(|x| x == "json") {
-            let text =
-                std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+            // A state file is small; anything else under that name is named, not read forever.
+            let text = bench_results::input::read_text(&p, bench_results::input::limit::TEXT)
+                .with_context(|| format!("reading {}", p.display()))?;
             out.push((p.clone(), parse_state(&p, &text)?));
         }
     }

@@ -8,19 +8,19 @@
 //! machine, `--jobs N` at once, each cell pinned), `slurm` (job arrays), `status` (what state each
 //! cell is in), `report` (reports and plots from the out directory alone). Every backend runs a
 //! cell through `cell::run_cell`.
-use bench_results::schema::IdleAction;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 
 use crate::cli::MatrixArgs;
-use crate::options::{Accel, Jobs, NumaMode, SpinlockMode};
+use crate::options::{Accel, Jobs};
 use crate::run::ids::{self, utc_stamp};
 use crate::scenario::{self, Plan};
 
 pub mod cell;
+pub mod file;
 pub mod local;
 pub mod plan;
 pub mod report;
@@ -28,188 +28,8 @@ pub mod resume;
 pub mod slurm;
 pub mod status;
 
+pub use file::MatrixFile;
 pub use slurm::SlurmOptions;
-
-/// A matrix file: kernels x scenarios x repeats.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MatrixFile {
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Manifest names (kernels/<name>.toml) or paths.
-    pub kernels: Vec<String>,
-    /// Scenario names (scenarios/<name>.toml) or paths.
-    pub scenarios: Vec<String>,
-    #[serde(default = "one")]
-    pub repeats: u32,
-    /// Kernel the others are compared against (default: "baseline" if listed, else the first).
-    #[serde(default)]
-    pub baseline: Option<String>,
-    /// Guest vCPU counts: every scenario runs at each (default [2]).
-    #[serde(default = "two_cpus")]
-    pub cpus: Vec<u32>,
-    #[serde(default)]
-    pub spinlocks: SpinlockMode,
-    /// "auto" (default; KVM where it works, else TCG), "kvm" or "tcg". Under `--slurm`, auto
-    /// means kvm: a cluster node without KVM fails its cells instead of silently running them
-    /// under TCG.
-    #[serde(default = "auto")]
-    pub accel: Accel,
-    /// Guest NUMA nodes: "off" (default), "host" (mirror the host nodes of the cell's CPUs) or a
-    /// count.
-    #[serde(default, deserialize_with = "numa_from_toml")]
-    pub numa: NumaMode,
-    /// Further (scenarios × cpus) blocks, for sweeps that are not a full cross product, e.g.
-    /// thread counts at 2 vCPUs plus vCPU counts at one thread count.
-    #[serde(default, rename = "sweep")]
-    pub sweeps: Vec<Sweep>,
-}
-
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Sweep {
-    pub scenarios: Vec<String>,
-    #[serde(default = "two_cpus")]
-    pub cpus: Vec<u32>,
-    /// The kernels this block runs on (default: all of the matrix's `kernels`), so one matrix
-    /// can ask each scenario only what it answers.
-    #[serde(default)]
-    pub kernels: Option<Vec<String>>,
-    /// Run these cells with the walk-step probe on (`run --walk-steps`): the observer-effect
-    /// measurement. Their results are reported apart from the same scenario's other cells.
-    #[serde(default)]
-    pub walk_steps: bool,
-    /// Run each scenario once per idle action ("nothing", "reclaim", "proactive"): the
-    /// scenarios need a `[burst]`. Cells of each action are a block of their own.
-    #[serde(default)]
-    pub idle_actions: Vec<String>,
-}
-
-/// One block of cells: a scenario at a vCPU count, on some kernels, with one probe set.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BlockSpec {
-    pub scenario: String,
-    pub cpus: u32,
-    /// Indices into `MatrixFile::kernels`.
-    pub kernels: Vec<usize>,
-    pub walk_steps: bool,
-    /// The `[burst]` idle action this block runs with (None: the scenario's own).
-    pub idle_action: Option<IdleAction>,
-}
-
-fn numa_from_toml<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NumaMode, D::Error> {
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Count(u32),
-        Word(String),
-    }
-    match <Raw as serde::Deserialize>::deserialize(d)? {
-        Raw::Count(n) => n.to_string().parse(),
-        Raw::Word(w) => w.parse(),
-    }
-    .map_err(|e: String| serde::de::Error::custom(format!("numa = {e}")))
-}
-
-fn auto() -> Accel {
-    Accel::Auto
-}
-
-fn two_cpus() -> Vec<u32> {
-    vec![2]
-}
-
-impl MatrixFile {
-    /// Blocks in run order, each (scenario, vCPU count, probe set) once; a block named twice
-    /// runs on the union of its kernels. Err names a sweep kernel the matrix does not list.
-    pub fn blocks(&self) -> Result<Vec<BlockSpec>, String> {
-        let mut v: Vec<BlockSpec> = vec![];
-        let all_kernels: Vec<usize> = (0..self.kernels.len()).collect();
-        let main = (
-            &self.scenarios,
-            &self.cpus,
-            all_kernels.clone(),
-            false,
-            vec![None],
-        );
-        let mut all = vec![main];
-        for (i, s) in self.sweeps.iter().enumerate() {
-            let ks = match &s.kernels {
-                None => all_kernels.clone(),
-                Some(names) => names
-                    .iter()
-                    .map(|n| {
-                        self.kernels.iter().position(|k| k == n).ok_or_else(|| {
-                            format!(
-                                "sweep {}: kernel {n:?} is not in kernels = {:?}; fix: add it there or name one of those",
-                                i + 1,
-                                self.kernels
-                            )
-                        })
-                    })
-                    .collect::<Result<_, _>>()?,
-            };
-            let actions = if s.idle_actions.is_empty() {
-                vec![None]
-            } else {
-                s.idle_actions
-                    .iter()
-                    .map(|a| {
-                        IdleAction::parse(a).map(Some).ok_or_else(|| {
-                            format!("sweep {}: unknown idle action {a:?}; fix: use nothing, reclaim or proactive", i + 1)
-                        })
-                    })
-                    .collect::<Result<_, _>>()?
-            };
-            all.push((&s.scenarios, &s.cpus, ks, s.walk_steps, actions));
-        }
-        for (scen, cpus, ks, walk, actions) in all {
-            for s in scen {
-                for c in cpus {
-                    for &action in &actions {
-                        let same = |b: &&mut BlockSpec| {
-                            b.scenario == *s
-                                && b.cpus == *c
-                                && b.walk_steps == walk
-                                && b.idle_action == action
-                        };
-                        match v.iter_mut().find(|b| same(b)) {
-                            Some(b) => {
-                                for k in &ks {
-                                    if !b.kernels.contains(k) {
-                                        b.kernels.push(*k);
-                                    }
-                                }
-                                b.kernels.sort_unstable();
-                            }
-                            None => v.push(BlockSpec {
-                                scenario: s.clone(),
-                                cpus: *c,
-                                kernels: ks.clone(),
-                                walk_steps: walk,
-                                idle_action: action,
-                            }),
-                        }
-                    }
-                }
-            }
-        }
-        Ok(v)
-    }
-
-    /// The name results and out directories carry: `name`, else the file's stem.
-    pub fn name_or(&self, path: &Path) -> String {
-        self.name.clone().unwrap_or_else(|| {
-            path.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "matrix".into())
-        })
-    }
-}
-
-fn one() -> u32 {
-    1
-}
 
 /// One boot of the matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,7 +90,7 @@ pub fn matrix(req: &MatrixRequest) -> Result<ExitCode> {
     let Some(path) = req.path.or(earlier_file.as_deref()) else {
         bail!("name the matrix file (e.g. scenarios/matrix/default.toml)");
     };
-    let m = read(path)?;
+    let m = file::read(path)?;
     // Every scenario is validated before the first VM boots.
     let mut blocks: Vec<Block> = Vec::new();
     for b in m.blocks().map_err(|e| anyhow!("{}: {e}", path.display()))? {
@@ -452,53 +272,6 @@ pub fn report(out: &Path) -> Result<ExitCode> {
     })
 }
 
-/// The most cells one matrix plans: a week of one-minute cells on 10 hosts.
-pub const CELLS_MAX: u64 = 100_000;
-
-/// Reads and checks a matrix file (the scenarios it names are loaded by the caller).
-fn read(path: &Path) -> Result<MatrixFile> {
-    let text = bench_results::input::read_text(path, bench_results::input::limit::TEXT)
-        .with_context(|| format!("reading {}", path.display()))?;
-    let m: MatrixFile = toml::from_str(&text).map_err(|e| {
-        anyhow!(
-            "{}\n  fix: see scenarios/matrix/*.toml for the format",
-            crate::toml_error::describe(path, &text, &e)
-        )
-    })?;
-    if m.kernels.is_empty() || m.scenarios.is_empty() || m.repeats == 0 || m.cpus.is_empty() {
-        bail!(
-            "{}: needs at least one kernel, one scenario, one cpus value and repeats >= 1",
-            path.display()
-        );
-    }
-    if m.repeats > crate::options::REPEATS_MAX {
-        bail!(
-            "{}: repeats = {} is above the maximum {}; fix: use at most {} (more repeats are a second matrix)",
-            path.display(),
-            m.repeats,
-            crate::options::REPEATS_MAX,
-            crate::options::REPEATS_MAX
-        );
-    }
-    let blocks = m.blocks().map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    let cells = (blocks.len() as u64)
-        .saturating_mul(m.kernels.len() as u64)
-        .saturating_mul(m.repeats.into());
-    if cells > CELLS_MAX {
-        bail!(
-            "{}: {cells} cells (kernels x scenario blocks x repeats) is above the maximum {CELLS_MAX}; fix: split the matrix",
-            path.display()
-        );
-    }
-    if let Some(c) = blocks.iter().map(|b| b.cpus).find(|c| *c == 0 || *c > 255) {
-        bail!("{}: cpus = {c}: use 1 to 255 vCPUs", path.display());
-    }
-    if m.accel == Accel::Host {
-        bail!("{}: accel = \"host\": use auto, kvm or tcg", path.display());
-    }
-    Ok(m)
-}
-
 /// Names of results and reports carry the vCPU count only when the matrix has more than one.
 pub fn cpu_tag(several_cpus: bool, cpus: u32) -> String {
     if several_cpus {
@@ -549,64 +322,5 @@ mod tests {
         all.sort();
         all.dedup();
         assert_eq!(all.len(), 12);
-    }
-
-    #[test]
-    fn sweeps_add_blocks_without_repeating_any() {
-        let m: MatrixFile = toml::from_str(
-            "kernels = [\"a\"]\nscenarios = [\"s4\", \"s8\"]\n[[sweep]]\nscenarios = [\"s8\"]\ncpus = [2, 4]\n",
-        )
-        .unwrap();
-        let got: Vec<(String, u32)> = m
-            .blocks()
-            .unwrap()
-            .into_iter()
-            .map(|b| (b.scenario, b.cpus))
-            .collect();
-        assert_eq!(
-            got,
-            vec![("s4".into(), 2), ("s8".into(), 2), ("s8".into(), 4)]
-        );
-        assert_eq!(m.spinlocks, SpinlockMode::Native);
-    }
-
-    #[test]
-    fn idle_actions_make_a_block_each_on_their_kernels() {
-        let m: MatrixFile = toml::from_str(
-            "kernels = [\"base\", \"ref\"]\nscenarios = [\"b\"]\n[[sweep]]\nscenarios = [\"b\"]\nidle_actions = [\"reclaim\"]\n[[sweep]]\nscenarios = [\"b\"]\nkernels = [\"ref\"]\nidle_actions = [\"proactive\", \"reclaim\"]\n",
-        )
-        .unwrap();
-        let got: Vec<(Option<IdleAction>, Vec<usize>)> = m
-            .blocks()
-            .unwrap()
-            .into_iter()
-            .map(|b| (b.idle_action, b.kernels))
-            .collect();
-        // The main block keeps the scenario's own action; "reclaim" named twice is one block on
-        // the union of its kernels.
-        assert_eq!(
-            got,
-            vec![
-                (None, vec![0, 1]),
-                (Some(IdleAction::Reclaim), vec![0, 1]),
-                (Some(IdleAction::Proactive), vec![1]),
-            ]
-        );
-    }
-
-    #[test]
-    fn shipped_matrix_files_parse() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/matrix");
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            let m: MatrixFile = toml::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-            for b in &m.blocks().unwrap() {
-                let s = &b.scenario;
-                let sp =
-                    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../scenarios/{s}.toml"));
-                scenario::load(&sp).unwrap();
-            }
-            assert!(!m.kernels.is_empty());
-        }
     }
 }

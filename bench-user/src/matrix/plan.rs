@@ -109,7 +109,7 @@ impl MatrixPlan {
             });
         }
         // Every (scenario, kernel) pair, before the first cell boots.
-        let free = crate::run::preboot::free_bytes(&std::env::temp_dir());
+        let free = crate::vm::tmp_free_bytes();
         for (_, l, _, ks) in blocks {
             for &i in ks {
                 crate::run::preboot::check(l, &facts[i], crate::vm::GUEST_MEM, free)

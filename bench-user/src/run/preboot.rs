@@ -4,7 +4,6 @@
 //! guest finds: workers that do not fit in the guest's whole memory, a swap disk larger than the
 //! host's free space, a compressor the kernel was built without, a lock name its symbol table
 //! lacks, proactive writeback as the idle action on a kernel without the interface.
-use std::path::Path;
 
 use anyhow::{Result, bail};
 use bench_results::human::fmt_bytes;
@@ -123,12 +122,6 @@ pub(crate) fn check(
         );
     }
     Ok(())
-}
-
-/// Free bytes of the file system holding `dir` (None when it cannot be read).
-pub(crate) fn free_bytes(dir: &Path) -> Option<u64> {
-    let s = nix::sys::statvfs::statvfs(dir).ok()?;
-    Some(s.blocks_available() as u64 * s.fragment_size() as u64)
 }
 
 #[cfg(test)]

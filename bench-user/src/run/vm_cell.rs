@@ -41,12 +41,7 @@ pub(super) fn run_vm(
             None => super::preboot::KernelFacts::unknown(&kernel_name(kernel)),
         }
     };
-    super::preboot::check(
-        l,
-        &facts,
-        crate::vm::GUEST_MEM,
-        super::preboot::free_bytes(&std::env::temp_dir()),
-    )?;
+    super::preboot::check(l, &facts, crate::vm::GUEST_MEM, crate::vm::tmp_free_bytes())?;
     let out = match &args.out {
         Some(o) => o.clone(),
         None => crate::paths::repo_root()

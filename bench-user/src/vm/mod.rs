@@ -132,6 +132,13 @@ impl GuestOutcome {
     }
 }
 
+/// Free bytes of the temporary directory, where a guest's swap disk is made (None when it
+/// cannot be read).
+pub fn tmp_free_bytes() -> Option<u64> {
+    let s = nix::sys::statvfs::statvfs(&std::env::temp_dir()).ok()?;
+    Some(s.blocks_available() as u64 * s.fragment_size() as u64)
+}
+
 /// Control directories are `<temp>/zswap-bench-vm.<owner pid>.<random>`.
 const CTL_PREFIX: &str = "zswap-bench-vm.";
 
@@ -414,6 +421,7 @@ pub fn run_in_guest(req: &GuestRun) -> Result<GuestOutcome> {
 
 /// `zswap-bench vm ... -- cmd`
 pub fn run_cli(a: &VmArgs) -> Result<ExitCode> {
+    shape::check_room(a.mem, a.swap, shape::host_mem_total(), tmp_free_bytes())?;
     let out = run_in_guest(&GuestRun {
         kernel: a.kernel.clone(),
         command: a.command.clone(),

@@ -134,6 +134,49 @@ pub fn numa_args(nodes: u32, cpus: u32, mem_mib: u64) -> Result<Vec<String>> {
     Ok(args)
 }
 
+/// What `vm --mem` and `--swap` ask of the host, before boot (and before a build): a guest
+/// memory above the host's RAM boots under TCG, which allocates as the guest touches it, and is
+/// OOM-killed (or drives the host into swap) in the middle of its command; a swap disk above the
+/// temporary directory's free space fails on the guest's first writes to it. `None` facts
+/// (not readable) are not checked.
+pub fn check_room(mem: u64, swap: u64, host_mem: Option<u64>, tmp_free: Option<u64>) -> Result<()> {
+    use bench_results::human::fmt_bytes;
+    let mut problems = vec![];
+    if let Some(host) = host_mem
+        && mem > host
+    {
+        // The host's own figure on a line of its own: the first line reads the same on every
+        // machine.
+        problems.push(format!(
+            "--mem {} is more than this host's RAM; fix: use a smaller --mem\n    this host has {} (--mem {}M at most)",
+            fmt_bytes(mem),
+            fmt_bytes(host),
+            host >> 20
+        ));
+    }
+    if let Some(free) = tmp_free
+        && swap > free
+    {
+        problems.push(format!(
+            "--swap {} is more than the free space of the temporary directory, where the swap disk is made; fix: use a smaller --swap, or point TMPDIR at a file system with room\n    free there: {}",
+            fmt_bytes(swap),
+            fmt_bytes(free)
+        ));
+    }
+    if !problems.is_empty() {
+        bail!("{}", problems.join("\n  "));
+    }
+    Ok(())
+}
+
+/// The host's MemTotal in bytes.
+pub fn host_mem_total() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,5 +353,32 @@ mod tests {
             ..host
         };
         assert_eq!(guest_nodes(&three, None, topo).unwrap(), 3);
+    }
+
+    #[test]
+    fn the_host_must_hold_the_guest_memory_and_its_swap_disk() {
+        let g = 1u64 << 30;
+        assert!(check_room(2 * g, 2 * g, Some(4 * g), Some(10 * g)).is_ok());
+        assert!(
+            check_room(2 * g, 2 * g, None, None).is_ok(),
+            "unknown facts pass"
+        );
+        let e = check_room(8 * g, 2 * g, Some(4 * g), Some(g))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--mem 8.0 GiB is more than this host's RAM"),
+            "{e}"
+        );
+        assert!(
+            e.contains("this host has 4.0 GiB (--mem 4096M at most)"),
+            "{e}"
+        );
+        assert!(
+            e.contains("--swap 2.0 GiB is more than the free space"),
+            "{e}"
+        );
+        assert!(e.contains("free there: 1.0 GiB"), "{e}");
+        assert!(host_mem_total().is_some_and(|m| m > 0));
     }
 }

@@ -1,0 +1,236 @@
+//! Bad-input cases of the limits of the command line, matrix files and kernel manifests
+//! (bench-user/src/limits.rs), of the host checks of `vm --mem`/`--swap`, and of the
+//! environment (`env:KEY=VALUE` arguments set a variable).
+use super::Case;
+
+/// A `vm` line on a bzImage that is never booted (every case is refused before QEMU).
+macro_rules! vm_case {
+    ($what:expr, [$($a:expr),+], $($e:expr),+) => {
+        Case {
+            area: "cli",
+            what: $what,
+            args: &["vm", "--kernel", "{d}/bzImage", $($a),+, "--", "true"],
+            files: &[("bzImage", "never booted"), ("config", "CONFIG_NR_CPUS=8\n")],
+            expect: &[$($e),+],
+        }
+    };
+}
+
+/// A matrix file of generated text.
+fn matrix_case(what: &'static str, text: String, expect: &'static [&'static str]) -> Case {
+    let text: &'static str = text.leak();
+    Case {
+        area: "matrix",
+        what,
+        args: &["matrix", "{d}/m.toml"],
+        files: Box::leak(Box::new([("m.toml", text)])),
+        expect,
+    }
+}
+
+/// A manifest `k.toml` with `$patch` in its one [[patches]] entry and `$tail` at its end.
+fn manifest_case(
+    what: &'static str,
+    patch: &str,
+    tail: &str,
+    expect: &'static [&'static str],
+) -> Case {
+    let text = format!(
+        "name = \"k\"\n[source]\ndebian = \"linux-source-7.3\"\n[[patches]]\nfile = \"p.patch\"\n{patch}[config]\nfragments = [\"g.config\"]\n{tail}"
+    );
+    Case {
+        area: "manifest",
+        what,
+        args: &["kernel", "build", "{d}/k.toml"],
+        files: Box::leak(Box::new([
+            ("k.toml", &*text.leak()),
+            ("g.config", "CONFIG_ZSWAP=y\n"),
+            ("p.patch", "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n"),
+        ])),
+        expect,
+    }
+}
+
+fn list(n: usize, f: impl Fn(usize) -> String) -> String {
+    (0..n).map(f).collect::<Vec<_>>().join(", ")
+}
+
+pub fn cases() -> Vec<Case> {
+    let one = "kernels = [\"baseline\"]\nscenarios = [\"quick\"]\n";
+    vec![
+        vm_case!(
+            "`vm --mem 128M`",
+            ["--mem", "128M"],
+            "--mem 128M: must be from 256.0 MiB to 1.0 TiB"
+        ),
+        vm_case!(
+            "`vm --mem 2T`",
+            ["--mem", "2T"],
+            "--mem 2T: must be from 256.0 MiB"
+        ),
+        vm_case!(
+            "`vm --mem` above the host's RAM (1T)",
+            ["--mem", "1T"],
+            "--mem 1.0 TiB is more than this host's RAM",
+            "this host has"
+        ),
+        vm_case!(
+            "`vm --swap 2T`",
+            ["--swap", "2T"],
+            "--swap 2T: must be from 0 B to 1.0 TiB"
+        ),
+        vm_case!(
+            "`vm --timeout 0`",
+            ["--timeout", "0"],
+            "--timeout 0: must be in 1s..=24h"
+        ),
+        vm_case!(
+            "`vm --timeout 25h`",
+            ["--timeout", "25h"],
+            "--timeout 25h: must be in 1s..=24h"
+        ),
+        Case {
+            area: "cli",
+            what: "`probe --interval 0` (a busy loop of tables)",
+            args: &["probe", "--interval", "0"],
+            files: &[],
+            expect: &["--interval 0: must be in 100ms..=1h"],
+        },
+        Case {
+            area: "cli",
+            what: "`probe --duration 25h`",
+            args: &["probe", "--duration", "25h"],
+            files: &[],
+            expect: &["--duration 25h: must be in 0..=24h"],
+        },
+        matrix_case(
+            "65 kernels",
+            format!(
+                "kernels = [{}]\nscenarios = [\"quick\"]\n",
+                list(65, |i| format!("\"k{i}\""))
+            ),
+            &["kernels has 65 entries, above the maximum 64"],
+        ),
+        matrix_case(
+            "a `cpus` list of 65 values",
+            format!("{one}cpus = [{}]\n", list(65, |i| (i % 8 + 1).to_string())),
+            &["cpus has 65 entries, above the maximum 64"],
+        ),
+        matrix_case(
+            "257 `[[sweep]]` sections",
+            format!(
+                "{one}{}",
+                "[[sweep]]\nscenarios = [\"quick\"]\n".repeat(257)
+            ),
+            &["[[sweep]] has 257 entries, above the maximum 256"],
+        ),
+        matrix_case(
+            "256 scenarios at 17 vCPU counts (4,352 blocks)",
+            format!(
+                "kernels = [\"baseline\"]\nscenarios = [{}]\ncpus = [{}]\n",
+                list(256, |i| format!("\"s{i}\"")),
+                list(17, |i| (i + 1).to_string())
+            ),
+            &["more than 4096 blocks", "fix: split the matrix"],
+        ),
+        matrix_case(
+            "a sweep's `cpus = [0]`",
+            format!("{one}[[sweep]]\nscenarios = [\"quick\"]\ncpus = [0]\n"),
+            &["cpus = 0: use 1 to 255 vCPUs"],
+        ),
+        manifest_case(
+            "`fuzz = 4294967295`",
+            "fuzz = 4294967295\n",
+            "",
+            &[
+                "patches[0] fuzz = 4294967295 is above the maximum 3",
+                "fix: use 0 to 3",
+            ],
+        ),
+        manifest_case(
+            "a kernel command line of 2,000 bytes",
+            "",
+            &format!("[boot]\ncmdline = \"{}\"\n", "x".repeat(2000)),
+            &["[boot] cmdline is 2000 bytes, above the maximum 1024"],
+        ),
+        manifest_case(
+            "a newline in the kernel command line",
+            "",
+            "[boot]\ncmdline = \"quiet\\ninit=/bin/sh\"\n",
+            &["[boot] cmdline holds '\\n'", "printable ASCII"],
+        ),
+        manifest_case(
+            "101 fix-ups",
+            "",
+            &"[[fixups]]\nfile = \"p.patch\"\nafter = \"p.patch\"\n".repeat(101),
+            &["[[fixups]] has 101 entries, above the maximum 100"],
+        ),
+        manifest_case(
+            "`/dev/zero` as a config fragment",
+            "",
+            "",
+            &["[config] fragment /dev/zero", "a character device"],
+        )
+        .with_fragment("/dev/zero"),
+        Case {
+            area: "environment",
+            what: "`ZSWAP_BENCH_CACHE` naming a file",
+            args: &["env:ZSWAP_BENCH_CACHE={d}/f", "kernel", "list"],
+            files: &[("f", "not a folder")],
+            expect: &[
+                "the kernel cache <dir>/f is not a folder",
+                "point ZSWAP_BENCH_CACHE at a folder",
+            ],
+        },
+        Case {
+            area: "environment",
+            what: "`ZSWAP_BENCH_MBOX_DIR` naming a file",
+            args: &[
+                "env:ZSWAP_BENCH_MBOX_DIR={d}/f",
+                "kernel",
+                "build",
+                "posted-v5",
+            ],
+            files: &[("f", "not a folder")],
+            expect: &[
+                "mbox folder <dir>/f cannot be listed",
+                "point ZSWAP_BENCH_MBOX_DIR",
+            ],
+        },
+        Case {
+            area: "environment",
+            what: "`ZSWAP_BENCH_STATE` naming a file",
+            args: &["env:ZSWAP_BENCH_STATE={d}/f", "cleanup"],
+            files: &[("f", "not a folder")],
+            expect: &[
+                "the state folder <dir>/f is a file",
+                "point ZSWAP_BENCH_STATE at a folder",
+            ],
+        },
+    ]
+}
+
+trait Fragment {
+    fn with_fragment(self, path: &'static str) -> Case;
+}
+
+impl Fragment for Case {
+    /// The manifest names `path` as its config fragment instead of g.config.
+    fn with_fragment(self, path: &'static str) -> Case {
+        let files: Vec<(&'static str, &'static str)> = self
+            .files
+            .iter()
+            .map(|&(n, t)| match n {
+                "k.toml" => (
+                    n,
+                    &*t.replace("\"g.config\"", &format!("\"{path}\"")).leak(),
+                ),
+                _ => (n, t),
+            })
+            .collect();
+        Case {
+            files: files.leak(),
+            ..self
+        }
+    }
+}
