@@ -370,6 +370,9 @@ fn notes(s: &Sweep, series: &[Series], gaps: &[ScalingGap]) -> Vec<String> {
             ));
         }
     }
+    if let Some(n) = runs_note(series) {
+        out.push(n);
+    }
     let drawn: BTreeSet<&str> = series.iter().map(|se| se.kernel.as_str()).collect();
     let spin: BTreeSet<&str> = s
         .runs
@@ -385,6 +388,24 @@ fn notes(s: &Sweep, series: &[Series], gaps: &[ScalingGap]) -> Vec<String> {
         ));
     }
     out
+}
+
+/// "runs per point: baseline n=3, ref n=2..3": the repeats behind each kernel's points (a
+/// range when its points differ).
+fn runs_note(series: &[Series]) -> Option<String> {
+    let parts: Vec<String> = series
+        .iter()
+        .filter_map(|se| {
+            let lo = se.points.iter().map(|p| p.1.n).min()?;
+            let hi = se.points.iter().map(|p| p.1.n).max()?;
+            Some(if lo == hi {
+                format!("{} n={lo}", se.kernel)
+            } else {
+                format!("{} n={lo}..{hi}", se.kernel)
+            })
+        })
+        .collect();
+    (!parts.is_empty()).then(|| shorten(&format!("runs per point: {}", parts.join(", ")), 130))
 }
 
 fn shorten(s: &str, max: usize) -> String {

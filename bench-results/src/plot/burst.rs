@@ -33,7 +33,7 @@ fn has_latency(kernels: &KernelGroups) -> bool {
 
 /// The scenario's runs regrouped by kernel and idle action, groups in order of first appearance
 /// (so the two figures give a group the same colour).
-fn burst_groups<'a>(kernels: &KernelGroups<'a>) -> KernelGroups<'a> {
+pub(super) fn burst_groups<'a>(kernels: &KernelGroups<'a>) -> KernelGroups<'a> {
     let mut out: KernelGroups = Vec::new();
     for (k, runs) in kernels {
         for &r in runs {

@@ -257,7 +257,12 @@ fn unexercised_runs_are_left_out_with_a_note() {
         );
     }
     let c = chart(&figs, "latency-nines");
-    assert_eq!(c.extras.notes.len(), 2, "{:?}", c.extras.notes);
+    // The two left-out notes and the runs per kernel.
+    assert_eq!(c.extras.notes.len(), 3, "{:?}", c.extras.notes);
+    assert_eq!(
+        c.extras.notes[2],
+        "runs per kernel: ref-nocursor nothing n=3, ref-percg-lock nothing n=1"
+    );
     assert_eq!(c.lines.len(), 1);
     assert_eq!(
         c.lines[0].label,

@@ -100,6 +100,21 @@ impl Figure {
             Figure::Bars(c) => &c.title,
         }
     }
+
+    /// The lines of text under the chart.
+    pub fn notes(&self) -> &[String] {
+        match self {
+            Figure::Lines(c) => &c.extras.notes,
+            Figure::Bars(c) => &c.notes,
+        }
+    }
+
+    pub fn notes_mut(&mut self) -> &mut Vec<String> {
+        match self {
+            Figure::Lines(c) => &mut c.extras.notes,
+            Figure::Bars(c) => &mut c.notes,
+        }
+    }
 }
 
 /// Okabe–Ito colour-blind-safe palette (black last).
@@ -280,6 +295,7 @@ pub fn figures(results: &[ResultFile]) -> Vec<(String, Figure)> {
     let mut out = Vec::new();
     for (scenario, kernels) in by_scenario(results) {
         let prefix = slug(&scenario);
+        let first = out.len();
         let mut add = |name: &str, f: Option<Figure>| {
             if let Some(f) = f {
                 out.push((format!("{prefix}-{name}"), f));
@@ -316,6 +332,31 @@ pub fn figures(results: &[ResultFile]) -> Vec<(String, Figure)> {
         add("workload-throughput", series::workload_throughput(s, k));
         add("latency-nines", burst::latency_nines(s, k));
         add("latency-over-time", burst::latency_over_time(s, k));
+        // Every figure of the scenario says how many runs stand behind each of its groups: the
+        // kernels, or for the burst figures, which draw each idle action apart, kernel and
+        // action.
+        let by_kernel = runs_note(k);
+        let by_action = runs_note(&burst::burst_groups(k));
+        for (stem, f) in &mut out[first..] {
+            let burst_figure = BURST_FIGURES.iter().any(|b| stem.ends_with(b));
+            let n = if burst_figure { &by_action } else { &by_kernel };
+            if let Some(n) = n {
+                f.notes_mut().push(n.clone());
+            }
+        }
     }
     out
+}
+
+/// The figures that draw a line per kernel and idle action.
+const BURST_FIGURES: [&str; 2] = ["-latency-nines", "-latency-over-time"];
+
+/// "runs per kernel: baseline n=6, ref-percg-lock n=6": the scenario's completed runs of each
+/// kernel (a kernel a figure cannot draw is named in that figure's own notes).
+fn runs_note(kernels: &KernelGroups) -> Option<String> {
+    let parts: Vec<String> = kernels
+        .iter()
+        .map(|(k, runs)| format!("{k} n={}", runs.len()))
+        .collect();
+    (!parts.is_empty()).then(|| format!("runs per kernel: {}", parts.join(", ")))
 }

@@ -47,7 +47,10 @@ fn figures_carry_the_data() {
     assert!(!b.title.contains("baseline"), "{}", b.title);
     assert_eq!(
         b.notes,
-        ["baseline: n/a: kernel has no proactive writeback interface"]
+        [
+            "baseline: n/a: kernel has no proactive writeback interface",
+            "runs per kernel: baseline n=3, ref-nocursor n=3, ref-percg-lock n=3"
+        ]
     );
     let Figure::Bars(b) = get("proactive-writeback-per-memcg") else {
         panic!()
@@ -223,4 +226,24 @@ fn a_figure_set_is_written_whole_or_not_at_all() {
     assert_eq!(files, [out.join("a.svg"), out.join("b.svg")]);
     assert_eq!(std::fs::read_to_string(out.join("a.svg")).unwrap(), "new");
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2);
+}
+
+/// Every figure states how many runs stand behind each kernel, counted from the results given.
+#[test]
+fn every_figure_states_n_per_kernel() {
+    let mut rs = results();
+    rs.extend(repeats(2, MockResult::baseline));
+    let figs = figures(&rs);
+    assert!(figs.len() >= 11);
+    for (stem, f) in &figs {
+        let note = f
+            .notes()
+            .iter()
+            .find(|n| n.starts_with("runs per kernel: "))
+            .unwrap_or_else(|| panic!("{stem}: no runs note in {:?}", f.notes()));
+        assert_eq!(
+            note, "runs per kernel: baseline n=5, ref-nocursor n=3, ref-percg-lock n=3",
+            "{stem}"
+        );
+    }
 }

@@ -318,15 +318,54 @@ fn many_gaps_are_summarised_not_listed() {
     }
     let (figs, data) = scaling_figures(&results);
     let c = get(&figs, "scaling-threads-contended-per-s");
-    assert_eq!(c.extras.notes.len(), 6, "{:?}", c.extras.notes);
+    assert_eq!(c.extras.notes.len(), 7, "{:?}", c.extras.notes);
     assert_eq!(
         c.extras.notes[5],
         "3 more kernel/point(s) without a value: see scaling.json, \"missing\""
     );
+    assert_eq!(c.extras.notes[6], "runs per point: ref-percg-lock n=1");
     let listed = data
         .missing
         .iter()
         .filter(|g| g.metric == "lock.cursor.contended_per_s")
         .count();
     assert_eq!(listed, 8, "the JSON keeps every gap");
+}
+
+/// Each scaling figure says how many repeats stand behind each drawn kernel's points, and a
+/// point with fewer repeats shows as a range.
+#[test]
+fn every_scaling_figure_states_n_per_kernel() {
+    let mut rs = matrix();
+    // One baseline repeat fewer at one point.
+    let (t, c) = POINTS[0];
+    let drop = rs
+        .iter()
+        .position(|r| {
+            r.kernel.label() == "baseline"
+                && r.scenario.name == format!("scaling-t{t}")
+                && r.kernel.cpus == c
+        })
+        .unwrap();
+    rs.remove(drop);
+    let (figs, _) = scaling_figures(&rs);
+    assert!(!figs.is_empty());
+    for (stem, f) in &figs {
+        let Figure::Lines(c) = f else { panic!() };
+        let note = c
+            .extras
+            .notes
+            .iter()
+            .find(|n| n.starts_with("runs per point: "))
+            .unwrap_or_else(|| panic!("{stem}: {:?}", c.extras.notes));
+        for l in c.lines.iter().filter(|l| l.legend && !l.reference) {
+            // The dropped run is at 4 threads, a point of the threads sweep only.
+            let want = if l.label == "baseline" && stem.contains("-threads-") {
+                "baseline n=2..3".to_string()
+            } else {
+                format!("{} n=3", l.label)
+            };
+            assert!(note.contains(&want), "{stem}: {note} lacks {want}");
+        }
+    }
 }

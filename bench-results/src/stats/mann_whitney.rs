@@ -111,9 +111,11 @@ pub(super) struct Ranked {
     exact: bool,
 }
 
+/// `None` for an empty sample or one with a non-finite value: a rank of ∞ or NaN is no
+/// measurement, and ∞ − ∞ has no place among the shifts (stats/pairwise.rs).
 pub(super) fn ranked(a: &[f64], b: &[f64]) -> Option<Ranked> {
     let (n1, n2) = (a.len(), b.len());
-    if n1 == 0 || n2 == 0 {
+    if n1 == 0 || n2 == 0 || !all_finite(a) || !all_finite(b) {
         return None;
     }
     let ranks = doubled_midranks(a, b);
@@ -366,8 +368,14 @@ pub(crate) fn binomial(n: usize, k: usize) -> f64 {
 
 /// Hodges–Lehmann estimate of the shift cand − base: the median of the n1·n2 differences, found
 /// without listing them (stats/pairwise.rs).
+/// `None` for an empty sample or one with a non-finite value, as the test.
 pub fn hodges_lehmann(base: &[f64], cand: &[f64]) -> Option<f64> {
-    (!base.is_empty() && !cand.is_empty()).then(|| pairwise::median_difference(base, cand))
+    let usable = |v: &[f64]| !v.is_empty() && all_finite(v);
+    (usable(base) && usable(cand)).then(|| pairwise::median_difference(base, cand))
+}
+
+fn all_finite(v: &[f64]) -> bool {
+    v.iter().all(|x| x.is_finite())
 }
 
 /// Confidence interval of the Hodges–Lehmann shift cand − base at `confidence` (module docs);

@@ -23,10 +23,11 @@
 //! numerically equal with different bits; c − b is zero only when c == b (gradual underflow),
 //! so with b1 < b2 both differences cannot be zero, and for b1 = −0, b2 = +0 they are equal
 //! except at c = −0, where −0 − −0 = +0 sorts above −0 − +0 = −0, as it must. Likewise in c.
-//! Infinities break it (∞ − ∞ is NaN, sorted by its sign bit), so samples with a non-finite
-//! value take the former materialising code, kept verbatim ([`sorted_differences`],
-//! [`moses_interval_materialised`]): same results, same cost, same flaw (see there). `compare`
-//! only passes finite values.
+//! Infinities break it (∞ − ∞ is NaN, sorted by its sign bit), so the public functions
+//! (`shift_test`, `mann_whitney`, `hodges_lehmann`) refuse samples with a non-finite value
+//! (None: no test), and `compare` only passes finite values. Here such samples would still take
+//! the former materialising code, kept verbatim ([`sorted_differences`],
+//! [`moses_interval_materialised`]) as the tests' oracle.
 //!
 //! Why `Null::p` is non-increasing in the doubled distance:
 //! - Exact: `tail[t]` is a sum of non-negative counts taken from the top (adding one never

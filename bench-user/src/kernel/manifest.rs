@@ -158,6 +158,22 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
+/// sha256 (hex) of a regular file, read in pieces: a source tarball or a bzImage is hashed
+/// without holding it in memory, and a FIFO or device is refused rather than read forever.
+pub fn file_sha256(p: &Path) -> Result<String> {
+    let meta = std::fs::metadata(p).with_context(|| format!("reading {}", p.display()))?;
+    if !meta.is_file() {
+        bail!(
+            "{} is not a regular file; fix: name the file itself",
+            p.display()
+        );
+    }
+    let mut f = std::fs::File::open(p).with_context(|| format!("reading {}", p.display()))?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).with_context(|| format!("reading {}", p.display()))?;
+    Ok(hex::encode(h.finalize()))
+}
+
 /// A manifest name (kernels/<name>.toml) or a path to one.
 pub fn locate(kernels_dir: &Path, arg: &str) -> Result<PathBuf> {
     let p = Path::new(arg);

@@ -528,8 +528,7 @@ pub fn resolve_bootable(arg: &str) -> Result<BuiltKernel> {
 
 /// sha256 (hex) of a file, e.g. a bzImage for its content address.
 pub fn file_sha256(p: &Path) -> Result<String> {
-    let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-    Ok(manifest::sha256_hex(&bytes))
+    manifest::file_sha256(p)
 }
 
 /// The kernel a matrix plan names, from this machine's cache only (never built here: a cluster

@@ -35,9 +35,7 @@ pub fn prepare(cache: &Path, r: &Resolved) -> Result<SourceTree> {
     match &r.source {
         Source::Debian { package } => debian(cache, package),
         Source::Tarball { path } => {
-            let data =
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            let id = format!("tarball:{}", &super::manifest::sha256_hex(&data)[..16]);
+            let id = format!("tarball:{}", &super::manifest::file_sha256(path)?[..16]);
             let dir = cache.join("src").join(sanitize(&id));
             if !dir.join(".git").exists() {
                 let tmp = cache.join("src").join(format!(".{}.tmp", sanitize(&id)));

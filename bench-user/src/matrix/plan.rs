@@ -176,7 +176,8 @@ impl MatrixPlan {
         } else {
             path.to_path_buf()
         };
-        let text = std::fs::read(&file).with_context(|| {
+        let text = bench_results::input::read_bytes(&file, bench_results::input::limit::RESULT)
+            .with_context(|| {
             format!(
                 "reading {}; fix: name the out directory of a `zswap-bench matrix` run (it holds {PLAN_FILE})",
                 file.display()

@@ -45,7 +45,7 @@ pub struct Submission {
 impl Submissions {
     pub fn read(out: &Path) -> Result<Submissions> {
         let p = out.join(SUBMISSIONS_FILE);
-        match std::fs::read(&p) {
+        match bench_results::input::read_bytes(&p, bench_results::input::limit::TEXT) {
             Ok(b) => serde_json::from_slice(&b).with_context(|| format!("{}", p.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Submissions::default()),
             Err(e) => Err(e).with_context(|| format!("reading {}", p.display())),
