@@ -110,6 +110,7 @@ pub enum Command {
         /// The plan (`<out>/plan.json`, or its directory).
         #[arg(long)]
         plan: PathBuf,
+        /// The cell: 0 to the plan's cells − 1 (default: SLURM_ARRAY_TASK_ID).
         #[arg(long)]
         index: Option<usize>,
     },

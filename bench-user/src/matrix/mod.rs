@@ -21,6 +21,8 @@ use crate::scenario::{self, Plan};
 
 pub mod cell;
 pub mod file;
+#[cfg(test)]
+mod file_fuzz;
 pub mod local;
 pub mod plan;
 pub mod report;
