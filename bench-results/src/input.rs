@@ -19,6 +19,8 @@ fn kind(t: fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     if t.is_dir() {
         "a directory"
+    } else if t.is_file() {
+        "a regular file"
     } else if t.is_fifo() {
         "a FIFO (named pipe)"
     } else if t.is_char_device() {
@@ -83,6 +85,22 @@ pub fn read_text(path: &Path, max: u64) -> io::Result<String> {
     })
 }
 
+/// Why `dir` cannot become a folder, when it or a folder above it already exists as something
+/// else (a file left there, a device): that path, what it is, and the fix. `None` when the
+/// path can be created as far as this can tell.
+pub fn not_a_folder(dir: &Path) -> Option<String> {
+    dir.ancestors().find_map(|a| {
+        let meta = fs::metadata(a).ok()?;
+        (!meta.is_dir()).then(|| {
+            format!(
+                "{} is {}, not a folder; fix: choose another output folder, or move that file away",
+                a.display(),
+                kind(meta.file_type())
+            )
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +138,26 @@ mod tests {
         assert!(
             e.contains("not UTF-8 text (invalid byte at offset 1)"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_file_in_the_way_of_an_output_folder_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(not_a_folder(&d.path().join("a/b")), None);
+        let f = d.path().join("f");
+        fs::write(&f, "x").unwrap();
+        for p in [f.clone(), f.join("below")] {
+            let e = not_a_folder(&p).unwrap();
+            assert!(
+                e.starts_with(&format!("{} is a regular file, not a folder", f.display())),
+                "{e}"
+            );
+        }
+        assert!(
+            not_a_folder(Path::new("/dev/null"))
+                .unwrap()
+                .contains("a character device")
         );
     }
 }

@@ -464,6 +464,7 @@ fn cases() -> Vec<Case> {
     v.extend(posted::cases());
     v.extend(preboot::cases());
     v.extend(limits::cases());
+    v.extend(limits::out_cases());
     v
 }
 

@@ -165,6 +165,9 @@ pub fn staged(
     out: &Path,
     draw: impl FnOnce(&Path) -> Result<Vec<PathBuf>>,
 ) -> Result<Vec<PathBuf>> {
+    if let Some(why) = crate::input::not_a_folder(out) {
+        anyhow::bail!("--out {}: {why}", out.display());
+    }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let stage = out.join(format!(".staging-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&stage);

@@ -56,6 +56,12 @@ pub fn repeat_dir(out: &Path, repeats: u32, r: u32) -> PathBuf {
 /// measurement when the result cannot be written.
 pub fn ensure_writable(dir: &Path) -> anyhow::Result<()> {
     let fix = "fix: make it writable (or free space there), or choose another --out";
+    if let Some(why) = bench_results::input::not_a_folder(dir) {
+        anyhow::bail!(
+            "cannot create the results directory {}: {why}",
+            dir.display()
+        );
+    }
     std::fs::create_dir_all(dir).map_err(|e| {
         anyhow::anyhow!(
             "cannot create the results directory {}: {e}; {fix}",

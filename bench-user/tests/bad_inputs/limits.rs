@@ -234,3 +234,35 @@ impl Fragment for Case {
         }
     }
 }
+
+/// Output folders that are files: named as files, with a fix that fits (not "make it writable").
+pub fn out_cases() -> Vec<Case> {
+    vec![
+        Case {
+            area: "cli",
+            what: "`run --out` naming a file",
+            args: &["run", "quick", "--kernel", "{d}/bzImage", "--out", "{d}/f"],
+            files: &[
+                ("bzImage", "never booted"),
+                ("config", "CONFIG_NR_CPUS=8\n"),
+                ("f", "a file"),
+            ],
+            expect: &[
+                "<dir>/f is a regular file, not a folder",
+                "choose another output folder",
+            ],
+        },
+        Case {
+            area: "analysis",
+            what: "`plot --out` below a file",
+            args: &[
+                "plot",
+                "results/reference/versions-shrinker",
+                "--out",
+                "{d}/f/plots",
+            ],
+            files: &[("f", "a file")],
+            expect: &["--out <dir>/f/plots: <dir>/f is a regular file, not a folder"],
+        },
+    ]
+}
