@@ -465,6 +465,7 @@ fn cases() -> Vec<Case> {
     v.extend(preboot::cases());
     v.extend(limits::cases());
     v.extend(limits::out_cases());
+    v.extend(limits::name_cases());
     v
 }
 

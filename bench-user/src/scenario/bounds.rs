@@ -59,6 +59,11 @@ pub const BOUNDS: &[(&str, u64, &str)] = &[
     ("proactive.count", 1_000_000, "calls per thread"),
     ("churn.live", 1_024, "churned memcgs alive at once"),
     ("churn.rate (per second)", 10_000, "create+remove cycles"),
+    (
+        "probes.watch_locks (names)",
+        64,
+        "each is one more lock the slow-path programs look up",
+    ),
     ("any size", super::values::SIZE_MAX, "1 TiB"),
     (
         "any duration (seconds)",
@@ -181,6 +186,11 @@ pub(super) fn check(s: &Scenario, p: &mut Problems) -> bool {
             "churn.rate (per second)",
         );
     }
+    c.at_most(
+        &[Key("probes"), Key("watch_locks")],
+        s.probes.watch_locks.len() as u64,
+        "probes.watch_locks (names)",
+    );
     c.ok
 }
 

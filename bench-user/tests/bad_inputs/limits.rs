@@ -266,3 +266,49 @@ pub fn out_cases() -> Vec<Case> {
         },
     ]
 }
+
+/// Scenario `[probes]` and `[zswap]` names that no kernel can have, refused with the file.
+pub fn name_cases() -> Vec<Case> {
+    const BASE: &str = "[phases]\nmeasure = \"10s\"\n[swap]\nsize = \"256M\"\n[[memcg]]\nname = \"p\"\n[[worker]]\nmemcg = \"p\"\nsize = \"16M\"\n";
+    let case = |what: &'static str, tail: String, expect: &'static [&'static str]| Case {
+        area: "scenario",
+        what,
+        args: &["run", "{d}/s.toml", "--kernel", "{d}/bzImage"],
+        files: Box::leak(Box::new([
+            ("s.toml", &*format!("{BASE}{tail}").leak()),
+            ("bzImage", "never booted"),
+        ])),
+        expect,
+    };
+    vec![
+        case(
+            "an empty `watch_locks` name",
+            "[probes]\nwatch_locks = [\"\"]\n".into(),
+            &["probes.watch_locks[0]: watch_locks[0] = \"\" is not a kernel symbol name"],
+        ),
+        case(
+            "a `watch_locks` name with a slash",
+            "[probes]\nwatch_locks = [\"zswap/lock\"]\n".into(),
+            &[
+                "\"zswap/lock\" is not a kernel symbol name",
+                "letters, digits and '_'",
+            ],
+        ),
+        case(
+            "65 `watch_locks` names",
+            format!(
+                "[probes]\nwatch_locks = [{}]\n",
+                (0..65)
+                    .map(|i| format!("\"l{i}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            &["65 is above the maximum 64 (probes.watch_locks (names))"],
+        ),
+        case(
+            "a compressor name with a slash",
+            "[zswap]\ncompressor = \"../lz4\"\n".into(),
+            &["invalid compressor \"../lz4\""],
+        ),
+    ]
+}

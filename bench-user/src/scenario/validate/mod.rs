@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use bench_results::human::fmt_bytes;
 
 use super::errors::{Problems, Seg};
-use super::plan::{MemcgNode, Plan, PressureAction, Probes, sat_sum};
-use super::spec::{MemcgSpec, ProactiveSpec, ProbesSpec, Scenario};
+use super::plan::{MemcgNode, Plan, PressureAction, sat_sum};
+use super::spec::{MemcgSpec, ProactiveSpec, Scenario};
 
 mod burst;
 mod churn;
@@ -19,6 +19,7 @@ mod memcg;
 mod phases;
 mod pressure;
 mod proactive;
+mod probes;
 mod swap;
 mod worker;
 mod zswap;
@@ -55,7 +56,7 @@ pub(super) fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Prob
         phases,
         swap,
         zswap,
-        probes: probes(&s.probes),
+        probes: probes::check(&s.probes, p),
         memcgs,
         workers,
         pressure,
@@ -66,16 +67,6 @@ pub(super) fn validate(s: Scenario, text: &str, default_name: &str, p: &mut Prob
     };
     plan.params = report_params(&plan, &s.proactive);
     plan
-}
-
-/// `[probes]` has nothing to check; its defaults are the serde model's.
-fn probes(ps: &ProbesSpec) -> Probes {
-    Probes {
-        enabled: ps.enabled,
-        crosscheck: ps.crosscheck,
-        watch_locks: ps.watch_locks.clone(),
-        walk_steps: ps.walk_steps,
-    }
 }
 
 /// Key parameters for reports: sizes of the tree and the load, and each `[[proactive]]`

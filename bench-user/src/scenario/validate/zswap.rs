@@ -20,12 +20,16 @@ pub(super) fn check(s: &Scenario, p: &mut Problems) -> Zswap {
         }
     }
     if let Some(c) = &s.zswap.compressor
-        && (c.is_empty() || c.contains(char::is_whitespace))
+        && (c.is_empty()
+            || c.len() > 64
+            || !c
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'))
     {
         p.push(
             &[Key("zswap"), Key("compressor")],
             format!("invalid compressor {c:?}"),
-            "use a crypto compressor name such as \"lz4\", \"lzo\" or \"zstd\"",
+            "use a crypto compressor name (letters, digits, '-', '_'; at most 64) such as \"lz4\", \"lzo\" or \"zstd\"",
         );
     }
     if !s.zswap.enabled && (!s.proactive.is_empty() || !s.workers.is_empty()) {
