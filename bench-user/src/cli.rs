@@ -168,6 +168,9 @@ pub enum SplitBy {
     /// The burst-after-idle experiment's idle action (nothing, reclaim, proactive): actions
     /// judged like kernels.
     IdleAction,
+    /// The guest each run ran on, where a kernel ran one scenario on several (vCPUs,
+    /// spinlocks, NUMA nodes, accelerator): labelled with what differs, e.g. "baseline 4 vCPUs".
+    Guest,
 }
 
 #[derive(Subcommand, Debug)]

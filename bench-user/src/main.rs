@@ -93,12 +93,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let mut files = read_results(&results)?;
             check_builds(&mut files, split_builds)?;
+            // The scaling figures set guests side by side by their vCPU counts; every other
+            // figure draws a kernel's guests apart, as `--split-by guest` labels them.
+            let unsplit = files.clone();
+            let pooled = bench_results::compare::pooled_guests(&files);
+            if !pooled.is_empty() {
+                eprintln!(
+                    "note: {} kernel(s) ran a scenario on several guests; their runs are drawn apart (labelled as --split-by guest does)",
+                    pooled.len()
+                );
+                bench_results::compare::split_by_guest(&mut files);
+            }
             for p in bench_results::plot_all(&files, &out)? {
                 println!("{}", p.display());
             }
             // Several (scenario, vCPUs) blocks of one matrix: the scaling figures too, as
             // `matrix` draws them.
-            let ok: Vec<_> = files.into_iter().filter(|f| f.failed.is_none()).collect();
+            let ok: Vec<_> = unsplit.into_iter().filter(|f| f.failed.is_none()).collect();
             let blocks: std::collections::BTreeSet<_> = ok
                 .iter()
                 .map(|f| (f.scenario.name.clone(), f.kernel.cpus))
@@ -120,6 +131,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut files = read_results(&results)?;
             split(split_by, &mut files);
             check_builds(&mut files, split_builds)?;
+            check_guests(&files)?;
             check_baseline(&files, baseline.as_deref())?;
             let opts = bench_results::CompareOptions {
                 baseline,
@@ -146,6 +158,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .collect();
             split(split_by, &mut files);
             check_builds(&mut files, split_builds)?;
+            // The scaling table sets guests side by side on purpose, one column each.
+            if kind != bench_results::tables::Kind::Scaling {
+                check_guests(&files)?;
+            }
             check_baseline(&files, baseline.as_deref())?;
             let t = bench_results::tables::render(kind, &files, baseline).map_err(|e| {
                 anyhow::anyhow!(
@@ -216,6 +232,20 @@ fn check_builds(files: &mut [bench_results::ResultFile], split: bool) -> Result<
     Ok(())
 }
 
+/// Runs of one kernel and scenario on different guests are refused with each guest named,
+/// unless `--split-by guest` labelled them apart: pooled, a 2-vCPU and an 8-vCPU run would read
+/// as repeats of one experiment.
+fn check_guests(files: &[bench_results::ResultFile]) -> Result<()> {
+    let pooled = bench_results::compare::pooled_guests(files);
+    if !pooled.is_empty() {
+        anyhow::bail!(
+            "{}\nfix: compare the guests apart with --split-by guest, or pass the runs of one guest only",
+            pooled.join("\n")
+        );
+    }
+    Ok(())
+}
+
 /// `--baseline` must name a kernel (as labelled after `--split-by`) that the results hold: a
 /// report "against" a kernel that is not there would compare against another one.
 fn check_baseline(files: &[bench_results::ResultFile], baseline: Option<&str>) -> Result<()> {
@@ -242,6 +272,7 @@ fn split(by: Option<cli::SplitBy>, files: &mut [bench_results::ResultFile]) {
         Some(cli::SplitBy::Jobs) => bench_results::compare::split_by_jobs(files),
         Some(cli::SplitBy::WalkSteps) => bench_results::compare::split_by_walk_steps(files),
         Some(cli::SplitBy::IdleAction) => bench_results::compare::split_by_idle_action(files),
+        Some(cli::SplitBy::Guest) => bench_results::compare::split_by_guest(files),
         None => {}
     }
 }

@@ -466,6 +466,7 @@ fn cases() -> Vec<Case> {
     v.extend(limits::cases());
     v.extend(limits::out_cases());
     v.extend(limits::name_cases());
+    v.extend(limits::guest_cases());
     v
 }
 

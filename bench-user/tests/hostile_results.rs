@@ -237,3 +237,51 @@ fn read_only_results_dir_is_refused_before_any_boot() {
         );
     }
 }
+
+/// One kernel's runs on two vCPU counts: `compare` refuses to pool them, `--split-by guest`
+/// compares them apart, and `plot` draws them apart by itself, saying so.
+#[test]
+fn runs_on_two_guests_are_refused_split_or_drawn_apart() {
+    let d = tempfile::tempdir().unwrap();
+    good_tree(d.path());
+    for mut r in repeats(2, MockResult::percg) {
+        r.kernel.cpus = 4;
+        r.run_id = format!("{}-c4", r.run_id);
+        r.started_unix_ns += 1;
+        write_run(d.path(), &r.run_id.clone(), &r);
+    }
+    let root = d.path().to_str().unwrap();
+    let out = run(&["compare", root]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("on 2 different guests") && err.contains("--split-by guest"),
+        "{err}"
+    );
+    let out = run(&["compare", root, "--split-by", "guest"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("ref-percg-lock 2 vCPUs 2") && text.contains("ref-percg-lock 4 vCPUs 2"),
+        "{text}"
+    );
+    let plots = d.path().join("plots");
+    let out = run(&["plot", root, "--out", plots.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("drawn apart"), "{err}");
+    let svg = std::fs::read_dir(&plots)
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "svg"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .unwrap();
+    assert!(
+        svg.contains("ref-percg-lock 4 vCPUs"),
+        "no split label in the figure"
+    );
+}

@@ -13,12 +13,14 @@ use crate::schema::{AppliedPatch, ProbeWindow, ResultFile, walk_steps_on};
 use crate::stats::{Difference, Direction, Method, Summary, compare_samples};
 
 mod builds;
+mod guests;
 mod mail;
 mod report;
 mod text;
 pub mod verdict;
 
 pub use builds::{pooled_builds, split_by_build};
+pub use guests::{pooled_guests, split_by_guest};
 pub use mail::{render_mail_markdown, render_mail_text};
 pub use report::{render_full_markdown, render_full_text};
 pub use text::TEXT_WIDTH;
@@ -232,9 +234,17 @@ fn identities(results: &[ResultFile], warnings: &mut Vec<String>) -> Vec<KernelI
                     || k.spinlocks != id.spinlocks
                     || k.cpus != id.cpus =>
             {
+                let spin =
+                    |s: &Option<String>| s.clone().unwrap_or_else(|| "spinlocks unknown".into());
                 let w = format!(
-                    "kernel {} differs between results (release, config, spinlocks or vCPUs): {} {:?} {} vCPUs vs {} {:?} {} vCPUs",
-                    id.label, k.release, k.spinlocks, k.cpus, id.release, id.spinlocks, id.cpus
+                    "kernel {} differs between results (release, config, spinlocks or vCPUs): {} {} {} vCPUs vs {} {} {} vCPUs",
+                    id.label,
+                    k.release,
+                    spin(&k.spinlocks),
+                    k.cpus,
+                    id.release,
+                    spin(&id.spinlocks),
+                    id.cpus
                 );
                 if !warnings.contains(&w) {
                     warnings.push(w);

@@ -312,3 +312,18 @@ pub fn name_cases() -> Vec<Case> {
         ),
     ]
 }
+
+/// One kernel's runs of one scenario at three vCPU counts: refused, not pooled into n = 9.
+pub fn guest_cases() -> Vec<Case> {
+    vec![Case {
+        area: "analysis",
+        what: "`compare` over one kernel's runs at 2, 4 and 8 vCPUs (was pooled as 9 repeats)",
+        args: &["compare", "results/archive/scaling-first-series"],
+        files: &[],
+        expect: &[
+            "kernel \"ref-cmpxchg\" ran scenario scaling-t8 on 3 different guests",
+            "guest-2: 3 run(s): 4 vCPUs",
+            "--split-by guest",
+        ],
+    }]
+}
