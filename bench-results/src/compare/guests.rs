@@ -46,11 +46,14 @@ impl Guest {
     }
 }
 
+/// (scenario, kernel label) and its distinct guests with their run counts.
+type GuestsOf = ((String, String), Vec<(Guest, usize)>);
+
 /// Per (scenario, kernel label), its distinct guests in order of first appearance with their
 /// run counts. A failed run is left out: it may have stopped before its guest was known
 /// (spinlocks unknown), and it is counted apart in reports anyway.
-fn guests(results: &[ResultFile]) -> Vec<((String, String), Vec<(Guest, usize)>)> {
-    let mut out: Vec<((String, String), Vec<(Guest, usize)>)> = Vec::new();
+fn guests(results: &[ResultFile]) -> Vec<GuestsOf> {
+    let mut out: Vec<GuestsOf> = Vec::new();
     for r in results.iter().filter(|r| r.failed.is_none()) {
         let key = (r.scenario.name.clone(), r.kernel.label().to_string());
         let g = Guest::of(r);
