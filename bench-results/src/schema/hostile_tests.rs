@@ -150,6 +150,19 @@ fn values_no_measurement_produces_are_refused_by_validate() {
         h["count"] = 2.into();
     }));
     assert!(e.contains("past 2^64"), "{e}");
+    // A counter delta of i64::MAX: a type-valid number no counter reaches in a run.
+    let e = read_err(&edit(|v| {
+        v["counters"]["vmstat_delta"]["zswpwb"] = i64::MAX.into();
+    }));
+    assert!(
+        e.contains("counters.vmstat_delta.zswpwb = 9223372036854775807 is beyond ±2^53"),
+        "{e}"
+    );
+    let e = read_err(&edit(|v| v["duration_ns"] = u64::MAX.into()));
+    assert!(
+        e.contains("duration_ns = 18446744073709551615 is beyond 96 h"),
+        "{e}"
+    );
 }
 
 #[test]

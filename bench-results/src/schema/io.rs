@@ -240,6 +240,25 @@ impl ResultFile {
             // compressed/original: lz4 expands incompressible data by well under 1%.
             in_range("workload.compressibility", c, 0.0, 2.0);
         }
+        // Counter deltas are summed and divided as f64, exact up to 2^53; no kernel counter
+        // moves that far within a run (2^53 pages is 32 EiB).
+        if let Some((k, v)) = self
+            .counters
+            .vmstat_delta
+            .iter()
+            .find(|(_, v)| v.unsigned_abs() > COUNTER_DELTA_MAX)
+        {
+            problems.push(format!(
+                "counters.vmstat_delta.{k} = {v} is beyond ±2^53, more than a counter moves in any run"
+            ));
+        }
+        if self.duration_ns > TIMESERIES_T_MAX_NS {
+            problems.push(format!(
+                "duration_ns = {} is beyond {} h, longer than any run",
+                self.duration_ns,
+                TIMESERIES_T_MAX_NS / 3_600_000_000_000
+            ));
+        }
         if self.timeseries.windows(2).any(|w| w[0].t_ns > w[1].t_ns) {
             problems.push("timeseries samples are not in time order".into());
         }
@@ -273,6 +292,9 @@ impl ResultFile {
         (self.duration_ns > 0).then(|| self.duration_ns as f64 / 1e9)
     }
 }
+
+/// The largest |delta| of a vmstat counter a result may hold (2^53, f64's exact integers).
+pub const COUNTER_DELTA_MAX: u64 = 1 << 53;
 
 /// The latest time stamp a timeseries sample may have: set-up, warm-up and a measured phase of
 /// at most 24 h each (scenarios/README.md, "Bounds"), with room.
