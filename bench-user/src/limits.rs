@@ -94,10 +94,15 @@ pub const TABLE: &[(&str, &str, &str, &str)] = &[
         "0..=24h",
         "as a scenario's durations",
     ),
-    ("matrix", "`repeats`", "1..=1000", "as a scenario's repeats"),
     (
         "matrix",
-        "cells (kernels × blocks × repeats)",
+        "`repeats`, a sweep's `repeats`",
+        "1..=1000",
+        "as a scenario's repeats",
+    ),
+    (
+        "matrix",
+        "cells (each block's kernels × its repeats, summed)",
         "1..=100000",
         "a week of one-minute cells on 10 hosts",
     ),

@@ -64,6 +64,10 @@ pub struct Sweep {
     /// scenarios need a `[burst]`. Cells of each action are a block of their own.
     #[serde(default)]
     pub idle_actions: Vec<String>,
+    /// Runs per cell of this sweep's blocks (default: the matrix's `repeats`), so experiments
+    /// that need different repeats share one matrix file.
+    #[serde(default)]
+    pub repeats: Option<u32>,
 }
 
 /// One block of cells: a scenario at a vCPU count, on some kernels, with one probe set.
@@ -76,6 +80,9 @@ pub struct BlockSpec {
     pub walk_steps: bool,
     /// The `[burst]` idle action this block runs with (None: the scenario's own).
     pub idle_action: Option<IdleAction>,
+    /// Runs per cell: the matrix's `repeats`, or its sweep's; a block named twice takes the
+    /// larger.
+    pub repeats: u32,
 }
 
 fn numa_from_toml<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NumaMode, D::Error> {
@@ -112,6 +119,7 @@ impl MatrixFile {
             all_kernels.clone(),
             false,
             vec![None],
+            self.repeats,
         );
         let mut all = vec![main];
         for (i, s) in self.sweeps.iter().enumerate() {
@@ -142,11 +150,12 @@ impl MatrixFile {
                     })
                     .collect::<Result<_, _>>()?
             };
-            all.push((&s.scenarios, &s.cpus, ks, s.walk_steps, actions));
+            let repeats = s.repeats.unwrap_or(self.repeats);
+            all.push((&s.scenarios, &s.cpus, ks, s.walk_steps, actions, repeats));
         }
         // Each block's place in `v`, so that finding one is a lookup, not a scan.
         let mut at: BTreeMap<(&str, u32, bool, Option<IdleAction>), usize> = BTreeMap::new();
-        for (scen, cpus, ks, walk, actions) in all {
+        for (scen, cpus, ks, walk, actions, repeats) in all {
             for s in scen {
                 for c in cpus {
                     for &action in &actions {
@@ -159,6 +168,7 @@ impl MatrixFile {
                                 }
                             }
                             b.kernels.sort_unstable();
+                            b.repeats = b.repeats.max(repeats);
                             continue;
                         }
                         if v.len() == limits::MATRIX_BLOCKS_MAX {
@@ -174,6 +184,7 @@ impl MatrixFile {
                             kernels: ks.clone(),
                             walk_steps: walk,
                             idle_action: action,
+                            repeats,
                         });
                     }
                 }
@@ -259,13 +270,24 @@ pub fn read(path: &Path) -> Result<MatrixFile> {
     }
     m.check_lists()
         .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let max = crate::options::REPEATS_MAX;
+    for (i, s) in m.sweeps.iter().enumerate() {
+        if let Some(r) = s.repeats.filter(|r| !(1..=max).contains(r)) {
+            bail!(
+                "{}: sweep {}: repeats = {r} is outside 1..={max}; fix: use 1 to {max}, or leave it out for the matrix's repeats",
+                path.display(),
+                i + 1
+            );
+        }
+    }
     let blocks = m.blocks().map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    let cells = (blocks.len() as u64)
-        .saturating_mul(m.kernels.len() as u64)
-        .saturating_mul(m.repeats.into());
+    let cells: u64 = blocks
+        .iter()
+        .map(|b| b.kernels.len() as u64 * u64::from(b.repeats))
+        .sum();
     if cells > CELLS_MAX {
         bail!(
-            "{}: {cells} cells (kernels x scenario blocks x repeats) is above the maximum {CELLS_MAX}; fix: split the matrix",
+            "{}: {cells} cells (each block's kernels x its repeats, summed) is above the maximum {CELLS_MAX}; fix: split the matrix",
             path.display()
         );
     }
@@ -381,5 +403,47 @@ mod tests {
         let m = read(&path).unwrap();
         assert_eq!(m.blocks().unwrap().len(), 1);
         assert!(t.elapsed().as_secs() < 10, "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn a_sweep_sets_its_own_repeats_and_the_cells_add_up() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("m.toml");
+        std::fs::write(
+            &path,
+            "kernels = [\"a\", \"b\"]\nscenarios = [\"s\"]\nrepeats = 6\n[[sweep]]\nscenarios = [\"g\"]\nrepeats = 3\n[[sweep]]\nscenarios = [\"s\"]\nkernels = [\"a\"]\nrepeats = 8\n",
+        )
+        .unwrap();
+        let m = read(&path).unwrap();
+        let got: Vec<(String, u32)> = m
+            .blocks()
+            .unwrap()
+            .into_iter()
+            .map(|b| (b.scenario, b.repeats))
+            .collect();
+        // "s" is named twice: the larger repeats.
+        assert_eq!(got, [("s".into(), 8), ("g".into(), 3)]);
+        for bad in ["repeats = 0", "repeats = 1001"] {
+            std::fs::write(
+                &path,
+                format!("kernels = [\"a\"]\nscenarios = [\"s\"]\n[[sweep]]\nscenarios = [\"g\"]\n{bad}\n"),
+            )
+            .unwrap();
+            let e = format!("{:#}", read(&path).unwrap_err());
+            assert!(
+                e.contains("sweep 1: repeats =") && e.contains("outside 1..=1000"),
+                "{e}"
+            );
+        }
+        // 100 kernels would be refused by the list bound; 50 × 2 blocks × 1000 repeats are
+        // 100,000 cells, at the maximum, and one more block's worth above it.
+        let kernels: Vec<String> = (0..50).map(|i| format!("\"k{i}\"")).collect();
+        std::fs::write(
+            &path,
+            format!("kernels = [{}]\nscenarios = [\"s\", \"t\"]\nrepeats = 1000\n[[sweep]]\nscenarios = [\"u\"]\nkernels = [\"k0\"]\nrepeats = 1\n", kernels.join(",")),
+        )
+        .unwrap();
+        let e = format!("{:#}", read(&path).unwrap_err());
+        assert!(e.contains("100001 cells"), "{e}");
     }
 }

@@ -44,11 +44,16 @@ pub struct Cell {
 /// Run order: repeat rounds outermost, so every kernel's k-th repeat happens in the same stretch
 /// of time, and the kernel order rotates each round, so slow drift of the machine (thermal,
 /// page cache, a noisy neighbour) does not line up with one kernel.
-/// `blocks[s]` lists the kernels block `s` runs on.
-pub fn schedule(blocks: &[Vec<usize>], repeats: u32) -> Vec<Cell> {
+/// `blocks[s]` is (the kernels block `s` runs on, its repeats); a block with fewer repeats
+/// than another sits out the later rounds.
+pub fn schedule(blocks: &[(Vec<usize>, u32)]) -> Vec<Cell> {
     let mut v = Vec::new();
-    for r in 0..repeats {
-        for (s, ks) in blocks.iter().enumerate() {
+    let rounds = blocks.iter().map(|b| b.1).max().unwrap_or(0);
+    for r in 0..rounds {
+        for (s, (ks, repeats)) in blocks.iter().enumerate() {
+            if r >= *repeats {
+                continue;
+            }
             for i in 0..ks.len() {
                 v.push(Cell {
                     kernel: ks[(i + r as usize) % ks.len()],
@@ -62,8 +67,14 @@ pub fn schedule(blocks: &[Vec<usize>], repeats: u32) -> Vec<Cell> {
 }
 
 /// A block's scenario (path and validated contents, `probes.walk_steps` set for a walk-steps
-/// block), vCPU count and kernels.
-pub type Block = (PathBuf, Plan, u32, Vec<usize>);
+/// block), vCPU count, kernels and repeats.
+pub struct Block {
+    pub path: PathBuf,
+    pub plan: Plan,
+    pub cpus: u32,
+    pub kernels: Vec<usize>,
+    pub repeats: u32,
+}
 
 /// What `zswap-bench matrix` was asked to do.
 #[derive(Debug, Default)]
@@ -103,7 +114,13 @@ pub fn matrix(req: &MatrixRequest) -> Result<ExitCode> {
         if let Some(a) = b.idle_action {
             scenario::set_idle_action(&mut l, a).map_err(|e| anyhow!("{}: {e}", path.display()))?;
         }
-        blocks.push((p, l, b.cpus, b.kernels));
+        blocks.push(Block {
+            path: p,
+            plan: l,
+            cpus: b.cpus,
+            kernels: b.kernels,
+            repeats: b.repeats,
+        });
     }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -124,7 +141,7 @@ pub fn matrix(req: &MatrixRequest) -> Result<ExitCode> {
         );
     }
     if req.slurm.is_none() {
-        let max_cpus = blocks.iter().map(|b| b.2).max().unwrap_or(1);
+        let max_cpus = blocks.iter().map(|b| b.cpus).max().unwrap_or(1);
         local::place(req.jobs.unwrap_or(Jobs::N(1)), max_cpus, req.overcommit)?;
     }
     ids::ensure_writable(&out)?;
@@ -311,7 +328,7 @@ mod tests {
 
     #[test]
     fn matrix_order_interleaves_and_rotates() {
-        let s = schedule(&[vec![0, 1, 2], vec![0, 1, 2]], 2);
+        let s = schedule(&[(vec![0, 1, 2], 2), (vec![0, 1, 2], 2)]);
         assert_eq!(s.len(), 12);
         let round0: Vec<usize> = s[..3].iter().map(|c| c.kernel).collect();
         let round1: Vec<usize> = s[6..9].iter().map(|c| c.kernel).collect();
@@ -324,5 +341,20 @@ mod tests {
         all.sort();
         all.dedup();
         assert_eq!(all.len(), 12);
+    }
+
+    /// A block with fewer repeats sits out the later rounds; the others keep their rotation.
+    #[test]
+    fn blocks_with_their_own_repeats_run_that_many_times() {
+        let s = schedule(&[(vec![0, 1], 3), (vec![0, 1, 2], 1)]);
+        let count = |b: usize| s.iter().filter(|c| c.scenario == b).count();
+        assert_eq!((count(0), count(1)), (6, 3));
+        assert!(s.iter().filter(|c| c.scenario == 1).all(|c| c.repeat == 0));
+        let rounds: Vec<u32> = s.iter().map(|c| c.repeat).collect();
+        assert_eq!(rounds, [0, 0, 0, 0, 0, 1, 1, 2, 2]);
+        assert_eq!(
+            s[5].kernel, 1,
+            "round 1 starts the rotation at the second kernel"
+        );
     }
 }

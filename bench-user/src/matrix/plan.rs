@@ -93,8 +93,11 @@ impl MatrixPlan {
     /// The plan of matrix `m` (read from `path`) over validated `blocks`, with every kernel
     /// built (or found in the cache) first.
     pub fn new(path: &Path, m: &MatrixFile, blocks: &[Block], accel: Accel) -> Result<MatrixPlan> {
-        let several_cpus = blocks.iter().any(|b| b.2 != blocks[0].2);
-        let kernel_sets: Vec<Vec<usize>> = blocks.iter().map(|b| b.3.clone()).collect();
+        let several_cpus = blocks.iter().any(|b| b.cpus != blocks[0].cpus);
+        let kernel_sets: Vec<(Vec<usize>, u32)> = blocks
+            .iter()
+            .map(|b| (b.kernels.clone(), b.repeats))
+            .collect();
         let mut kernels = vec![];
         let mut facts = vec![];
         for k in &m.kernels {
@@ -110,24 +113,24 @@ impl MatrixPlan {
         }
         // Every (scenario, kernel) pair, before the first cell boots.
         let free = crate::vm::tmp_free_bytes();
-        for (_, l, _, ks) in blocks {
-            for &i in ks {
-                crate::run::preboot::check(l, &facts[i], crate::vm::GUEST_MEM, free)
+        for b in blocks {
+            for &i in &b.kernels {
+                crate::run::preboot::check(&b.plan, &facts[i], crate::vm::GUEST_MEM, free)
                     .with_context(|| format!("matrix {}", path.display()))?;
             }
         }
         let blocks: Vec<PlannedBlock> = blocks
             .iter()
-            .map(|(p, l, cpus, _)| PlannedBlock {
-                scenario_path: p.canonicalize().unwrap_or_else(|_| p.clone()),
-                scenario_name: l.name.clone(),
-                scenario_toml: l.text.clone(),
-                cpus: *cpus,
-                walk_steps: l.probes.walk_steps,
-                idle_action: l.burst.as_ref().map(|b| b.action),
+            .map(|b| PlannedBlock {
+                scenario_path: b.path.canonicalize().unwrap_or_else(|_| b.path.clone()),
+                scenario_name: b.plan.name.clone(),
+                scenario_toml: b.plan.text.clone(),
+                cpus: b.cpus,
+                walk_steps: b.plan.probes.walk_steps,
+                idle_action: b.plan.burst.as_ref().map(|x| x.action),
             })
             .collect();
-        let cells = schedule(&kernel_sets, m.repeats)
+        let cells = schedule(&kernel_sets)
             .into_iter()
             .map(|c| {
                 let b = &blocks[c.scenario];

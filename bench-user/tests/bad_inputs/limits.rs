@@ -134,6 +134,11 @@ pub fn cases() -> Vec<Case> {
             &["more than 4096 blocks", "fix: split the matrix"],
         ),
         matrix_case(
+            "a sweep's `repeats = 0`",
+            format!("{one}[[sweep]]\nscenarios = [\"quick\"]\nrepeats = 0\n"),
+            &["sweep 1: repeats = 0 is outside 1..=1000"],
+        ),
+        matrix_case(
             "a sweep's `cpus = [0]`",
             format!("{one}[[sweep]]\nscenarios = [\"quick\"]\ncpus = [0]\n"),
             &["cpus = 0: use 1 to 255 vCPUs"],
