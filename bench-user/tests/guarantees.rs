@@ -116,9 +116,10 @@ const ROWS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "hostile result files for compare/plot",
-        "truncated, wrong version, missing fields, bad numbers, copied runs, one scenario name with two texts: each refused naming the file and the fix; never a panic or a silent merge",
+        "truncated, wrong version, missing fields, bad numbers, copied runs, one scenario name with two texts, one kernel's runs on different guests: each refused naming the file (or the guests) and the fix; never a panic or a silent merge",
         &[
             "bench-user/tests/hostile_results.rs::truncated_result_file_is_named_with_the_fix",
+            "bench-user/tests/hostile_results.rs::runs_on_two_guests_are_refused_split_or_drawn_apart",
             "bench-user/tests/hostile_results.rs::newer_schema_version_is_named",
             "bench-user/tests/hostile_results.rs::negative_count_is_named_with_its_line",
             "bench-user/tests/hostile_results.rs::copied_run_is_refused_naming_both_copies",
@@ -129,12 +130,13 @@ const ROWS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "arbitrary input to the parsers",
-        "no panic from the scenario, kernel-manifest and result parsers, fuzzed for a time budget in every CI run",
+        "no panic from the scenario, kernel-manifest, matrix-file and result parsers, fuzzed for a time budget in every CI run (and again in a debug build, where an overflow panics)",
         &[
             "bench-user/src/scenario/fuzz_tests.rs::fuzz_scenario_with_arbitrary_text",
             "bench-user/src/scenario/fuzz_tests.rs::fuzz_scenario_with_edits_of_the_shipped_ones",
             "bench-user/src/kernel/manifest_fuzz.rs::fuzz_manifest_with_arbitrary_text",
             "bench-user/src/kernel/manifest_fuzz.rs::fuzz_manifest_with_edits_of_the_shipped_ones",
+            "bench-user/src/matrix/file_fuzz.rs::fuzz_matrix_files_with_edits_of_the_shipped_ones",
             "bench-results/src/schema/fuzz_tests.rs::fuzz_reader_with_arbitrary_bytes",
             "bench-results/src/schema/fuzz_tests.rs::fuzz_reader_with_byte_edits_of_a_valid_file",
             "bench-results/src/schema/fuzz_tests.rs::fuzz_reader_with_field_values_swapped",
