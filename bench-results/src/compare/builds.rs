@@ -58,24 +58,51 @@ fn stable_cmdline(c: &str) -> String {
         .join(" ")
 }
 
-/// Per kernel label, its distinct builds in order of first appearance with their run counts.
-fn builds(results: &[ResultFile]) -> Vec<(String, Vec<(Build, usize)>)> {
-    let mut out: Vec<(String, Vec<(Build, usize)>)> = Vec::new();
+/// Each key with its distinct values and their run counts.
+pub(super) type Distinct<K, V> = Vec<(K, Vec<(V, usize)>)>;
+
+/// Per key, its distinct values in order of first appearance with their run counts: how
+/// `builds` and `guests` find what one sample would pool. Keys are found through a map, so
+/// grouping stays linear in the runs.
+pub(super) fn distinct_per<'a, K: Ord + Clone, V: PartialEq>(
+    results: impl Iterator<Item = &'a ResultFile>,
+    key: impl Fn(&ResultFile) -> K,
+    value: impl Fn(&ResultFile) -> V,
+) -> Distinct<K, V> {
+    let mut out: Distinct<K, V> = Vec::new();
+    let mut at: std::collections::BTreeMap<K, usize> = Default::default();
     for r in results {
-        let (label, b) = (r.kernel.label().to_string(), Build::of(r));
-        let i = match out.iter().position(|(l, _)| *l == label) {
-            Some(i) => i,
-            None => {
-                out.push((label, vec![]));
-                out.len() - 1
-            }
-        };
-        match out[i].1.iter_mut().find(|(x, _)| *x == b) {
+        let k = key(r);
+        let i = *at.entry(k.clone()).or_insert_with(|| {
+            out.push((k, vec![]));
+            out.len() - 1
+        });
+        let v = value(r);
+        match out[i].1.iter_mut().find(|(x, _)| *x == v) {
             Some((_, n)) => *n += 1,
-            None => out[i].1.push((b, 1)),
+            None => out[i].1.push((v, 1)),
         }
     }
     out
+}
+
+/// The lines naming each of a pooled sample's sources: "  build-1: 2 run(s): <what>".
+pub(super) fn sides<V>(
+    word: &str,
+    values: &[(V, usize)],
+    describe: impl Fn(&V) -> String,
+) -> String {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, (x, n))| format!("  {word}-{}: {n} run(s): {}", i + 1, describe(x)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Per kernel label, its distinct builds in order of first appearance with their run counts.
+fn builds(results: &[ResultFile]) -> Distinct<String, Build> {
+    distinct_per(results.iter(), |r| r.kernel.label().to_string(), Build::of)
 }
 
 /// One message per kernel name whose runs come from several builds, with each build and its
@@ -85,15 +112,10 @@ pub fn pooled_builds(results: &[ResultFile]) -> Vec<String> {
         .into_iter()
         .filter(|(_, b)| b.len() > 1)
         .map(|(label, b)| {
-            let sides: Vec<String> = b
-                .iter()
-                .enumerate()
-                .map(|(i, (x, n))| format!("  build-{}: {n} run(s): {}", i + 1, x.describe()))
-                .collect();
             format!(
                 "kernel {label:?} names {} different builds among these results:\n{}",
                 b.len(),
-                sides.join("\n")
+                sides("build", &b, Build::describe)
             )
         })
         .collect()

@@ -3,6 +3,7 @@
 //! the vCPUs, and a TCG run is no repeat of a KVM run. `compare` and `table` refuse to pool
 //! them, naming each guest and its runs; `--split-by guest` compares them apart, each labelled
 //! with what differs ("ref-cmpxchg 4 vCPUs"). `plot` draws them apart the same way.
+use super::builds::{Distinct, distinct_per, sides};
 use crate::schema::ResultFile;
 
 /// The guest a run ran on, as far as it decides what the run measures.
@@ -46,30 +47,15 @@ impl Guest {
     }
 }
 
-/// (scenario, kernel label) and its distinct guests with their run counts.
-type GuestsOf = ((String, String), Vec<(Guest, usize)>);
-
 /// Per (scenario, kernel label), its distinct guests in order of first appearance with their
 /// run counts. A failed run is left out: it may have stopped before its guest was known
 /// (spinlocks unknown), and it is counted apart in reports anyway.
-fn guests(results: &[ResultFile]) -> Vec<GuestsOf> {
-    let mut out: Vec<GuestsOf> = Vec::new();
-    for r in results.iter().filter(|r| r.failed.is_none()) {
-        let key = (r.scenario.name.clone(), r.kernel.label().to_string());
-        let g = Guest::of(r);
-        let i = match out.iter().position(|(k, _)| *k == key) {
-            Some(i) => i,
-            None => {
-                out.push((key, vec![]));
-                out.len() - 1
-            }
-        };
-        match out[i].1.iter_mut().find(|(x, _)| *x == g) {
-            Some((_, n)) => *n += 1,
-            None => out[i].1.push((g, 1)),
-        }
-    }
-    out
+fn guests(results: &[ResultFile]) -> Distinct<(String, String), Guest> {
+    distinct_per(
+        results.iter().filter(|r| r.failed.is_none()),
+        |r| (r.scenario.name.clone(), r.kernel.label().to_string()),
+        Guest::of,
+    )
 }
 
 /// One message per kernel and scenario whose runs ran on several guests, each guest with its
@@ -79,15 +65,10 @@ pub fn pooled_guests(results: &[ResultFile]) -> Vec<String> {
         .into_iter()
         .filter(|(_, g)| g.len() > 1)
         .map(|((scenario, label), g)| {
-            let sides: Vec<String> = g
-                .iter()
-                .enumerate()
-                .map(|(i, (x, n))| format!("  guest-{}: {n} run(s): {}", i + 1, x.describe()))
-                .collect();
             format!(
                 "kernel {label:?} ran scenario {scenario} on {} different guests among these results:\n{}",
                 g.len(),
-                sides.join("\n")
+                sides("guest", &g, Guest::describe)
             )
         })
         .collect()
