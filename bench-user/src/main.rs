@@ -94,28 +94,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut files = read_results(&results)?;
             check_builds(&mut files, split_builds)?;
             // The scaling figures set guests side by side by their vCPU counts; every other
-            // figure draws a kernel's guests apart, as `--split-by guest` labels them.
-            let unsplit = files.clone();
+            // figure draws a kernel's guests apart, as `--split-by guest` labels them. Only then
+            // is a copy with the original labels kept for the scaling figures.
             let pooled = bench_results::compare::pooled_guests(&files);
-            if !pooled.is_empty() {
+            let unsplit = (!pooled.is_empty()).then(|| {
                 eprintln!(
                     "note: {} kernel(s) ran a scenario on several guests; their runs are drawn apart (labelled as --split-by guest does)",
                     pooled.len()
                 );
+                let copy = files.clone();
                 bench_results::compare::split_by_guest(&mut files);
-            }
+                copy
+            });
             for p in bench_results::plot_all(&files, &out)? {
                 println!("{}", p.display());
             }
             // Several (scenario, vCPUs) blocks of one matrix: the scaling figures too, as
-            // `matrix` draws them.
-            let ok: Vec<_> = unsplit.into_iter().filter(|f| f.failed.is_none()).collect();
-            let blocks: std::collections::BTreeSet<_> = ok
+            // `matrix` draws them (they leave failed runs out themselves).
+            let all = unsplit.as_deref().unwrap_or(&files);
+            let blocks: std::collections::BTreeSet<_> = all
                 .iter()
-                .map(|f| (f.scenario.name.clone(), f.kernel.cpus))
+                .filter(|f| f.failed.is_none())
+                .map(|f| (f.scenario.name.as_str(), f.kernel.cpus))
                 .collect();
             if blocks.len() > 1 {
-                for p in bench_results::plot_scaling(&ok, &out.join("plots-scaling"))? {
+                for p in bench_results::plot_scaling(all, &out.join("plots-scaling"))? {
                     println!("{}", p.display());
                 }
             }
