@@ -298,61 +298,79 @@ pub fn figures(results: &[ResultFile]) -> Vec<(String, Figure)> {
     let mut out = Vec::new();
     for (scenario, kernels) in by_scenario(results) {
         let prefix = slug(&scenario);
-        let first = out.len();
-        let mut add = |name: &str, f: Option<Figure>| {
-            if let Some(f) = f {
+        let (s, k) = (scenario.as_str(), &kernels);
+        // Every figure says how many runs stand behind each of its groups: the kernels, or for
+        // the burst figures, which draw each idle action apart, kernel and action.
+        let by_kernel = runs_note(k);
+        let by_action = runs_note(&burst::burst_groups(k));
+        let mut add = |name: &str, f: Option<Figure>, runs: &Option<String>| {
+            if let Some(mut f) = f {
+                f.notes_mut().extend(runs.clone());
                 out.push((format!("{prefix}-{name}"), f));
             }
         };
-        let (s, k) = (scenario.as_str(), &kernels);
-        add("lock-wait-cdf", latency::lock_wait_cdf(s, k));
-        add("lock-contended-rate", series::lock_contended_rate(s, k));
+        add("lock-wait-cdf", latency::lock_wait_cdf(s, k), &by_kernel);
+        add(
+            "lock-contended-rate",
+            series::lock_contended_rate(s, k),
+            &by_kernel,
+        );
         add(
             "proactive-writeback-per-memcg",
             fairness::per_memcg_bars(s, k, true),
+            &by_kernel,
         );
-        add("writeback-per-memcg", fairness::per_memcg_bars(s, k, false));
-        add("first-child-share", fairness::first_child_share(s, k));
-        add("lorenz", fairness::lorenz(s, k));
-        add("jain-over-time", series::jain_over_time(s, k));
+        add(
+            "writeback-per-memcg",
+            fairness::per_memcg_bars(s, k, false),
+            &by_kernel,
+        );
+        add(
+            "first-child-share",
+            fairness::first_child_share(s, k),
+            &by_kernel,
+        );
+        add("lorenz", fairness::lorenz(s, k), &by_kernel);
+        add("jain-over-time", series::jain_over_time(s, k), &by_kernel);
         add(
             "proactive-written-per-call",
             per_call::written_per_call_chart(s, k),
+            &by_kernel,
         );
         add(
             "proactive-written-so-far",
             per_call::written_so_far_chart(s, k),
+            &by_kernel,
         );
         add(
             "proactive-latency-cdf",
             latency::proactive_latency_cdf(s, k),
+            &by_kernel,
         );
-        add("proactive-returns", latency::proactive_returns(s, k));
+        add(
+            "proactive-returns",
+            latency::proactive_returns(s, k),
+            &by_kernel,
+        );
         add(
             "shrink-memcg-latency-cdf",
             latency::shrink_memcg_latency_cdf(s, k),
+            &by_kernel,
         );
-        add("workload-throughput", series::workload_throughput(s, k));
-        add("latency-nines", burst::latency_nines(s, k));
-        add("latency-over-time", burst::latency_over_time(s, k));
-        // Every figure of the scenario says how many runs stand behind each of its groups: the
-        // kernels, or for the burst figures, which draw each idle action apart, kernel and
-        // action.
-        let by_kernel = runs_note(k);
-        let by_action = runs_note(&burst::burst_groups(k));
-        for (stem, f) in &mut out[first..] {
-            let burst_figure = BURST_FIGURES.iter().any(|b| stem.ends_with(b));
-            let n = if burst_figure { &by_action } else { &by_kernel };
-            if let Some(n) = n {
-                f.notes_mut().push(n.clone());
-            }
-        }
+        add(
+            "workload-throughput",
+            series::workload_throughput(s, k),
+            &by_kernel,
+        );
+        add("latency-nines", burst::latency_nines(s, k), &by_action);
+        add(
+            "latency-over-time",
+            burst::latency_over_time(s, k),
+            &by_action,
+        );
     }
     out
 }
-
-/// The figures that draw a line per kernel and idle action.
-const BURST_FIGURES: [&str; 2] = ["-latency-nines", "-latency-over-time"];
 
 /// "runs per kernel: baseline n=6, ref-percg-lock n=6": the scenario's completed runs of each
 /// kernel (a kernel a figure cannot draw is named in that figure's own notes).
