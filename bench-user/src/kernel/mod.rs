@@ -526,11 +526,6 @@ pub fn resolve_bootable(arg: &str) -> Result<BuiltKernel> {
     build(arg)
 }
 
-/// sha256 (hex) of a file, e.g. a bzImage for its content address.
-pub fn file_sha256(p: &Path) -> Result<String> {
-    manifest::file_sha256(p)
-}
-
 /// The kernel a matrix plan names, from this machine's cache only (never built here: a cluster
 /// node must not start a 20-minute build, or boot another build under the same name). `arg` is
 /// the manifest name or path (its `[probes]` names travel with the kernel), `key` the cache key
@@ -549,7 +544,7 @@ pub fn verify_cached(arg: &str, key: &str, sha256: &str) -> Result<BuiltKernel> 
             dir.display()
         )
     })?;
-    let found = file_sha256(&k.bzimage)?;
+    let found = manifest::file_sha256(&k.bzimage)?;
     if found != sha256 {
         bail!(
             "kernel {arg} (cache key {key}): {} has sha256 {found}, the plan wants {sha256}; fix: this cache holds another build under the same key: remove {} and rebuild, or plan the matrix again",

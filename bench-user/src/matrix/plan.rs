@@ -108,7 +108,7 @@ impl MatrixPlan {
             kernels.push(PlannedKernel {
                 arg: k.clone(),
                 key: built.key.clone(),
-                bzimage_sha256: crate::kernel::file_sha256(&built.bzimage)?,
+                bzimage_sha256: crate::kernel::manifest::file_sha256(&built.bzimage)?,
             });
         }
         // Every (scenario, kernel) pair, before the first cell boots.
