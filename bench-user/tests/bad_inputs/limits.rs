@@ -35,8 +35,19 @@ fn manifest_case(
     tail: &str,
     expect: &'static [&'static str],
 ) -> Case {
+    manifest_with_fragment(what, patch, "g.config", tail, expect)
+}
+
+/// As `manifest_case`, with `fragment` as its config fragment.
+fn manifest_with_fragment(
+    what: &'static str,
+    patch: &str,
+    fragment: &str,
+    tail: &str,
+    expect: &'static [&'static str],
+) -> Case {
     let text = format!(
-        "name = \"k\"\n[source]\ndebian = \"linux-source-7.3\"\n[[patches]]\nfile = \"p.patch\"\n{patch}[config]\nfragments = [\"g.config\"]\n{tail}"
+        "name = \"k\"\n[source]\ndebian = \"linux-source-7.3\"\n[[patches]]\nfile = \"p.patch\"\n{patch}[config]\nfragments = [\"{fragment}\"]\n{tail}"
     );
     Case {
         area: "manifest",
@@ -170,13 +181,13 @@ pub fn cases() -> Vec<Case> {
             &"[[fixups]]\nfile = \"p.patch\"\nafter = \"p.patch\"\n".repeat(101),
             &["[[fixups]] has 101 entries, above the maximum 100"],
         ),
-        manifest_case(
+        manifest_with_fragment(
             "`/dev/zero` as a config fragment",
             "",
+            "/dev/zero",
             "",
             &["[config] fragment /dev/zero", "a character device"],
-        )
-        .with_fragment("/dev/zero"),
+        ),
         Case {
             area: "environment",
             what: "`ZSWAP_BENCH_CACHE` naming a file",
@@ -213,31 +224,6 @@ pub fn cases() -> Vec<Case> {
             ],
         },
     ]
-}
-
-trait Fragment {
-    fn with_fragment(self, path: &'static str) -> Case;
-}
-
-impl Fragment for Case {
-    /// The manifest names `path` as its config fragment instead of g.config.
-    fn with_fragment(self, path: &'static str) -> Case {
-        let files: Vec<(&'static str, &'static str)> = self
-            .files
-            .iter()
-            .map(|&(n, t)| match n {
-                "k.toml" => (
-                    n,
-                    &*t.replace("\"g.config\"", &format!("\"{path}\"")).leak(),
-                ),
-                _ => (n, t),
-            })
-            .collect();
-        Case {
-            files: files.leak(),
-            ..self
-        }
-    }
 }
 
 /// Output folders that are files: named as files, with a fix that fits (not "make it writable").
